@@ -1,0 +1,234 @@
+#!/usr/bin/env node
+/**
+ * The thin CLI: parses arguments, calls a command, maps error codes to exit codes. Expected
+ * failures print their message (file:line:col or step and command) and never a stack.
+ */
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import { BackplanError, BackplanErrors, formatError } from '../errors.js';
+import { processOutput } from '../commands/output.js';
+import { validateCommand } from '../commands/validate.js';
+import { planFile } from '../commands/plan.js';
+import { runFile } from '../commands/run.js';
+import { demo } from '../commands/demo.js';
+import { importLegacy } from '../commands/import-legacy.js';
+import { checkFreshness, freshnessPrometheus, freshnessText } from '../commands/check.js';
+import { listDestination, listTable } from '../commands/list.js';
+import { describeDecision, manifestOf, pruneFile, setPinned } from '../commands/manage.js';
+import { jsonReporter, lineReporter, summaryTable, terminalReporter } from '../commands/reporters.js';
+import { formatPlan, PLAN_FORMATS } from '../plan/format/index.js';
+import type { PlanFormat } from '../plan/format/index.js';
+import { schemaUrl } from '../validate/validate.js';
+import { parseDuration } from '../util/duration.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { restoreFile } from '../commands/restore.js';
+import { interruptController, interruptible } from './signals.js';
+import { verifyFile } from '../commands/verify.js';
+import { TOOL_VERSION } from '../version.js';
+
+
+function durationArg(value: string): number {
+  try {
+    return parseDuration(value);
+  } catch {
+    throw new InvalidArgumentError('expected a duration such as 10m, 30s or 1h');
+  }
+}
+
+function program(): Command {
+  const cli = new Command('backplan')
+    .description('Declarative backups of PostgreSQL-backed profiles (AiiDA, data dirs) from YAML manifests')
+    .version(TOOL_VERSION)
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  cli
+    .command('validate')
+    .description('validate manifests (files or folders); every error as file:line:col')
+    .argument('<files...>', 'manifest files or folders of them')
+    .addOption(new Option('--format <format>', 'text, or github for ::error annotations').choices(['text', 'github']).default('text'))
+    .action(async (files: string[], o: { format: 'text' | 'github' }) => {
+      const errors = await validateCommand(files, o.format, processOutput);
+      process.exitCode = errors.length > 0 ? Math.max(...errors.map((e) => exitCodeFor(e.code))) : EXIT.ok;
+    });
+
+  cli
+    .command('plan')
+    .description('print the DAG a run would execute, without running it')
+    .argument('<file>', 'manifest')
+    .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('text'))
+    .option('--offline', 'plan without reading the profile, the database or the destination (CI)')
+    .action(async (file: string, o: { format: PlanFormat; offline?: boolean }) => {
+      const { plan } = await planFile(file, { estimate: true, offline: o.offline });
+      process.stdout.write(formatPlan(plan, o.format));
+    });
+
+  cli
+    .command('run')
+    .description('run the backup DAG')
+    .argument('<file>', 'manifest')
+    .option('--dry-run', 'print the plan instead of running it')
+    .option('--json', 'one JSON event per line on stdout')
+    .option('--wait-lock <duration>', 'wait this long for a held lock (e.g. 10m)', durationArg, 0)
+    .option('--concurrency <n>', 'steps running at once', (v) => positiveInt(v), 4)
+    .action(async (file: string, o: { dryRun?: boolean; json?: boolean; waitLock: number; concurrency: number }) => {
+      if (o.dryRun) {
+        const { plan } = await planFile(file, { waitLockMs: o.waitLock, estimate: true });
+        process.stdout.write(formatPlan(plan, o.json ? 'json' : 'text'));
+        return;
+      }
+      process.exitCode = await runWithSignals(file, o);
+    });
+
+  cli
+    .command('list')
+    .description('snapshots at the destination: id, kind, time, size, state, verified, pinned')
+    .argument('<file>', 'manifest')
+    .option('--json', 'print JSON')
+    .action(async (file: string, o: { json?: boolean }) => {
+      const rows = await listDestination((await manifestOf(file)).destination);
+      process.stdout.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : listTable(rows));
+    });
+
+  cli
+    .command('restore')
+    .description('restore a snapshot: repository, configuration and database (an incremental with its chain)')
+    .argument('<file>', 'manifest')
+    .argument('<snapshot>', 'snapshot id, or latest')
+    .requiredOption('--to <dir>', 'folder to restore into (gets repository/ and config/); must be empty unless --force')
+    .option('--database <name>', 'database to create (default: the original name)')
+    .option('--owner <role>', 'owner of the new database (default: the connecting user)')
+    .option('--no-owner', 'pg_restore --no-owner: objects owned by the restoring user')
+    .option('--jobs <n>', 'parallel pg_restore jobs (custom/directory dumps)', (v) => positiveInt(v), 1)
+    .option('--force', 'replace the target\'s repository/ and config/, drop and recreate an existing database')
+    .option('--dry-run', 'print what would be created where, and change nothing')
+    .action(async (file: string, id: string, o: { to: string; database?: string; owner?: string | false; jobs: number; force?: boolean; dryRun?: boolean }) => {
+      // commander turns --no-owner into owner: false.
+      const owner = typeof o.owner === 'string' ? o.owner : undefined;
+      await interruptible((signal) => restoreFile(file, id, { ...o, owner, noOwner: o.owner === false, signal }, processOutput));
+    });
+
+  cli
+    .command('verify')
+    .description('re-hash every artefact and listed file of a snapshot (default latest); exit 1 on any mismatch')
+    .argument('<file>', 'manifest')
+    .argument('[snapshot]', 'snapshot id, or latest')
+    .option('--all', 'every complete snapshot')
+    .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
+    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean }) => {
+      await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
+    });
+
+  cli
+    .command('prune')
+    .description('apply retention alone')
+    .argument('<file>', 'manifest')
+    .option('--dry-run', 'say what would be deleted and why each survivor stays')
+    .action(async (file: string, o: { dryRun?: boolean }) => {
+      process.stdout.write(describeDecision(await pruneFile(file, o.dryRun ?? false), o.dryRun ?? false));
+    });
+
+  for (const pinned of [true, false]) {
+    cli
+      .command(pinned ? 'pin' : 'unpin')
+      .description(pinned ? 'never prune this snapshot' : 'let retention decide about this snapshot again')
+      .argument('<file>', 'manifest')
+      .argument('<snapshot>', 'snapshot id, or latest')
+      .action(async (file: string, id: string) => {
+        const entry = await setPinned(file, id, pinned);
+        process.stdout.write(`${pinned ? 'pinned' : 'unpinned'} ${entry.id}\n`);
+      });
+  }
+
+  cli
+    .command('check')
+    .description('exit 1 when the newest complete snapshot is older than --max-age, or the last run failed')
+    .argument('<file>', 'manifest')
+    .requiredOption('--max-age <duration>', 'e.g. 26h', durationArg)
+    .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'prometheus']).default('text'))
+    .option('--json', 'same as --format json')
+    .action(async (file: string, o: { maxAge: number; format: string; json?: boolean }) => {
+      const f = await checkFreshness(file, o.maxAge);
+      const format = o.json ? 'json' : o.format;
+      process.stdout.write(format === 'json' ? JSON.stringify(f, null, 2) + '\n' : format === 'prometheus' ? freshnessPrometheus(f) : freshnessText(f));
+      process.exitCode = f.ok ? EXIT.ok : EXIT.failed;
+    });
+
+  cli
+    .command('demo')
+    .description('generate a throwaway AiiDA-like profile and back it up end to end')
+    .option('--nodes <n>', 'nodes in the generated profile', (v) => positiveInt(v), 3000)
+    .option('--keep', 'keep the generated profile and its backup folder')
+    .action(async (o: { nodes: number; keep?: boolean }) => {
+      const reporter = process.stderr.isTTY ? terminalReporter(process.stderr) : lineReporter((s) => process.stderr.write(s));
+      const summary = await demo({ nodes: o.nodes, keep: o.keep ?? false, reporter, write: (s) => process.stdout.write(s) });
+      if (summary.failure) throw summary.failure;
+    });
+
+  cli
+    .command('import-legacy')
+    .description('print the manifest equivalent to an AiiDA 1.x backup_info.json')
+    .argument('<file>', 'backup_info.json')
+    .option('--name <name>', 'job name (default aiida-<profile>)')
+    .option('--profile <profile>', 'the AiiDA profile start_backup.py ran for')
+    .action(async (file: string, o: { name?: string; profile?: string }) => {
+      process.stdout.write(await importLegacy(file, o));
+    });
+
+  cli
+    .command('schema')
+    .description('print the manifest JSON Schema')
+    .action(() => {
+      process.stdout.write(readFileSync(schemaUrl, 'utf8'));
+    });
+
+  return cli;
+}
+
+function positiveInt(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1) throw new InvalidArgumentError('expected a whole number of at least 1');
+  return n;
+}
+
+/** A signal cancels the run (see ./signals.ts): exit 130. */
+async function runWithSignals(file: string, o: { json?: boolean; waitLock: number; concurrency: number }): Promise<number> {
+  const controller = interruptController();
+  const reporter = o.json
+    ? jsonReporter((s) => process.stdout.write(s))
+    : // TERM=dumb (Emacs shell, some CI consoles): a terminal that cannot move the cursor.
+      process.stderr.isTTY && process.env.TERM !== 'dumb'
+      ? terminalReporter(process.stderr)
+      : lineReporter((s) => process.stderr.write(s));
+  try {
+    const summary = await runFile(file, { waitLockMs: o.waitLock, concurrency: o.concurrency, signal: controller.signal, onEvent: reporter.onEvent });
+    reporter.close();
+    if (!o.json) process.stdout.write(summaryTable(summary));
+    if (summary.failure) process.stderr.write(formatError(summary.failure) + '\n');
+    if (summary.status === 'interrupted') return EXIT.interrupted;
+    return summary.failure ? exitCodeFor(summary.failure.code) : EXIT.ok;
+  } finally {
+    reporter.close();
+    controller.abort();
+  }
+}
+
+function report(e: unknown): number {
+  if (e instanceof BackplanErrors) {
+    for (const err of e.errors) process.stderr.write(formatError(err) + '\n');
+    return Math.max(...e.errors.map((err) => exitCodeFor(err.code)));
+  }
+  if (e instanceof BackplanError) {
+    process.stderr.write(formatError(e) + '\n');
+    return exitCodeFor(e.code);
+  }
+  if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalid;
+  process.stderr.write(`backplan: internal error (please report it):\n${(e as Error)?.stack ?? String(e)}\n`);
+  return EXIT.failed;
+}
+
+try {
+  await program().parseAsync(process.argv);
+} catch (e) {
+  process.exitCode = report(e);
+}

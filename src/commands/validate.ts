@@ -1,0 +1,123 @@
+import { readdir, stat } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { BackplanError, BackplanErrors, formatError } from '../errors.js';
+import { readManifest } from '../load/read-manifest.js';
+import type { ManifestSource } from '../load/read-manifest.js';
+import type { Manifest } from '../manifest.js';
+import { makePlan } from '../plan/make-plan.js';
+import { offlineFacts, offlineResolution } from '../plan/offline.js';
+import type { Output } from './output.js';
+
+export type ValidateFormat = 'text' | 'github';
+
+/** Validates manifests (files or folders of them); returns every error, printed as it goes. */
+export async function validateCommand(targets: string[], format: ValidateFormat, output: Output): Promise<BackplanError[]> {
+  const files = await expandTargets(targets);
+  const all: BackplanError[] = [];
+  const valid: ValidManifest[] = [];
+  const print = (errors: BackplanError[]) => {
+    for (const e of errors) {
+      if (format === 'github') output.out(githubAnnotation(e));
+      else output.err(formatError(e) + '\n');
+    }
+    all.push(...errors);
+  };
+  let invalid = 0;
+  for (const file of files) {
+    const { errors, source } = await checkManifest(file);
+    if (errors.length > 0) invalid++;
+    else if (source) valid.push(source);
+    print(errors);
+  }
+  const shared = crossManifestErrors(valid);
+  invalid += new Set(shared.map((e) => e.pos?.file)).size;
+  print(shared);
+  const files_ = files.length === 1 ? '1 manifest' : `${files.length} manifests`;
+  output.err(invalid === 0 ? `${files_} valid\n` : `${files_}: ${invalid} invalid, ${all.length} error(s)\n`);
+  return all;
+}
+
+type ValidManifest = ManifestSource & { manifest: Manifest };
+
+export async function checkFile(file: string): Promise<BackplanError[]> {
+  return (await checkManifest(file)).errors;
+}
+
+async function checkManifest(file: string): Promise<{ errors: BackplanError[]; source?: ValidManifest }> {
+  try {
+    const source = await readManifest(file);
+    if (source.errors.length > 0) return { errors: source.errors };
+    const valid = source as ValidManifest;
+    const errors = graphErrors(valid);
+    return { errors, source: errors.length === 0 ? valid : undefined };
+  } catch (e) {
+    if (e instanceof BackplanError) return { errors: [e] };
+    throw e;
+  }
+}
+
+/**
+ * What an infra repo gets wrong across manifests: two jobs with one `name` (their snapshots
+ * and locks would be confused) or one `destination` (their retention would delete each
+ * other's snapshots). Reported at the later manifest, naming the earlier one.
+ */
+function crossManifestErrors(manifests: ValidManifest[]): BackplanError[] {
+  const errors: BackplanError[] = [];
+  for (const key of ['name', 'destination'] as const) {
+    const first = new Map<string, ValidManifest>();
+    for (const m of manifests) {
+      const value = key === 'destination' ? resolve(m.manifest.destination) : m.manifest.name;
+      const earlier = first.get(value);
+      if (!earlier) {
+        first.set(value, m);
+        continue;
+      }
+      const at = earlier.positionOf([key]);
+      errors.push(
+        new BackplanError('SCHEMA', `${key} ${JSON.stringify(m.manifest[key])} is also used by ${at.file}:${at.line}:${at.col}`, {
+          pos: m.positionOf([key]),
+          hint: key === 'name' ? 'give every job its own name' : 'give every job its own destination, or retention of one deletes the snapshots of the other',
+        }),
+      );
+    }
+  }
+  return errors;
+}
+
+/** The DAG checks (unknown needs, cycles) need no profile: plan offline. */
+function graphErrors(source: ManifestSource & { manifest: Manifest }): BackplanError[] {
+  try {
+    makePlan({ source, resolution: offlineResolution(source.manifest), facts: offlineFacts() });
+    return [];
+  } catch (e) {
+    if (e instanceof BackplanErrors) return e.errors;
+    throw e;
+  }
+}
+
+function githubAnnotation(e: BackplanError): string {
+  const escape = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
+  const pos = e.pos;
+  const where = pos ? ` file=${pos.file},line=${pos.line},col=${pos.col}` : '';
+  const message = e.details.hint ? `${e.message} (${e.details.hint})` : e.message;
+  return `::error${where}::${escape(message)}\n`;
+}
+
+/** Folders stand for the *.yaml / *.yml manifests they hold, recursively, sorted. */
+async function expandTargets(targets: string[]): Promise<string[]> {
+  const files: string[] = [];
+  for (const target of targets) {
+    const info = await stat(target).catch(() => undefined);
+    if (info?.isDirectory()) files.push(...(await manifestsUnder(target)));
+    else files.push(target);
+  }
+  return files;
+}
+
+async function manifestsUnder(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath ?? dir, e.name))
+    .sort();
+}

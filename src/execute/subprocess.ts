@@ -1,0 +1,554 @@
+/**
+ * The subprocess layer: every external tool (pg_dump, tar, zstd, rsync, hooks) runs through here.
+ *
+ * Modelled on zx's ProcessOutput — a finished command is a value — but on child_process directly:
+ * zx runs commands through a shell and keeps all of stdout in memory, while we stream multi-GB
+ * dumps and must never let a shell interpret an argument.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { open } from 'node:fs/promises';
+import { basename } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import type { Readable, Writable } from 'node:stream';
+import { finished, pipeline as pipeStreams } from 'node:stream/promises';
+import { StringDecoder } from 'node:string_decoder';
+import { BackplanError } from '../errors.js';
+import type { ErrorCode, ErrorDetails } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+
+export { hashingFileSink } from './hashing-sink.js';
+export type { HashingFileSink } from './hashing-sink.js';
+
+export interface CommandResult {
+  argv: string[];
+  /** null when the process was killed by a signal or could not be started. */
+  exitCode: number | null;
+  signal: NodeJS.Signals | null;
+  /** The last 20 lines / 4 KiB of stderr (ring-buffered: never the whole stderr). */
+  stderrTail: string;
+  durationMs: number;
+  /**
+   * Bytes the process wrote to stdout, counted where they pass through backplan or land in an
+   * output file. Inner pipeline stages feed the next stage inside the kernel: 0 for them.
+   */
+  stdoutBytes: number;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  /** Merged over process.env; a key set to undefined removes that variable. */
+  env?: NodeJS.ProcessEnv;
+  /** Aborting kills the process group and rejects with INTERRUPTED. */
+  signal?: AbortSignal;
+  /** Past this, the process group is killed and the run rejects with COMMAND_FAILED. */
+  timeoutMs?: number;
+  /** Default 'ignore'. */
+  stdin?: 'ignore' | NodeJS.ReadableStream;
+  /**
+   * Default 'capture': the first MiB of stdout as a string (stdoutBytes still counts it all, so
+   * a caller can tell truncation). A Writable is ended when the command succeeds and destroyed
+   * (without an error event) when it fails, so a sink never looks complete after a failure.
+   */
+  stdout?: 'ignore' | 'capture' | Writable;
+  onStderrLine?: (line: string) => void;
+  /** Exit codes that count as success (rsync's 24, "files vanished"); default [0]. */
+  okExitCodes?: number[];
+  /** argv to show in errors, with secrets masked; default argv. */
+  displayArgv?: string[];
+}
+
+export interface PipelineOptions
+  extends Omit<RunOptions, 'stdout' | 'displayArgv' | 'onStderrLine' | 'okExitCodes'> {
+  /**
+   * Where the last stage's stdout goes. A Writable is treated as RunOptions.stdout is; a path
+   * is created with mode 0o600, handed to the last stage as its stdout (the bytes never pass
+   * through JS) and fsynced before the pipeline resolves.
+   */
+  output: Writable | string;
+  /** Extra environment per stage, by index, merged over `env` (e.g. PGPASSWORD for pg_dump only). */
+  stageEnv?: (NodeJS.ProcessEnv | undefined)[];
+  /** Per-stage argv to show in errors, with secrets masked; default the stages. */
+  displayStages?: string[][];
+  onStderrLine?: (line: string, stage: number) => void;
+  /** Per stage, by index: exit codes that count as success (GNU tar's 1); default [0]. */
+  okExitCodes?: (number[] | undefined)[];
+}
+
+/** A command or pipeline that failed, with what is known about each of its processes. */
+export class CommandError extends BackplanError {
+  /** The process the failure is attributed to (the last stage when the whole pipeline stopped). */
+  readonly result: CommandResult;
+  /** That process's index in the pipeline; 0 for run(). */
+  readonly stage: number;
+  /** Every stage's result, in pipeline order. */
+  readonly results: CommandResult[];
+
+  constructor(code: ErrorCode, message: string, details: ErrorDetails, results: CommandResult[], stage: number) {
+    super(code, message, details);
+    this.results = results;
+    this.stage = stage;
+    this.result = results[stage]!;
+  }
+}
+
+const TAIL_LINES = 20;
+const TAIL_BYTES = 4096;
+const LINE_CHARS = 1024;
+const CAPTURE_BYTES = 1024 * 1024;
+const KILL_GRACE_MS = 3000;
+const DISK_FULL_TEXT = /No space left on device|Disk quota exceeded/i;
+/** How a tool reports that the stage after it stopped reading (see Blame.ReaderGone). */
+const READER_GONE_TEXT = /Broken pipe|Connection reset by peer/i;
+const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
+const DISK_FULL_HINT = 'free space at the destination';
+
+/** Runs one command without a shell; resolves with its result, rejects with a BackplanError. */
+export async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult & { stdout?: string }> {
+  const execOpts = { ...opts, display: [opts.displayArgv ?? argv], okExitCodes: [opts.okExitCodes] };
+  const { results, stdout } = await execute([argv], execOpts, opts.stdout ?? 'capture');
+  return stdout === undefined ? results[0]! : { ...results[0]!, stdout };
+}
+
+/**
+ * Runs `stages[0] | stages[1] | …` without a shell: each stage's stdout is the next one's stdin
+ * at the OS level. If a stage fails the others are killed, and the error names the stage that
+ * caused it rather than one that merely lost its reader (SIGPIPE) or was killed by us.
+ */
+export async function pipeline(stages: string[][], opts: PipelineOptions): Promise<CommandResult[]> {
+  const execOpts = { ...opts, display: opts.displayStages ?? stages };
+  if (typeof opts.output !== 'string') return (await execute(stages, execOpts, opts.output)).results;
+
+  const path = opts.output;
+  const file = await open(path, 'w', 0o600).catch((e: unknown) => {
+    throw writeFailure(path, e);
+  });
+  try {
+    const { results } = await execute(stages, execOpts, file.fd);
+    await file.sync().catch((e: unknown) => {
+      throw writeFailure(path, e);
+    });
+    results.at(-1)!.stdoutBytes = (await file.stat()).size;
+    return results;
+  } finally {
+    await file.close();
+  }
+}
+
+/** A copy-pasteable rendering of argv for people: display only, never executed. */
+export function renderCommand(argv: string[]): string {
+  return argv.map(quoteArg).join(' ');
+}
+
+const SAFE_ARG = /^[A-Za-z0-9_@%+=:,./-]+$/;
+const CONTROL_CHAR = /[\x00-\x1f\x7f]/;
+const CONTROL_CHARS = new RegExp(CONTROL_CHAR.source, 'g');
+const CONTROL_ESCAPES: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
+
+function quoteArg(arg: string): string {
+  if (SAFE_ARG.test(arg)) return arg;
+  // $'…' keeps a newline from breaking the one-line rendering; bash, zsh and ksh read it back.
+  if (CONTROL_CHAR.test(arg)) {
+    const escaped = arg
+      .replace(/[\\']/g, '\\$&')
+      .replace(CONTROL_CHARS, (c) => CONTROL_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
+    return `$'${escaped}'`;
+  }
+  return `'${arg.replace(/'/g, `'\\''`)}'`;
+}
+
+type Output = 'ignore' | 'capture' | Writable | number;
+
+interface ExecOptions extends Omit<PipelineOptions, 'output' | 'displayStages'> {
+  display: string[][];
+}
+
+interface IoFailure {
+  what: 'input' | 'output';
+  error: unknown;
+}
+
+async function execute(
+  stages: string[][],
+  opts: ExecOptions,
+  output: Output,
+): Promise<{ results: CommandResult[]; stdout?: string }> {
+  if (opts.signal?.aborted) {
+    throw new BackplanError('INTERRUPTED', `${pipelineName(opts.display)} was interrupted before it started`);
+  }
+  const procs = spawnAll(stages, opts, output);
+  const stopAll = () => procs.forEach((p) => p.terminate());
+  const stop = watchStop(opts, stopAll);
+  let io: IoFailure | undefined;
+  const ioFailed = (what: IoFailure['what']) => (error: unknown) => {
+    io ??= { what, error };
+    stopAll();
+  };
+  // A failure stops the other stages; but a stage that lost its reader leaves the stages after
+  // it alone: they are already ending, and killing them would hide which failed and how.
+  procs.forEach((p, i) => {
+    void p.closed.then(() => {
+      if (!p.failed) return;
+      const upstreamOnly = p.blame === Blame.ReaderGone;
+      procs.forEach((q, j) => {
+        if (j < i || !upstreamOnly) q.terminate();
+      });
+    });
+  });
+  if (opts.stdin !== undefined && opts.stdin !== 'ignore') feedStdin(opts.stdin, procs[0]!.child, ioFailed('input'));
+  const drained = drainStdout(procs.at(-1)!.child.stdout, output, ioFailed('output'));
+
+  await Promise.all(procs.map((p) => p.closed));
+  const { bytes, text } = await drained;
+  stop.dispose();
+  const ok = stop.reason() === undefined && io === undefined && !procs.some((p) => p.failed);
+  const settleError = await settleOutput(output, ok);
+  if (settleError !== undefined) io ??= { what: 'output', error: settleError };
+
+  const results = procs.map((p, i) => p.result(i === procs.length - 1 ? bytes : 0));
+  const error = failure(procs, results, stop.reason(), io, opts);
+  if (error) throw error;
+  return { results, stdout: text };
+}
+
+function spawnAll(stages: string[][], opts: ExecOptions, output: Output): Proc[] {
+  const procs: Proc[] = [];
+  try {
+    stages.forEach((argv, i) => {
+      const previous = procs[i - 1]?.child.stdout;
+      const stdin = previous ?? (opts.stdin === undefined || opts.stdin === 'ignore' ? 'ignore' : 'pipe');
+      const stdout = i < stages.length - 1 ? 'pipe' : stdoutStdio(output);
+      const env = { ...process.env, ...opts.env, ...opts.stageEnv?.[i] };
+      const onLine = (line: string) => opts.onStderrLine?.(line, i);
+      const okExitCodes = opts.okExitCodes?.[i] ?? [0];
+      procs.push(new Proc(argv, [stdin, stdout, 'pipe'], { env, cwd: opts.cwd, okExitCodes }, onLine));
+      // The new child holds its own copy of the pipe now. Ours must go in this same tick: left
+      // open, our socket would compete with the child for the bytes, and the previous stage
+      // would block instead of failing to write when this one dies.
+      previous?.destroy();
+    });
+  } catch (e) {
+    procs.forEach((p) => p.terminate());
+    throw e;
+  }
+  return procs;
+}
+
+function stdoutStdio(output: Output): 'ignore' | 'pipe' | number {
+  if (output === 'ignore' || typeof output === 'number') return output;
+  return 'pipe';
+}
+
+/** How much a stage's failure is its own; the culprit of a pipeline is the lowest, then the first. */
+const enum Blame {
+  /** It failed by itself. */
+  Own,
+  /** It exited by itself (not by our signal) after we had signalled it: maybe its own failure. */
+  ExitedAfterOurSignal,
+  /** Our signal killed it: it failed because another stage did. */
+  OurSignal,
+  /**
+   * The stage after it stopped reading: the cause lies downstream. Node connects stages with
+   * socketpairs, not pipes, so a writer whose reader is gone gets SIGPIPE only if the reader had
+   * drained the socket, and otherwise ECONNRESET, which tools report as "Connection reset by
+   * peer" and an exit code; hence the stderr check.
+   */
+  ReaderGone,
+}
+
+/** One spawned process, in its own process group so that a kill reaches its children too. */
+class Proc {
+  readonly child: ChildProcess;
+  readonly tail: StderrTail;
+  /** Resolves once the process has exited and its stdio closed; never rejects. */
+  readonly closed: Promise<void>;
+  /** Why the process could not be started (ENOENT: no such tool). */
+  spawnError?: NodeJS.ErrnoException;
+  private durationMs = 0;
+  private isClosed = false;
+  private stopping = false;
+  /** We signalled it before it exited, so its death may be our doing. */
+  private signalledWhileRunning = false;
+  private killTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly argv: string[],
+    stdio: StdioOptions,
+    private readonly opts: { env: NodeJS.ProcessEnv; cwd?: string; okExitCodes: number[] },
+    onLine: (line: string) => void,
+  ) {
+    if (argv.length === 0) throw new TypeError('cannot run an empty argv');
+    const startedAt = performance.now();
+    // detached: its own process group, which we kill as a whole (a pg_dump -j's workers, a
+    // hook's children). It also keeps a terminal's Ctrl-C away from it: the CLI turns SIGINT
+    // into an abort, which stops the children in order.
+    const { cwd, env } = opts;
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio, shell: false, detached: true });
+    this.tail = new StderrTail(onLine);
+    this.child.stderr!.on('data', (chunk: Buffer) => this.tail.push(chunk));
+    this.child.on('error', (e) => (this.spawnError = e));
+    this.closed = new Promise((resolve) =>
+      this.child.on('close', () => {
+        this.durationMs = performance.now() - startedAt;
+        this.isClosed = true;
+        this.tail.end();
+        this.sweep();
+        resolve();
+      }),
+    );
+  }
+
+  get failed(): boolean {
+    const { exitCode } = this.child;
+    return this.spawnError !== undefined || exitCode === null || !this.opts.okExitCodes.includes(exitCode);
+  }
+
+  /** How much a failure is this process's own (see Blame). */
+  get blame(): Blame {
+    const { exitCode, signalCode } = this.child;
+    if (signalCode === 'SIGPIPE' || exitCode === 128 + 13 || this.tail.readerGone) return Blame.ReaderGone;
+    if (!this.signalledWhileRunning) return Blame.Own;
+    return signalCode === null ? Blame.ExitedAfterOurSignal : Blame.OurSignal;
+  }
+
+  result(stdoutBytes: number): CommandResult {
+    return {
+      argv: this.argv,
+      exitCode: this.spawnError ? null : this.child.exitCode,
+      signal: this.child.signalCode,
+      stderrTail: this.tail.text(),
+      durationMs: Math.round(this.durationMs),
+      stdoutBytes,
+    };
+  }
+
+  /** SIGTERM to the group, SIGKILL after a grace period. Idempotent. */
+  terminate(): void {
+    const pid = this.child.pid;
+    // Once closed, the pid may belong to someone else.
+    if (pid === undefined || this.stopping || this.isClosed) return;
+    this.stopping = true;
+    this.signalledWhileRunning = this.child.exitCode === null && this.child.signalCode === null;
+    signalGroup(pid, 'SIGTERM');
+    this.killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+  }
+
+  /** Once a process we stopped is gone, whatever is left of its group outlived SIGTERM: kill it. */
+  private sweep(): void {
+    clearTimeout(this.killTimer);
+    if (this.stopping) signalGroup(this.child.pid!, 'SIGKILL');
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** The last lines of a stderr of any size, in bounded memory, watching for a full disk on the way. */
+class StderrTail {
+  private readonly decoder = new StringDecoder('utf8');
+  private readonly lines: string[] = [];
+  private bytes = 0;
+  private partial = '';
+  // Seen in any line, even one long scrolled out of the tail.
+  diskFull = false;
+  readerGone = false;
+
+  constructor(private readonly onLine: (line: string) => void) {}
+
+  push(chunk: Buffer): void {
+    // \r ends a line too: progress output (rsync, zstd) redraws with it.
+    const pieces = this.decoder.write(chunk).split(/[\r\n]/);
+    const rest = pieces.pop()!;
+    for (const piece of pieces) {
+      this.line(this.partial + piece);
+      this.partial = '';
+    }
+    this.partial = clip(this.partial + rest);
+  }
+
+  end(): void {
+    this.line(this.partial + this.decoder.end());
+    this.partial = '';
+  }
+
+  text(): string {
+    return this.lines.join('\n');
+  }
+
+  private line(raw: string): void {
+    if (raw === '') return;
+    const line = clip(raw);
+    if (DISK_FULL_TEXT.test(line)) this.diskFull = true;
+    if (READER_GONE_TEXT.test(line)) this.readerGone = true;
+    this.onLine(line);
+    this.lines.push(line);
+    this.bytes += Buffer.byteLength(line);
+    while (this.lines.length > TAIL_LINES || this.bytes > TAIL_BYTES) {
+      this.bytes -= Buffer.byteLength(this.lines.shift()!);
+    }
+  }
+}
+
+/** Caps a line so that one endless line (a binary spewed to stderr) cannot exhaust memory. */
+function clip(line: string): string {
+  return line.length > LINE_CHARS ? `${line.slice(0, LINE_CHARS)}…` : line;
+}
+
+/** Abort signal and timeout, both of which stop every process of a run. */
+function watchStop(opts: { signal?: AbortSignal; timeoutMs?: number }, stopAll: () => void) {
+  let reason: 'aborted' | 'timeout' | undefined;
+  const stop = (why: 'aborted' | 'timeout') => {
+    reason ??= why;
+    stopAll();
+  };
+  const onAbort = () => stop('aborted');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), opts.timeoutMs);
+  return {
+    reason: () => reason,
+    dispose() {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
+
+function feedStdin(input: NodeJS.ReadableStream, child: ChildProcess, onError: (e: unknown) => void): void {
+  // A child may stop reading early (EPIPE); its exit status says whether that is a failure.
+  child.stdin!.on('error', () => undefined);
+  input.on('error', onError);
+  input.pipe(child.stdin!);
+}
+
+/** Takes the last stage's stdout where it belongs; never rejects (errors go to onError). */
+async function drainStdout(
+  stdout: Readable | null,
+  output: Output,
+  onError: (e: unknown) => void,
+): Promise<{ bytes: number; text?: string }> {
+  if (output === 'capture') return capture(stdout!);
+  if (output === 'ignore' || typeof output === 'number') return { bytes: 0 };
+  let bytes = 0;
+  const count = async function* (source: AsyncIterable<Buffer>) {
+    for await (const chunk of source) {
+      bytes += chunk.length;
+      yield chunk;
+    }
+  };
+  // end: false — whether the output is ended or destroyed depends on how every stage ends.
+  await pipeStreams(stdout!, count, output, { end: false }).catch(onError);
+  return { bytes };
+}
+
+function capture(stdout: Readable): Promise<{ bytes: number; text: string }> {
+  const kept: Buffer[] = [];
+  let bytes = 0;
+  stdout.on('data', (chunk: Buffer) => {
+    if (bytes < CAPTURE_BYTES) kept.push(chunk.subarray(0, CAPTURE_BYTES - bytes));
+    bytes += chunk.length;
+  });
+  return new Promise((resolve) =>
+    stdout.on('close', () => resolve({ bytes, text: Buffer.concat(kept).toString('utf8') })),
+  );
+}
+
+/** Ends a Writable output after success (waiting for it to flush), destroys it after a failure. */
+async function settleOutput(output: Output, ok: boolean): Promise<unknown> {
+  if (typeof output !== 'object') return undefined;
+  if (!ok) {
+    output.destroy();
+    return undefined;
+  }
+  output.end();
+  return finished(output).then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+}
+
+function failure(
+  procs: Proc[],
+  results: CommandResult[],
+  stopped: 'aborted' | 'timeout' | undefined,
+  io: IoFailure | undefined,
+  opts: ExecOptions,
+): CommandError | undefined {
+  const last = procs.length - 1;
+  const whole = (code: ErrorCode, message: string, extra: ErrorDetails = {}) =>
+    new CommandError(code, message, { command: renderPipeline(opts.display), ...extra }, results, last);
+  const name = pipelineName(opts.display);
+
+  if (stopped === 'aborted') return whole('INTERRUPTED', `${name} was interrupted`);
+  if (stopped === 'timeout') {
+    const stderrTail = results.map((r) => r.stderrTail).filter(Boolean).join('\n') || undefined;
+    return whole('COMMAND_FAILED', `${name} timed out after ${formatDuration(opts.timeoutMs!)}`, { stderrTail });
+  }
+  if (io !== undefined) {
+    const { code, hint } = diskFullOr(io.error);
+    const verb = io.what === 'output' ? 'writing the output of' : 'reading the input of';
+    return whole(code, `${verb} ${name} failed: ${messageOf(io.error)}`, { hint, cause: io.error });
+  }
+  const stage = culprit(procs);
+  return stage === undefined ? undefined : stageFailure(procs[stage]!, stage, results, opts.display);
+}
+
+/** The failing stage most to blame; the first in pipeline order among equals. */
+function culprit(procs: Proc[]): number | undefined {
+  let best: number | undefined;
+  procs.forEach((p, i) => {
+    if (p.failed && (best === undefined || p.blame < procs[best]!.blame)) best = i;
+  });
+  return best;
+}
+
+function stageFailure(proc: Proc, stage: number, results: CommandResult[], display: string[][]): CommandError {
+  const result = results[stage]!;
+  const name = commandName(display[stage]!);
+  const label = display.length > 1 ? `${name} (stage ${stage + 1} of ${display.length})` : name;
+  const details: ErrorDetails = {
+    command: renderCommand(display[stage]!),
+    stderrTail: result.stderrTail || undefined,
+  };
+  const fail = (code: ErrorCode, message: string, hint?: string) =>
+    new CommandError(code, message, { ...details, hint }, results, stage);
+
+  const { spawnError } = proc;
+  if (spawnError?.code === 'ENOENT') return fail('COMMAND_FAILED', `${label}: command not found`, `install ${name}`);
+  if (spawnError) return fail('COMMAND_FAILED', `cannot run ${label}: ${spawnError.message}`);
+  const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
+  if (proc.tail.diskFull) return fail('DISK_FULL', `${label} ${how}: no space left on device`, DISK_FULL_HINT);
+  return fail('COMMAND_FAILED', `${label} ${how}`);
+}
+
+function writeFailure(path: string, e: unknown): BackplanError {
+  const { code, hint } = diskFullOr(e);
+  return new BackplanError(code, `writing ${path} failed: ${messageOf(e)}`, { hint, cause: e });
+}
+
+function diskFullOr(e: unknown): { code: ErrorCode; hint?: string } {
+  const errno = (e as NodeJS.ErrnoException | undefined)?.code;
+  return errno !== undefined && DISK_FULL_CODES.has(errno)
+    ? { code: 'DISK_FULL', hint: DISK_FULL_HINT }
+    : { code: 'COMMAND_FAILED' };
+}
+
+function messageOf(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}
+
+function commandName(argv: string[]): string {
+  return basename(argv[0] ?? '');
+}
+
+function pipelineName(display: string[][]): string {
+  return display.map(commandName).join(' | ');
+}
+
+function renderPipeline(display: string[][]): string {
+  return display.map(renderCommand).join(' | ');
+}

@@ -1,0 +1,180 @@
+/**
+ * Restoring what the incremental strategy wrote: a full (repository.tar.zst, whole packs, the
+ * packs.idx copy) and then each incremental in order (repository-delta.tar.zst, pack tails
+ * written at their recorded offsets, the packs.idx delta script). Used by `restore`; every
+ * path an archive or a record names is checked to stay inside the target first.
+ */
+import { createWriteStream } from 'node:fs';
+import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
+import { isAbsolute, join, posix } from 'node:path';
+import { PassThrough, Writable } from 'node:stream';
+import * as tar from 'tar';
+import type { ReadEntry } from 'tar';
+import { BackplanError } from '../errors.js';
+import { pipeline, run } from '../execute/subprocess.js';
+import { listSnapshots } from '../record/destination.js';
+import type { SnapshotEntry } from '../record/destination.js';
+import type { SnapshotRecord } from '../record/snapshot-record.js';
+import { INDEX_ARTEFACT, sqliteArgv } from './container.js';
+import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
+import { incrementalExtra } from './record.js';
+
+const UNZSTD = ['zstd', '-d', '-q', '-c', '--'];
+const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);
+const ENTRY_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
+
+/**
+ * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
+ * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
+ */
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string): Promise<void> {
+  const extra = checkedExtra(record);
+  await mkdir(targetRepo, { recursive: true });
+  // A delta without files is a tar of zero blocks, which node-tar rejects as not an archive.
+  if (record.repository?.files !== 0) await extractArchive(join(snapshotDir, extra.archive), targetRepo);
+  if (!extra.container) return;
+  const container = join(targetRepo, extra.container.path);
+  await mkdir(join(container, 'packs'), { recursive: true });
+  for (const piece of extra.container.pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece);
+  await applyIndex(snapshotDir, extra.container, container);
+}
+
+/**
+ * Restores the repository of `snapshotId` from `destination` into `targetRepo`: its full base,
+ * then every incremental up to it, oldest first.
+ */
+export async function restoreChain(destination: string, snapshotId: string, targetRepo: string): Promise<SnapshotEntry[]> {
+  const chain = chainOf(await listSnapshots(destination), snapshotId);
+  for (const entry of chain) await applyRepositoryDelta(entry.dir, entry.record!, targetRepo);
+  return chain;
+}
+
+/** The snapshots to apply for `snapshotId`, full first, following each record's parent. */
+export function chainOf(entries: SnapshotEntry[], snapshotId: string): SnapshotEntry[] {
+  const byId = new Map(entries.map((e) => [e.id, e]));
+  const chain: SnapshotEntry[] = [];
+  for (let id = snapshotId; ; ) {
+    const entry = byId.get(id);
+    if (!entry?.complete || !entry.record || chain.includes(entry)) {
+      const state = !entry ? 'is missing' : chain.includes(entry) ? 'is its own ancestor' : 'is incomplete';
+      throw new BackplanError('SNAPSHOT', `snapshot ${id} ${state}${chain.length ? `, but ${chain[0]!.id} builds on it` : ''}`, {
+        hint: '`backplan list` shows the snapshots at the destination; restore a full snapshot or one whose chain is whole',
+      });
+    }
+    chain.unshift(entry);
+    if (checkedExtra(entry.record).mode === 'full') return chain;
+    if (entry.record.parent === undefined) {
+      throw new BackplanError('SNAPSHOT', `incremental snapshot ${entry.id} names no parent`, { hint: 'its snapshot.json is damaged' });
+    }
+    id = entry.record.parent;
+  }
+}
+
+/** The record's incremental part, refusing names that could point outside the snapshot or target. */
+function checkedExtra(record: SnapshotRecord): IncrementalExtra {
+  const extra = incrementalExtra(record);
+  if (!extra) {
+    throw new BackplanError('SNAPSHOT', `snapshot ${record.id} was not made by the incremental strategy`, {
+      hint: 'restore tar and rsync snapshots by extracting or copying their repository artefact',
+    });
+  }
+  const bad = (what: string) => new BackplanError('UNSAFE_ARCHIVE', `snapshot ${record.id}: snapshot.json names ${what}`, { hint: 'its snapshot.json is damaged or was tampered with' });
+  if (!ARCHIVES.has(extra.archive)) throw bad(`an unexpected archive ${JSON.stringify(extra.archive)}`);
+  const c = extra.container;
+  if (c) {
+    if (c.path !== '' && c.path !== 'container') throw bad(`an unexpected container folder ${JSON.stringify(c.path)}`);
+    for (const p of c.pieces) if (!/^\d+$/.test(p.pack) || p.artefact !== `packs/${p.pack}@${p.offset}.zst`) throw bad(`an unexpected pack piece ${JSON.stringify(p.artefact)}`);
+    if (c.index && c.index.artefact !== INDEX_ARTEFACT[c.index.kind]) throw bad(`an unexpected index artefact ${JSON.stringify(c.index.artefact)}`);
+  }
+  return extra;
+}
+
+/** Why an archive entry may not be extracted, or undefined when it may. */
+export function unsafeEntry(entry: Pick<ReadEntry, 'path' | 'type' | 'linkpath'>): string | undefined {
+  if (!ENTRY_TYPES.has(entry.type)) return `is a ${entry.type}`;
+  if (escapes(entry.path)) return 'lies outside the target';
+  if (entry.type === 'Link' && escapes(entry.linkpath ?? '')) return 'is a hard link to outside the target';
+  if (entry.type === 'SymbolicLink') {
+    const link = entry.linkpath ?? '';
+    if (isAbsolute(link) || escapes(posix.join(posix.dirname(entry.path), link))) return 'is a symbolic link pointing outside the target';
+  }
+  return undefined;
+}
+
+function escapes(path: string): boolean {
+  const normal = posix.normalize(path);
+  return isAbsolute(path) || normal === '..' || normal.startsWith('../');
+}
+
+/** zstd -d | node-tar, refusing (and stopping at) the first unsafe entry. */
+async function extractArchive(file: string, cwd: string): Promise<void> {
+  let unsafe: BackplanError | undefined;
+  const unpack = tar.x({
+    cwd,
+    strict: true,
+    filter: (path, entry) => {
+      const why = unsafeEntry(entry as ReadEntry);
+      if (why === undefined) return true;
+      unsafe ??= new BackplanError('UNSAFE_ARCHIVE', `${file}: entry ${JSON.stringify(path)} ${why}; extraction stopped`, {
+        hint: 'the archive was not written by backplan or was tampered with',
+      });
+      unpack.abort(unsafe);
+      return false;
+    },
+  });
+  const stop = new AbortController();
+  const extracted = new Promise<void>((resolve, reject) => {
+    unpack.on('close', resolve);
+    unpack.on('error', reject);
+  });
+  extracted.catch(() => stop.abort());
+  const input = new PassThrough();
+  input.pipe(unpack);
+  try {
+    await Promise.all([run([...UNZSTD, file], { stdout: input, signal: stop.signal }), extracted]);
+  } catch (e) {
+    throw unsafe ?? e;
+  }
+}
+
+/** Truncates the pack to the piece's offset, then writes the piece there. */
+async function writePiece(artefact: string, packPath: string, piece: PackPiece): Promise<void> {
+  const size = (await stat(packPath).catch(() => undefined))?.size ?? 0;
+  if (size < piece.offset) {
+    throw new BackplanError('SNAPSHOT', `${packPath} has ${size} bytes but ${artefact} continues it at ${piece.offset}`, {
+      hint: 'apply the full snapshot and every incremental before this one, in order',
+    });
+  }
+  await (await open(packPath, 'a', 0o644)).close();
+  await truncate(packPath, piece.offset);
+  const { stdoutBytes } = await run([...UNZSTD, artefact], { stdout: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
+  if (stdoutBytes !== piece.length) {
+    throw new BackplanError('SNAPSHOT', `${artefact} holds ${stdoutBytes} bytes, its record says ${piece.length}`, { hint: 'verify the snapshot' });
+  }
+  const file = await open(packPath, 'r');
+  try {
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+/** A full's copy replaces packs.idx; an incremental's script is replayed onto it in one transaction. */
+async function applyIndex(snapshotDir: string, container: ContainerRecord, target: string): Promise<void> {
+  const index = container.index;
+  if (!index) return;
+  const idx = join(target, 'packs.idx');
+  const artefact = join(snapshotDir, index.artefact);
+  if (index.kind === 'copy') {
+    // Stale WAL files next to a replaced database would be replayed into it.
+    await rm(`${idx}-wal`, { force: true });
+    await rm(`${idx}-shm`, { force: true });
+    await pipeline([[...UNZSTD, artefact]], { output: idx });
+    return;
+  }
+  await pipeline([[...UNZSTD, artefact], sqliteArgv([idx])], { output: discard() });
+}
+
+function discard(): Writable {
+  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
+}

@@ -1,0 +1,78 @@
+/**
+ * The tar part of an incremental snapshot: the whole repository (a full) or the paths the change
+ * query found (a delta), streamed through GNU tar and zstd into a hashing sink.
+ */
+import { rm } from 'node:fs/promises';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { hashingFileSink, pipeline } from '../execute/subprocess.js';
+import type { ArtefactRecord } from '../record/snapshot-record.js';
+import { tarExcludes } from '../steps/repo-tar.js';
+import { countTarIndex } from '../record/tar-index.js';
+
+export const ZSTD = ['zstd', '-3', '-T0', '-q', '-c'];
+/** GNU tar exits 1 when a file changed while read: harmless (files newer than the dump are). */
+const TAR_CHANGED_FILES = 1;
+const INDEX_FILE = '.repository-delta.index';
+
+export interface ArchiveRequest {
+  source: string;
+  partialDir: string;
+  artefact: string;
+  exclude: string[];
+  signal: AbortSignal;
+  log: (line: string) => void;
+}
+
+export interface ArchiveResult {
+  record: ArtefactRecord;
+  /** Regular files archived and their bytes, from tar's own listing. */
+  files: number;
+  bytes: number;
+}
+
+/** The whole repository but `skip` (paths relative to it, globs allowed: copied separately). */
+export function archiveAll(req: ArchiveRequest, skip: string[]): Promise<ArchiveResult> {
+  // --anchored for our paths only: the user's excludes keep tar's usual unanchored matching.
+  const skipArgs = skip.length ? ['--anchored', ...skip.map((p) => `--exclude=./${p}`), '--no-anchored'] : [];
+  return archive(req, [...tarExcludes(req.exclude), ...skipArgs, '.']);
+}
+
+/**
+ * Exactly the listed paths (folders recursively), read from stdin as NUL-separated names while
+ * tar runs. --verbatim-files-from: a name is never an option; --ignore-failed-read: a path that
+ * vanished since it was listed (a loose object packed meanwhile) is a warning, not a failure.
+ */
+export function archiveList(req: ArchiveRequest, paths: AsyncIterable<string[]>): Promise<ArchiveResult> {
+  const names = Readable.from(nulSeparated(paths));
+  return archive(req, ['--null', '--verbatim-files-from', '--files-from=-', '--ignore-failed-read', ...tarExcludes(req.exclude)], names);
+}
+
+async function* nulSeparated(paths: AsyncIterable<string[]>): AsyncGenerator<Buffer> {
+  for await (const batch of paths) if (batch.length > 0) yield Buffer.from(batch.map((p) => `${p}\0`).join(''));
+}
+
+async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
+  const index = join(req.partialDir, INDEX_FILE);
+  const tar = ['tar', '--create', '--file=-', '--verbose', '--verbose', `--index-file=${index}`, `--directory=${req.source}`, ...args];
+  const sink = hashingFileSink(join(req.partialDir, req.artefact));
+  // A failing name source (the database) is the cause; tar merely lost its input.
+  let sourceError: unknown;
+  stdin?.on('error', (e) => (sourceError ??= e));
+  try {
+    await pipeline([tar, ZSTD], {
+      signal: req.signal,
+      stdin,
+      output: sink.stream,
+      onStderrLine: (line) => req.log(line),
+      okExitCodes: [[0, TAR_CHANGED_FILES]],
+    });
+  } catch (e) {
+    throw sourceError ?? e;
+  }
+  const written = await sink.done();
+  const counted = await countTarIndex(index);
+  await rm(index, { force: true });
+  return { record: { path: req.artefact, ...written }, ...counted };
+}
+

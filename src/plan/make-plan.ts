@@ -1,0 +1,118 @@
+import { createHash } from 'node:crypto';
+import { BackplanError, BackplanErrors } from '../errors.js';
+import { remoteDestination } from '../util/destination.js';
+import type { ManifestSource } from '../load/read-manifest.js';
+import type { Resolution } from '../resolve/types.js';
+import { decideRetention } from '../record/retention.js';
+import { retentionInput } from '../record/prune.js';
+import { latestComplete } from '../record/destination.js';
+import type { SnapshotEntry } from '../record/destination.js';
+import { snapshotId, snapshotPaths } from '../record/layout.js';
+import type { PlanInput, PreviousSnapshot } from '../steps/plan-input.js';
+import { compileSteps } from './compile.js';
+import { checkGraph } from './graph.js';
+import type { StepPosition } from './graph.js';
+import { settingsOf } from './settings.js';
+import type { Settings } from './settings.js';
+import type { Plan, SnapshotKind } from './types.js';
+import type { Manifest } from '../manifest.js';
+import type { IncrementalEstimate } from '../incremental/estimate.js';
+
+/** Facts about the world a plan depends on, gathered by the caller (see plan/probe.ts). */
+export interface PlanFacts {
+  now: Date;
+  pgDumpMajor?: number;
+  exportedSnapshots: boolean;
+  /** Snapshots at the destination when planning. */
+  snapshots: SnapshotEntry[];
+  notes: string[];
+  /** What an incremental would copy now (`plan` only). */
+  incremental?: IncrementalEstimate;
+}
+
+export interface PlanRequest {
+  source: ManifestSource & { manifest: Manifest };
+  resolution: Resolution;
+  facts: PlanFacts;
+  waitLockMs?: number;
+}
+
+/** manifest + resolved profile + facts → the Plan that `run` executes and `plan` prints. */
+export function makePlan({ source, resolution, facts, waitLockMs = 0 }: PlanRequest): Plan {
+  const settings = settingsOf(source.manifest);
+  const previous = latestComplete(facts.snapshots);
+  const kind = snapshotKind(settings, facts, previous);
+  const id = snapshotId(facts.now, kind);
+  const snapshot = { id, kind, parent: kind === 'incr' ? previous?.id : undefined, ...snapshotPaths(settings.destination, id) };
+  const input: PlanInput = {
+    settings,
+    profile: resolution.profile,
+    snapshot,
+    previous: previous && toPrevious(previous),
+    pgDumpMajor: facts.pgDumpMajor,
+    hasPassword: resolution.secrets.pgPassword !== undefined,
+    exportedSnapshots: facts.exportedSnapshots,
+    incrementalEstimate: facts.incremental,
+  };
+  const expectedPrune = expectedDeletions(settings, facts.snapshots, snapshot, facts.now);
+  const { steps, notes } = compileSteps(input, { waitLockMs, expectedPrune });
+  const errors = [...unsupported(source, settings), ...checkGraph(steps, userStepPosition(source, settings))];
+  if (errors.length > 0) throw new BackplanErrors(errors);
+  return {
+    manifest: { file: source.source.file, name: settings.name, sha256: createHash('sha256').update(source.source.text).digest('hex') },
+    destination: settings.destination,
+    snapshot,
+    profile: resolution.profile,
+    notes: [...facts.notes, ...notes],
+    steps,
+  };
+}
+
+/**
+ * Incremental runs start a new full when there is none yet, the last full is too old, or the
+ * latest snapshot was made by another strategy (its record has no watermark to build on).
+ */
+function snapshotKind(settings: Settings, facts: PlanFacts, previous: SnapshotEntry | undefined): SnapshotKind {
+  if (settings.repository.strategy !== 'incremental' || !previous) return 'full';
+  const previousStrategy = previous.record?.repository?.strategy;
+  if (previousStrategy !== undefined && previousStrategy !== 'incremental') return 'full';
+  const lastFull = facts.snapshots.filter((s) => s.complete && s.kind === 'full').at(-1);
+  if (!lastFull) return 'full';
+  return facts.now.getTime() - lastFull.time.getTime() >= settings.repository.incremental.fullEveryMs ? 'full' : 'incr';
+}
+
+function toPrevious(entry: SnapshotEntry): PreviousSnapshot {
+  return { id: entry.id, dir: entry.dir, kind: entry.kind, time: entry.time };
+}
+
+function expectedDeletions(settings: Settings, existing: SnapshotEntry[], next: Plan['snapshot'], now: Date): string[] {
+  const all = [
+    ...retentionInput(existing),
+    { id: next.id, time: now, kind: next.kind, complete: true, pinned: false, parent: next.parent },
+  ];
+  return decideRetention(all, settings.retention).prune.map((p) => p.id);
+}
+
+/** Maps a user step's id to its place in `steps:` so graph errors point into the manifest. */
+function userStepPosition(source: ManifestSource, settings: Settings): StepPosition {
+  return (stepId, field, index) => {
+    const matches = settings.steps.flatMap((s, at) => (s.id === stepId ? [at] : []));
+    const i = field === 'id' ? (matches[index ?? 0] ?? -1) : (matches[0] ?? -1);
+    if (i < 0) return undefined;
+    const path: (string | number)[] = ['steps', i];
+    if (field) path.push(field);
+    if (field === 'needs' && index !== undefined) path.push(index);
+    return source.positionOf(path);
+  };
+}
+
+/** What the manifest language allows but this backplan cannot do yet, said before anything runs. */
+function unsupported(source: ManifestSource, settings: Settings): BackplanError[] {
+  if (!remoteDestination(settings.destination)) return [];
+  return [
+    new BackplanError('USAGE', `remote destinations (${settings.destination}) are not supported yet`, {
+      pos: source.positionOf(['destination']),
+      hint: 'write to a local path (a mounted NFS or sshfs folder works) and copy off-site with an extra step such as rsync or rclone',
+    }),
+  ];
+}

@@ -1,0 +1,142 @@
+import { hostname } from 'node:os';
+import { open, readFile, rm } from 'node:fs/promises';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { BackplanError } from '../errors.js';
+import { formatDuration } from '../util/duration.js';
+
+export interface LockHolder {
+  pid: number;
+  host: string;
+  startedAt: string;
+  job: string;
+}
+
+const POLL_MS = 1000;
+/** How soon to look again while another run is taking over a stale lock. */
+const TAKEOVER_POLL_MS = 20;
+
+/** The locks this process holds, by path: a lock file naming our pid is ours only if listed here. */
+const held = new Map<string, LockHolder>();
+
+/**
+ * Takes `.lock` by creating it exclusively (O_EXCL is atomic on local filesystems). A lock left
+ * by a dead process on this host is taken over with a warning; a live one makes us wait up to
+ * `waitMs`, then fail with LOCKED (exit 75, as borgmatic does).
+ */
+export async function acquireLock(
+  path: string,
+  job: string,
+  opts: { waitMs: number; signal?: AbortSignal; warn?: (message: string) => void; onWait?: (message: string) => void },
+): Promise<LockHolder> {
+  const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), job };
+  const deadline = Date.now() + opts.waitMs;
+  let waiting = false;
+  for (;;) {
+    if (await tryCreate(path, me)) {
+      held.set(path, me);
+      return me;
+    }
+    const holder = await readHolder(path);
+    // Taken earlier by this same process (run takes it before planning, then its lock step runs).
+    if (holder && sameHolder(holder, held.get(path))) return holder;
+    if (holder && isStale(path, holder)) {
+      if (await removeStale(path, holder)) {
+        opts.warn?.(`taking over the lock of process ${holder.pid} (started ${holder.startedAt}), which is no longer running`);
+      } else {
+        await sleep(TAKEOVER_POLL_MS);
+      }
+      continue;
+    }
+    if (Date.now() >= deadline) throw lockedError(path, holder, opts.waitMs);
+    if (!waiting) opts.onWait?.(`waiting up to ${formatDuration(opts.waitMs)} for ${path}, held by ${describeHolder(holder)}`);
+    waiting = true;
+    await sleep(POLL_MS, undefined, { signal: opts.signal }).catch(() => {
+      throw new BackplanError('INTERRUPTED', 'interrupted while waiting for the lock');
+    });
+  }
+}
+
+/** Removes the lock only if it is ours: a taken-over lock must not be freed by its old owner. */
+export async function releaseLock(path: string): Promise<void> {
+  const holder = await readHolder(path);
+  if (holder && holder.pid === process.pid && holder.host === hostname()) await rm(path, { force: true });
+  held.delete(path);
+}
+
+/**
+ * Deletes a stale lock, under a second lock (`.lock.takeover`) so that of the runs finding the
+ * same dead holder only one deletes it. Without it each would delete "the" stale lock and create
+ * its own, a later one deleting the lock an earlier one had just taken: two runs writing one
+ * destination. False when another run is taking over, or already has.
+ */
+async function removeStale(path: string, stale: LockHolder): Promise<boolean> {
+  const mutex = `${path}.takeover`;
+  const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), job: stale.job };
+  if (!(await tryCreate(mutex, me))) {
+    // Left by a run killed in the middle of a takeover.
+    const other = await readHolder(mutex);
+    if (other && isStale(mutex, other)) await rm(mutex, { force: true });
+    return false;
+  }
+  held.set(mutex, me);
+  try {
+    if (!sameHolder(await readHolder(path), stale)) return false;
+    await rm(path, { force: true });
+    return true;
+  } finally {
+    held.delete(mutex);
+    await rm(mutex, { force: true });
+  }
+}
+
+function sameHolder(a: LockHolder | undefined, b: LockHolder | undefined): boolean {
+  return a !== undefined && b !== undefined && a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt && a.job === b.job;
+}
+
+export async function readHolder(path: string): Promise<LockHolder | undefined> {
+  try {
+    return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
+  } catch {
+    return undefined;
+  }
+}
+
+async function tryCreate(path: string, me: LockHolder): Promise<boolean> {
+  try {
+    const file = await open(path, 'wx', 0o644);
+    await file.writeFile(JSON.stringify(me) + '\n');
+    await file.sync();
+    await file.close();
+    return true;
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+    throw new BackplanError('STEP_FAILED', `cannot create the lock ${path}: ${(e as Error).message}`, {
+      hint: 'check that the destination exists and is writable',
+    });
+  }
+}
+
+function isStale(path: string, holder: LockHolder): boolean {
+  if (holder.host !== hostname()) return false;
+  // Our pid on a lock we did not take: left by an earlier process that had this pid (pids repeat
+  // across container restarts), and kill(pid, 0) would find us alive.
+  if (holder.pid === process.pid) return !sameHolder(holder, held.get(path));
+  try {
+    process.kill(holder.pid, 0);
+    return false;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ESRCH';
+  }
+}
+
+function describeHolder(holder: LockHolder | undefined): string {
+  return holder ? `process ${holder.pid} on ${holder.host} (job ${holder.job}, started ${holder.startedAt})` : 'another process';
+}
+
+function lockedError(path: string, holder: LockHolder | undefined, waitedMs: number): BackplanError {
+  const who = describeHolder(holder);
+  const waited = waitedMs > 0 ? ` after waiting ${Math.round(waitedMs / 1000)}s` : '';
+  return new BackplanError('LOCKED', `${path} is held by ${who}${waited}`, {
+    hint: 'try again later, or pass --wait-lock 10m to wait for it',
+  });
+}

@@ -1,0 +1,52 @@
+import { open, rename, symlink, unlink } from 'node:fs/promises';
+import { basename, dirname, join } from 'node:path';
+import { BackplanError } from '../errors.js';
+import { run } from '../execute/subprocess.js';
+import { SNAPSHOT_JSON } from './layout.js';
+import type { SnapshotRecord } from './snapshot-record.js';
+
+/**
+ * Makes a snapshot complete, in the order that keeps it all-or-nothing across a crash:
+ * flush every artefact to disk, write snapshot.json (fsynced), rename .partial-<id> to <id>
+ * (fsyncing the destination folder), and only then move `latest`. Aborting stops it before the
+ * rename.
+ */
+export async function publishSnapshot(record: SnapshotRecord, partialDir: string, dir: string, latestLink: string, signal?: AbortSignal): Promise<void> {
+  // syncfs(2) on the destination's filesystem: covers files written by pg_dump and rsync too.
+  await run(['sync', '--file-system', partialDir], { stdout: 'ignore', signal });
+  await writeJsonSynced(join(partialDir, SNAPSHOT_JSON), record);
+  await fsyncDir(partialDir);
+  // The rename is the commit: an interrupted run (exit 130) leaves its snapshot .partial-.
+  if (signal?.aborted) throw new BackplanError('INTERRUPTED', `interrupted before ${basename(dir)} was published`);
+  await rename(partialDir, dir);
+  await fsyncDir(dirname(dir));
+  await pointLatest(latestLink, basename(dir));
+}
+
+export async function writeJsonSynced(path: string, value: unknown): Promise<void> {
+  const file = await open(path, 'w', 0o600);
+  try {
+    await file.writeFile(JSON.stringify(value, null, 2) + '\n');
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+}
+
+export async function fsyncDir(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** Replaces the `latest` symlink atomically (a new link renamed over the old one). */
+async function pointLatest(link: string, target: string): Promise<void> {
+  const temp = `${link}.tmp-${process.pid}`;
+  await unlink(temp).catch(() => undefined);
+  await symlink(target, temp);
+  await rename(temp, link);
+  await fsyncDir(dirname(link));
+}

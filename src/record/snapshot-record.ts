@@ -1,0 +1,48 @@
+import type { SnapshotKind } from '../plan/types.js';
+
+/** One checksummed artefact. A folder artefact is recorded as its SHA256SUMS list. */
+export interface ArtefactRecord {
+  /** Path relative to the snapshot folder. */
+  path: string;
+  bytes: number;
+  sha256: string;
+  /** For a SHA256SUMS list: the folder it covers, its file count and their bytes. */
+  covers?: { folder: string; files: number; bytes: number };
+}
+
+export interface StepRecord {
+  id: string;
+  kind: string;
+  status: 'ok' | 'failed' | 'skipped' | 'cancelled';
+  durationMs: number;
+  bytes?: number;
+  exitCode?: number | null;
+  stderrTail?: string;
+}
+
+/** The contents of snapshot.json: a snapshot is complete exactly when this file exists. */
+export interface SnapshotRecord {
+  format: 'backplan-snapshot/1';
+  id: string;
+  kind: SnapshotKind;
+  job: string;
+  startedAt: string;
+  completedAt: string;
+  tool: { name: 'backplan'; version: string };
+  manifest: { file: string; sha256: string };
+  parent?: string;
+  /** Database clock at snapshot start, minus the margin: the next incremental copies what changed after it. */
+  watermark?: string;
+  database?: {
+    name: string;
+    serverVersion: string;
+    pgDumpVersion: string;
+    format: string;
+    compression: string;
+    exportedSnapshot: boolean;
+    rowCounts: Record<string, number>;
+  };
+  repository?: { strategy: string; layout: string; source: string; files?: number; bytes?: number; extra?: Record<string, unknown> };
+  artefacts: ArtefactRecord[];
+  steps: StepRecord[];
+}

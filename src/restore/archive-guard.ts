@@ -1,0 +1,112 @@
+/**
+ * Decides whether an archive (or a copied folder) can be unpacked under a root without anything
+ * landing outside it. Entries are fed in archive order; links are judged at the end, against
+ * every symlink of the archive, because a link may lean on a symlink that comes later.
+ *
+ * Only symlinks and hard links are kept in memory: a repository of millions of files costs
+ * nothing here. Entries under a symlink are judged as they come, which matches extraction
+ * order: an entry written before a symlink replaces its folder went into a real folder.
+ */
+import { BackplanError } from '../errors.js';
+
+export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+
+export interface ArchiveEntry {
+  path: string;
+  kind: EntryKind;
+  /** Symlink target, or for a hard link the archive path it links to. */
+  linkpath?: string;
+  /** The archive's own type name, for messages about unsupported entries. */
+  type?: string;
+}
+
+/** Symlinks followed while resolving one path before it counts as a loop. */
+const MAX_LINK_HOPS = 40;
+
+export class ArchiveGuard {
+  /** Symlink path → its target, and the archive it came from (for messages). */
+  private readonly symlinks = new Map<string, { target: string; source: string }>();
+  private readonly hardlinks: { path: string; linkpath: string; source: string }[] = [];
+
+  /** @param source names the archive or folder in messages; set it when moving on to the next archive. */
+  constructor(public source: string) {}
+
+  /** Throws UNSAFE_ARCHIVE for an entry that is unsafe in itself or written through a symlink. */
+  add(entry: ArchiveEntry): void {
+    if (entry.kind === 'other') this.refuse(entry, `is a ${entry.type ?? 'special file'}, which a repository never holds`);
+    const parts = this.parts(entry, entry.path, 'has');
+    if (parts.length === 0 && entry.kind !== 'directory') this.refuse(entry, 'would replace the target folder itself');
+    // Repositories rarely hold symlinks: then no prefix needs looking up.
+    for (let i = 1; this.symlinks.size > 0 && i < parts.length; i++) {
+      const prefix = parts.slice(0, i).join('/');
+      if (this.symlinks.has(prefix)) this.refuse(entry, `would be written through the symlink ${prefix}`);
+    }
+    const key = parts.join('/');
+    // Whether extraction would follow or replace the earlier symlink depends on the entry type.
+    if (this.symlinks.has(key)) this.refuse(entry, 'comes a second time, over a symlink');
+    if (entry.kind === 'symlink') {
+      const target = entry.linkpath ?? '';
+      if (target === '') this.refuse(entry, 'is a symlink without a target');
+      if (target.startsWith('/')) this.refuse(entry, `is a symlink to the absolute path ${target}`);
+      this.symlinks.set(key, { target, source: this.source });
+    }
+    if (entry.kind === 'hardlink') {
+      const target = this.parts(entry, entry.linkpath ?? '', 'links to');
+      if (target.length === 0) this.refuse(entry, 'is a hard link without a target');
+      this.hardlinks.push({ path: key, linkpath: target.join('/'), source: this.source });
+    }
+  }
+
+  /** Once every entry is in: every link must resolve inside the root. */
+  finish(): void {
+    for (const [path, { target, source }] of this.symlinks) {
+      const parts = path.split('/');
+      if (!this.resolvesInside([...parts.slice(0, -1), ...target.split('/')])) {
+        this.refuse({ path, kind: 'symlink' }, `is a symlink to ${target}, which leads outside the target`, source);
+      }
+    }
+    for (const { path, linkpath, source } of this.hardlinks) {
+      if (!this.resolvesInside(linkpath.split('/'))) this.refuse({ path, kind: 'hardlink' }, `is a hard link to ${linkpath}, which leads outside the target`, source);
+    }
+  }
+
+  /** A path's components; an absolute path or a `..` component is refused outright. */
+  private parts(entry: ArchiveEntry, path: string, verb: 'has' | 'links to'): string[] {
+    if (path.startsWith('/')) this.refuse(entry, `${verb} an absolute path (${path})`);
+    const parts = path.split('/').filter((p) => p !== '' && p !== '.');
+    if (parts.includes('..')) this.refuse(entry, `${verb} a path containing .. (${path})`);
+    return parts;
+  }
+
+  /**
+   * Resolves a path below the root as the kernel would, expanding the archive's symlinks on the
+   * way (a symlink to `.` followed by `..` leaves the root even though the text never does).
+   */
+  private resolvesInside(parts: string[]): boolean {
+    const out: string[] = [];
+    const queue = [...parts];
+    let hops = 0;
+    while (queue.length > 0) {
+      const part = queue.shift()!;
+      if (part === '' || part === '.') continue;
+      if (part === '..') {
+        if (out.length === 0) return false;
+        out.pop();
+        continue;
+      }
+      out.push(part);
+      const target = this.symlinks.get(out.join('/'))?.target;
+      if (target === undefined) continue;
+      if (++hops > MAX_LINK_HOPS || target.startsWith('/')) return false;
+      out.pop();
+      queue.unshift(...target.split('/'));
+    }
+    return true;
+  }
+
+  private refuse(entry: ArchiveEntry, why: string, source = this.source): never {
+    throw new BackplanError('UNSAFE_ARCHIVE', `${source}: entry ${JSON.stringify(entry.path)} ${why}; refusing to restore`, {
+      hint: 'if the repository itself held such an entry and you trust the archive, extract it by hand; otherwise the archive was altered: restore another snapshot',
+    });
+  }
+}

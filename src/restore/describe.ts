@@ -1,0 +1,39 @@
+import { basename } from 'node:path';
+import { renderPipeline } from '../execute/render.js';
+import { libpqEnv } from '../steps/plan-input.js';
+import type { DbCommand } from './database.js';
+import { repositoryArchives, rsyncArgv, serverName } from './restore.js';
+import type { RestorePlan } from './restore.js';
+
+/** What a restore would create where, for --dry-run: the plan executeRestore runs, as text. */
+export function describeRestore(plan: RestorePlan): string {
+  const { snapshot, chain } = plan;
+  const lines = [`restore ${snapshot.id} (${snapshot.kind}, ${snapshot.time.toISOString()}) into ${plan.targetDir}`];
+  const row = (what: string, text: string) => lines.push(`  ${what.padEnd(9)}${text}`);
+  const archives = plan.repository ? repositoryArchives(plan.repository).map((a) => basename(a)) : [];
+  row('check', `sha256 of every artefact of ${chain.map((s) => s.id).join(', ')}${archives.length ? `; entries of ${archives.join(', ')} that would land outside the target` : ''}`);
+  if (plan.replaces.length > 0) row('remove', `${plan.replaces.join(', ')} (--force)`);
+  const repo = plan.repository;
+  if (repo?.method === 'incremental') {
+    for (const s of repo.snapshots) row('apply', `${repo.target} <- the repository of ${s.id} (${s.record.kind})`);
+  } else if (repo) {
+    const how = repo.method === 'tar' ? `extract ${repo.source}` : renderPipeline([rsyncArgv(repo.source, repo.target)]);
+    row('create', `${repo.target} <- ${how}`);
+  }
+  const config = plan.config;
+  if (config?.kind === 'aiida') {
+    row('write', `${config.target} (AiiDA ${config.aiidaVersion}.x profile ${config.profile}: repository ${repo?.target ?? '-'}, database ${plan.database?.name ?? '-'}; mode 0600)`);
+  } else if (config) {
+    row('copy', `${config.source} -> ${config.target}`);
+  }
+  const db = plan.database;
+  if (db) {
+    const env = libpqEnv(db.connection);
+    const render = (c: DbCommand) => renderPipeline(c.stages, { env, password: plan.hasPassword, output: c.output });
+    if (db.commands.drop) row('drop', `database ${db.name} on ${serverName(db.connection)} (--force): ${render(db.commands.drop)}`);
+    row('create', `database ${db.name} on ${serverName(db.connection)}, owner ${db.owner}: ${render(db.commands.create)}`);
+    for (const c of db.commands.load) row('load', render(c));
+    if (db.commands.tempFile) row('remove', `${db.commands.tempFile} afterwards`);
+  }
+  return lines.join('\n') + '\n';
+}

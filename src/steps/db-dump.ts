@@ -1,0 +1,138 @@
+import { join } from 'node:path';
+import type { Compression, DumpFormat } from '../manifest.js';
+import type { PlannedStep } from '../plan/types.js';
+import { renderPipeline } from '../execute/render.js';
+import { BackplanError } from '../errors.js';
+import { connect, databaseError } from '../db/connect.js';
+import { hashingFileSink, pipeline, run } from '../execute/subprocess.js';
+import { writeSha256Sums } from '../record/checksums.js';
+import { describeDatabase, emptyDatabaseInfo } from './db-snapshot.js';
+import { EXPORTED_SNAPSHOT, libpqEnv } from './plan-input.js';
+import { libpqChildEnv } from './run-context.js';
+import { reportProgress } from './progress.js';
+import type { RunContext, StepRun } from './run-context.js';
+import type { PlanInput } from './plan-input.js';
+
+export interface DbDumpOptions {
+  format: DumpFormat;
+  /** What the artefact is actually compressed with (pg_dump 15 has no zstd for directory dumps). */
+  compression: Compression;
+  /** Connection for libpq, without the password. */
+  env: Record<string, string>;
+  /** pg_dump, then the compressor when compression happens outside pg_dump. */
+  stages: string[][];
+  /** Artefact name inside the snapshot: database.dump[.zst], database.dir, database.sql[.zst|.gz]. */
+  artefact: string;
+  /** Read the run's exported snapshot (else the dump fixes the state itself: fallback mode). */
+  useExportedSnapshot: boolean;
+}
+
+const GZIP_LEVEL = '6';
+const ZSTD_LEVEL = '3';
+
+export function planDbDump(input: PlanInput): { step: PlannedStep<DbDumpOptions>; notes: string[] } {
+  const { format, jobs } = input.settings.database;
+  const notes: string[] = [];
+  let compression = input.settings.database.compression;
+  if (format === 'directory' && compression === 'zstd' && (input.pgDumpMajor ?? 0) < 16) {
+    compression = 'gzip';
+    notes.push('pg_dump < 16 cannot write zstd directory dumps: the directory dump uses gzip (pg_dump 16+ writes zstd)');
+  }
+  const internalZstd = compression === 'zstd' && (input.pgDumpMajor ?? 0) >= 16;
+  const pgDump = ['pg_dump', `--format=${format}`, '--no-password'];
+  if (input.exportedSnapshots) pgDump.push(`--snapshot=${EXPORTED_SNAPSHOT}`);
+  if (format === 'directory') pgDump.push(`--jobs=${jobs}`);
+  const stages = [pgDump];
+  let artefact: string;
+  if (format === 'plain') {
+    artefact = { zstd: 'database.sql.zst', gzip: 'database.sql.gz', none: 'database.sql' }[compression];
+    if (compression !== 'none') stages.push(compressor(compression));
+  } else {
+    artefact = format === 'directory' ? 'database.dir' : compression === 'zstd' && !internalZstd ? 'database.dump.zst' : 'database.dump';
+    pgDump.push(`--compress=${internalZstd ? `zstd:${ZSTD_LEVEL}` : compression === 'gzip' ? GZIP_LEVEL : '0'}`);
+    if (compression === 'zstd' && !internalZstd) stages.push(compressor('zstd'));
+    if (format === 'directory') pgDump.push(`--file=${join(input.snapshot.partialDir, artefact)}`);
+  }
+  const env = libpqEnv(input.profile.database);
+  const output = format === 'directory' ? undefined : join(input.snapshot.partialDir, artefact);
+  return {
+    notes,
+    step: {
+      id: 'db-dump',
+      kind: 'db-dump',
+      needs: [],
+      always: false,
+      timeoutMs: input.settings.database.timeoutMs,
+      summary: `dump database ${input.profile.database.name} (${format}, ${compression})${input.exportedSnapshots ? ' inside the exported snapshot' : ''}`,
+      commands: [renderPipeline(stages, { env, password: input.hasPassword, output })],
+      options: { format, compression, env, stages, artefact, useExportedSnapshot: input.exportedSnapshots },
+    },
+  };
+}
+
+function compressor(compression: 'zstd' | 'gzip'): string[] {
+  return compression === 'zstd' ? ['zstd', `-${ZSTD_LEVEL}`, '-T0', '-q', '-c'] : ['gzip', `-${GZIP_LEVEL}`, '-c'];
+}
+
+/** Streams pg_dump (and the compressor) into the artefact, hashing on the way. */
+export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
+  const o = step.options;
+  const partialDir = ctx.plan.snapshot.partialDir;
+  const pgDumpVersion = await checkPgDumpVersion(ctx);
+  const stages = o.stages.map((argv) => argv.map((a) => a.replace(EXPORTED_SNAPSHOT, ctx.state.exportedSnapshot ?? '')));
+  const stageEnv = [libpqChildEnv(o.env, ctx)];
+  const onStderrLine = (line: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'info', message: line });
+  let bytes: number;
+  const stopProgress = reportProgress(ctx, step.id, join(partialDir, o.artefact));
+  try {
+    if (o.format === 'directory') {
+      await run(stages[0]!, { signal, env: stageEnv[0], onStderrLine, stdout: 'ignore' });
+      const sums = await writeSha256Sums(partialDir, o.artefact);
+      ctx.state.artefacts.push(sums);
+      bytes = sums.covers!.bytes;
+    } else {
+      const sink = hashingFileSink(join(partialDir, o.artefact));
+      await pipeline(stages, { signal, stageEnv, onStderrLine, output: sink.stream });
+      const written = await sink.done();
+      ctx.state.artefacts.push({ path: o.artefact, ...written });
+      bytes = written.bytes;
+    }
+  } finally {
+    stopProgress();
+  }
+  ctx.state.database = {
+    ...(ctx.state.database ?? emptyDatabaseInfo(ctx)),
+    pgDumpVersion,
+    format: o.format,
+    compression: o.compression,
+    exportedSnapshot: o.useExportedSnapshot,
+  };
+  return { bytes };
+};
+
+/** pg_dump refuses a newer server with a terse error; say which client to install instead. */
+async function checkPgDumpVersion(ctx: RunContext): Promise<string> {
+  const { stdout = '' } = await run(['pg_dump', '--version']);
+  const pgDumpVersion = /\d+(\.\d+)*/.exec(stdout)?.[0] ?? stdout.trim();
+  const serverVersion = ctx.state.database?.serverVersion ?? (await readServerVersion(ctx));
+  const major = (v: string) => Number(/^\d+/.exec(v)?.[0] ?? 0);
+  if (major(pgDumpVersion) < major(serverVersion)) {
+    throw new BackplanError('TOOL_VERSION', `pg_dump ${pgDumpVersion} is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`, {
+      hint: `install the PostgreSQL ${major(serverVersion)} client tools (e.g. apt-get install postgresql-client-${major(serverVersion)}) and put them first on PATH`,
+    });
+  }
+  return pgDumpVersion;
+}
+
+/** Fallback mode has no db-snapshot step: ask the server, and record its row counts too. */
+async function readServerVersion(ctx: RunContext): Promise<string> {
+  const client = await connect(ctx.plan.profile.database, ctx.secrets);
+  try {
+    await describeDatabase(client, ctx);
+    return ctx.state.database!.serverVersion;
+  } catch (e) {
+    throw databaseError(e, ctx.plan.profile.database);
+  } finally {
+    await client.end().catch(() => undefined);
+  }
+}

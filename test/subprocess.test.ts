@@ -1,0 +1,422 @@
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Readable, Writable } from 'node:stream';
+import { BackplanError } from '../src/errors.js';
+import { CommandError, hashingFileSink, pipeline, renderCommand, run } from '../src/execute/subprocess.js';
+
+/** Awaits a promise that must reject, and returns its CommandError. */
+async function rejection(promise: Promise<unknown>): Promise<CommandError> {
+  try {
+    await promise;
+  } catch (e) {
+    expect(e).to.be.instanceOf(CommandError);
+    return e as CommandError;
+  }
+  throw new Error('expected a rejection');
+}
+
+/** Alive and not a zombie waiting for a reaper (a container's PID 1 may never reap). */
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'ESRCH') return false;
+    throw e;
+  }
+  try {
+    return statField(pid, 0) !== 'Z';
+  } catch {
+    return false; // gone between the two checks
+  }
+}
+
+/** Field n of /proc/PID/stat after the command name (0 = state, 1 = ppid). */
+function statField(pid: number, n: number): string {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  return stat.slice(stat.lastIndexOf(')') + 2).split(' ')[n]!;
+}
+
+/**
+ * A killed grandchild closes its stdio (which is when a run settles) a moment before it
+ * finishes exiting; give it that moment.
+ */
+async function diesSoon(pid: number): Promise<boolean> {
+  for (let waited = 0; waited < 1000; waited += 20) {
+    if (!isAlive(pid)) return true;
+    await sleep(20);
+  }
+  return false;
+}
+
+function childPids(): number[] {
+  return readdirSync('/proc')
+    .filter((name) => /^\d+$/.test(name))
+    .map(Number)
+    .filter((pid) => {
+      try {
+        return Number(statField(pid, 1)) === process.pid && isAlive(pid);
+      } catch {
+        return false;
+      }
+    });
+}
+
+function sha256sum(path: string): string {
+  return execFileSync('sha256sum', [path], { encoding: 'utf8' }).split(' ')[0]!;
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Discards what it gets, asynchronously, so backpressure has to work for memory to stay flat. */
+function slowDiscard(): Writable & { bytes: number } {
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      sink.bytes += chunk.length;
+      setImmediate(callback);
+    },
+  }) as Writable & { bytes: number };
+  sink.bytes = 0;
+  return sink;
+}
+
+/** The largest RSS growth seen while `work` runs. */
+async function rssGrowth(work: () => Promise<unknown>): Promise<number> {
+  const before = process.memoryUsage.rss();
+  let peak = before;
+  const timer = setInterval(() => (peak = Math.max(peak, process.memoryUsage.rss())), 10);
+  try {
+    await work();
+  } finally {
+    clearInterval(timer);
+  }
+  return Math.max(peak, process.memoryUsage.rss()) - before;
+}
+
+const MiB = 1024 * 1024;
+const PRINT_ARGV = ['node', '-e', 'process.stdout.write(JSON.stringify(process.argv.slice(1)))', '--'];
+
+describe('subprocess', function () {
+  let tmp: string;
+  /** ~24 MiB of incompressible files: large enough that tar is still writing when things fail. */
+  let bigdir: string;
+
+  before(function () {
+    tmp = mkdtempSync(join(tmpdir(), 'backplan-subprocess-'));
+    bigdir = join(tmp, 'big dir');
+    mkdirSync(bigdir);
+    for (let i = 0; i < 24; i++) writeFileSync(join(bigdir, `f${i}.bin`), randomBytes(MiB));
+  });
+
+  after(function () {
+    rmSync(tmp, { recursive: true, force: true });
+  });
+
+  describe('run', function () {
+    it('resolves with the exit code, captured stdout, stderr tail and duration', async function () {
+      const r = await run(['sh', '-c', 'echo out; echo err >&2; sleep 0.2']);
+      expect(r).to.include({ exitCode: 0, signal: null, stdout: 'out\n', stderrTail: 'err', stdoutBytes: 4 });
+      expect(r.durationMs).to.be.within(190, 5000);
+    });
+
+    it('rejects a non-zero exit with COMMAND_FAILED, the command, the stderr tail and the result', async function () {
+      const e = await rejection(run(['sh', '-c', 'echo first >&2; echo oops >&2; exit 3']));
+      expect(e.code).to.equal('COMMAND_FAILED');
+      expect(e.message).to.equal('sh exited with code 3');
+      expect(e.details.command).to.equal(`sh -c 'echo first >&2; echo oops >&2; exit 3'`);
+      expect(e.details.stderrTail).to.equal('first\noops');
+      expect(e.result).to.include({ exitCode: 3, signal: null });
+    });
+
+    it('accepts the exit codes named in okExitCodes', async function () {
+      const r = await run(['sh', '-c', 'exit 24'], { okExitCodes: [0, 24] });
+      expect(r.exitCode).to.equal(24);
+      const e = await rejection(run(['sh', '-c', 'exit 23'], { okExitCodes: [0, 24] }));
+      expect(e.message).to.equal('sh exited with code 23');
+    });
+
+    it('shows displayArgv, not argv, in errors', async function () {
+      const e = await rejection(run(['sh', '-c', 'exit 1', 'secret'], { displayArgv: ['sh', '-c', 'exit 1', '***'] }));
+      expect(e.details.command).to.equal(`sh -c 'exit 1' '***'`);
+      expect(e.message).not.to.include('secret');
+    });
+
+    it('turns a missing tool into COMMAND_FAILED with an install hint', async function () {
+      const e = await rejection(run(['backplan-no-such-tool', '--version']));
+      expect(e.code).to.equal('COMMAND_FAILED');
+      expect(e.details.hint).to.equal('install backplan-no-such-tool');
+      expect(e.result.exitCode).to.equal(null);
+    });
+
+    it('turns "No space left on device" on stderr into DISK_FULL', async function () {
+      const e = await rejection(run(['sh', '-c', 'head -c 1M /dev/zero > /dev/full']));
+      expect(e.code).to.equal('DISK_FULL');
+      expect(e.details.hint).to.match(/free space/);
+    });
+
+    it('passes every argument literally, without a shell', async function () {
+      const args = [
+        'two words',
+        `it's "quoted"`,
+        '$(touch pwned)',
+        '`touch pwned`',
+        '; rm -rf /',
+        'a && b | c > d',
+        'line one\nline two',
+        '-n',
+        '--help',
+        '',
+        '*',
+        '~',
+        '\\',
+        'ünïcødé',
+      ];
+      const viaNode = await run([...PRINT_ARGV, ...args], { cwd: tmp });
+      expect(JSON.parse(viaNode.stdout!)).to.deep.equal(args);
+      const viaPrintf = await run(['printf', '%s\\0', ...args], { cwd: tmp });
+      expect(viaPrintf.stdout!.split('\0').slice(0, -1)).to.deep.equal(args);
+      expect(readdirSync(tmp)).not.to.include('pwned');
+    });
+
+    it('merges env over process.env', async function () {
+      const r = await run(['sh', '-c', 'echo "$BACKPLAN_A/$HOME"'], { env: { BACKPLAN_A: 'x y' } });
+      expect(r.stdout).to.equal(`x y/${process.env.HOME}\n`);
+    });
+
+    it('feeds a stream to stdin', async function () {
+      const r = await run(['sha256sum'], { stdin: Readable.from([Buffer.from('abc')]) });
+      expect(r.stdout).to.match(/^ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad /);
+    });
+
+    it('caps captured stdout but counts all of it', async function () {
+      const r = await run(['head', '-c', '5M', '/dev/zero']);
+      expect(r.stdout).to.have.length(MiB);
+      expect(r.stdoutBytes).to.equal(5 * MiB);
+    });
+
+    it('streams stdout to a Writable and ends it', async function () {
+      const sink = hashingFileSink(join(tmp, 'run-out'));
+      const r = await run(['printf', 'hello'], { stdout: sink.stream });
+      expect(r.stdoutBytes).to.equal(5);
+      expect(await sink.done()).to.deep.equal({ sha256: sha256sum(join(tmp, 'run-out')), bytes: 5 });
+    });
+
+    it('keeps a bounded stderr tail of a 10 MB stderr, and reports every line', async function () {
+      const script = `const l = 'x'.repeat(99) + '\\n'; for (let i = 0; i < 100000; i++) process.stderr.write(l);
+        process.stderr.write('the end\\n'); process.exitCode = 1`;
+      let lines = 0;
+      const e = await rejection(run(['node', '-e', script], { onStderrLine: () => lines++ }));
+      const tail = e.details.stderrTail!;
+      expect(Buffer.byteLength(tail)).to.be.at.most(4096);
+      expect(tail.split('\n')).to.have.length.at.most(20);
+      expect(tail.endsWith('\nthe end')).to.equal(true);
+      expect(lines).to.equal(100001);
+    });
+
+    it('clips an endless stderr line', async function () {
+      const r = await run(['sh', '-c', 'head -c 3M /dev/zero | tr "\\0" x >&2']);
+      expect(r.stderrTail.length).to.be.at.most(1025);
+    });
+
+    it('kills the whole process group on timeout and names the timeout', async function () {
+      let grandchild = 0;
+      const started = Date.now();
+      const e = await rejection(
+        run(['sh', '-c', 'sleep 30 & echo $! >&2; wait'], {
+          timeoutMs: 300,
+          onStderrLine: (line) => (grandchild = Number(line)),
+        }),
+      );
+      expect(Date.now() - started).to.be.below(2000);
+      expect(e.code).to.equal('COMMAND_FAILED');
+      expect(e.message).to.equal('sh timed out after 300ms');
+      expect(e.result.signal).to.equal('SIGTERM');
+      expect(grandchild).to.be.above(0);
+      expect(await diesSoon(grandchild)).to.equal(true);
+    });
+
+    it('escalates to SIGKILL when SIGTERM is ignored', async function () {
+      const e = await rejection(run(['sh', '-c', 'trap "" TERM; sleep 30 & wait; sleep 30'], { timeoutMs: 200 }));
+      expect(e.result.signal).to.equal('SIGKILL');
+      expect(e.result.durationMs).to.be.within(3000, 6000);
+    });
+
+    it('rejects INTERRUPTED when aborted, and does not start when already aborted', async function () {
+      const controller = new AbortController();
+      setTimeout(() => controller.abort(), 100);
+      const e = await rejection(run(['sleep', '30'], { signal: controller.signal }));
+      expect(e.code).to.equal('INTERRUPTED');
+
+      let error: unknown;
+      await run(['touch', join(tmp, 'never')], { signal: controller.signal }).catch((err: unknown) => (error = err));
+      expect(error).to.be.instanceOf(BackplanError).with.property('code', 'INTERRUPTED');
+      expect(readdirSync(tmp)).not.to.include('never');
+    });
+
+    it('streams 500 MB through JS with bounded memory', async function () {
+      const sink = slowDiscard();
+      let result: Awaited<ReturnType<typeof run>> | undefined;
+      const growth = await rssGrowth(async () => {
+        result = await run(['head', '-c', '500M', '/dev/zero'], { stdout: sink });
+      });
+      expect(result!.stdoutBytes).to.equal(500 * MiB);
+      expect(sink.bytes).to.equal(500 * MiB);
+      expect(growth).to.be.below(100 * MiB);
+    });
+  });
+
+  describe('pipeline', function () {
+    it('tar | zstd into a hashing sink: the checksum matches sha256sum and the archive lists', async function () {
+      const archive = join(tmp, 'repo.tar.zst');
+      const sink = hashingFileSink(archive);
+      const results = await pipeline(
+        [
+          ['tar', 'cf', '-', '-C', tmp, 'big dir'],
+          ['zstd', '-1', '-c'],
+        ],
+        { output: sink.stream },
+      );
+      const { sha256, bytes } = await sink.done();
+      expect(sha256).to.equal(sha256sum(archive));
+      expect(bytes).to.equal(statSync(archive).size);
+      expect(results[1]!.stdoutBytes).to.equal(bytes);
+      expect(statSync(archive).mode & 0o777).to.equal(0o600);
+      const listing = await run(['sh', '-c', 'zstd -dc "$1" | tar tf -', 'sh', archive]);
+      expect(listing.stdout).to.include('big dir/f0.bin').and.include('big dir/f23.bin');
+    });
+
+    it('writes to a file path at the OS level, fsynced, mode 0600, counting bytes', async function () {
+      const out = join(tmp, 'direct.zst');
+      const results = await pipeline([['printf', 'payload'], ['zstd', '-c']], { output: out });
+      expect(results[1]!.stdoutBytes).to.equal(statSync(out).size);
+      expect(statSync(out).mode & 0o777).to.equal(0o600);
+      expect(execFileSync('zstd', ['-dc', out], { encoding: 'utf8' })).to.equal('payload');
+    });
+
+    it('loses no bytes between stages', async function () {
+      for (let i = 0; i < 30; i++) {
+        const sink = hashingFileSink(join(tmp, 'seq'));
+        await pipeline([['seq', '1', '20000'], ['cat'], ['cat']], { output: sink.stream });
+        expect((await sink.done()).bytes).to.equal(108894);
+      }
+    });
+
+    it('applies stageEnv to its stage only', async function () {
+      const sink = hashingFileSink(join(tmp, 'env'));
+      await pipeline(
+        [
+          ['sh', '-c', 'echo "a=$BACKPLAN_S"; cat'],
+          ['sh', '-c', 'cat; echo "b=$BACKPLAN_S"'],
+        ],
+        { output: sink.stream, stageEnv: [{ BACKPLAN_S: 'one' }] },
+      );
+      await sink.done();
+      expect(readFileSync(join(tmp, 'env'), 'utf8')).to.equal('a=one\nb=\n');
+    });
+
+    it('accepts per-stage okExitCodes', async function () {
+      const stages = [['sh', '-c', 'echo x; exit 1'], ['cat']];
+      const results = await pipeline(stages, { output: slowDiscard(), okExitCodes: [[0, 1]] });
+      expect(results.map((r) => r.exitCode)).to.deep.equal([1, 0]);
+      const e = await rejection(pipeline([['cat'], ['sh', '-c', 'exit 1']], { output: slowDiscard(), okExitCodes: [[0, 1]] }));
+      expect(e.stage).to.equal(1);
+    });
+
+    it('reports a failing first stage, not the stage that then saw EOF', async function () {
+      const sink = hashingFileSink(join(tmp, 'fail-first.zst'));
+      const e = await rejection(
+        pipeline([['tar', 'cf', '-', join(tmp, 'missing')], ['zstd', '-c']], { output: sink.stream }),
+      );
+      expect(e.code).to.equal('COMMAND_FAILED');
+      expect(e.stage).to.equal(0);
+      expect(e.message).to.equal('tar (stage 1 of 2) exited with code 2');
+      expect(e.details.stderrTail).to.include('missing');
+      expect(e.details.command).to.match(/^tar cf - /);
+      let doneError: unknown;
+      await sink.done().catch((err: unknown) => (doneError = err));
+      expect(doneError, 'a failed pipeline leaves the sink incomplete').to.be.instanceOf(Error);
+    });
+
+    it('reports a failing last stage, not the stage that then lost its reader', async function () {
+      const e = await rejection(
+        pipeline([['tar', 'cf', '-', '-C', tmp, 'big dir'], ['zstd', '-dc']], { output: slowDiscard() }),
+      );
+      expect(e.stage).to.equal(1);
+      expect(e.message).to.match(/^zstd \(stage 2 of 2\) exited with code 1$/);
+      expect(e.results[0]!.exitCode).not.to.equal(0);
+    });
+
+    it('reports a failing middle stage', async function () {
+      const e = await rejection(
+        pipeline([['head', '-c', '100M', '/dev/zero'], ['sh', '-c', 'head -c 10 >/dev/null; exit 4'], ['cat']], {
+          output: slowDiscard(),
+        }),
+      );
+      expect(e.stage).to.equal(1);
+      expect(e.message).to.equal('sh (stage 2 of 3) exited with code 4');
+      expect(e.results[0]!.exitCode).not.to.equal(0);
+    });
+
+    it('names a missing tool in a later stage', async function () {
+      const e = await rejection(
+        pipeline([['tar', 'cf', '-', '-C', tmp, 'big dir'], ['backplan-no-such-zstd']], { output: slowDiscard() }),
+      );
+      expect(e.stage).to.equal(1);
+      expect(e.details.hint).to.equal('install backplan-no-such-zstd');
+    });
+
+    it('turns ENOSPC on the output into DISK_FULL', async function () {
+      const out = hashingFileSink('/dev/full');
+      const e = await rejection(pipeline([['head', '-c', '10M', '/dev/zero'], ['cat']], { output: out.stream }));
+      expect(e.code).to.equal('DISK_FULL');
+    });
+
+    it('on abort rejects INTERRUPTED quickly and leaves no child alive', async function () {
+      const controller = new AbortController();
+      // --single-thread: a multi-threaded zstd -19 reads whole 32 MB jobs, and tar would be done.
+      const promise = pipeline([['tar', 'cf', '-', '-C', tmp, 'big dir'], ['zstd', '-19', '--single-thread', '-c']], {
+        output: slowDiscard(),
+        signal: controller.signal,
+      });
+      await sleep(300);
+      const children = childPids();
+      expect(children).to.have.length(2);
+      const abortedAt = Date.now();
+      controller.abort();
+      const e = await rejection(promise);
+      expect(Date.now() - abortedAt).to.be.below(1000);
+      expect(e.code).to.equal('INTERRUPTED');
+      expect(e.message).to.equal('tar | zstd was interrupted');
+      for (const pid of children) expect(isAlive(pid), `pid ${pid}`).to.equal(false);
+      expect(childPids()).to.deep.equal([]);
+    });
+
+    it('compresses 500 MB with bounded memory', async function () {
+      const out = join(tmp, 'zeros.zst');
+      const sink = hashingFileSink(out);
+      const growth = await rssGrowth(() =>
+        pipeline([['head', '-c', '500M', '/dev/zero'], ['zstd', '-1', '-c']], { output: sink.stream }),
+      );
+      expect((await sink.done()).sha256).to.equal(sha256sum(out));
+      expect(growth).to.be.below(100 * MiB);
+    });
+  });
+
+  describe('renderCommand', function () {
+    const args = ['pg_dump', '--file=/a b/c.dump', `it's`, 'x;y', '', '$(id)', 'tab\there\nnewline', '-v'];
+
+    it('quotes only what needs it', function () {
+      expect(renderCommand(args)).to.equal(
+        `pg_dump '--file=/a b/c.dump' 'it'\\''s' 'x;y' '' '$(id)' $'tab\\there\\nnewline' -v`,
+      );
+    });
+
+    it('renders a command a shell reads back to the same argv', async function () {
+      const r = await run(['bash', '-c', `printf '%s\\0' ${renderCommand(args)}`]);
+      expect(r.stdout!.split('\0').slice(0, -1)).to.deep.equal(args);
+    });
+  });
+});

@@ -1,0 +1,56 @@
+/** A generated AiiDA-like profile with a manifest backing it up, for tests that run backplan. */
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { generateProfile } from '../../src/demo/aiida-profile.js';
+import type { AiidaLayout, GeneratedProfile } from '../../src/demo/aiida-profile.js';
+import type { TestDatabase } from './pg.js';
+
+export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
+export const cliPath = join(repoRoot, 'dist/src/cli/main.js');
+
+export interface TestProfile {
+  dir: string;
+  profile: GeneratedProfile;
+  manifest: string;
+  destination: string;
+  cleanup(): Promise<void>;
+}
+
+/** Generates a profile in a temp dir and writes `manifest.yaml` for it with `extra` YAML appended. */
+export async function makeProfile(db: TestDatabase, opts: { layout?: AiidaLayout; nodes?: number; extra?: string } = {}): Promise<TestProfile> {
+  const dir = await mkdtemp(join(tmpdir(), 'backplan-test-'));
+  const profile = await generateProfile({ dir, server: db.server, database: db.name, layout: opts.layout ?? 'disk-objectstore', nodes: opts.nodes ?? 200 });
+  const destination = join(dir, 'backups');
+  const manifest = join(dir, 'manifest.yaml');
+  await writeFile(
+    manifest,
+    [
+      'version: 1',
+      'name: test-job',
+      'profile:',
+      `  aiida: { config: ${JSON.stringify(profile.configPath)}, profile: ${JSON.stringify(profile.profileName)} }`,
+      `destination: ${JSON.stringify(destination)}`,
+      opts.extra ?? '',
+    ].join('\n'),
+  );
+  return { dir, profile, manifest, destination, cleanup: () => rm(dir, { recursive: true, force: true }) };
+}
+
+export interface CliResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the real backplan binary. */
+export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: string } = {}): Promise<CliResult> {
+  return new Promise((resolve) => {
+    execFile(process.execPath, [cliPath, ...args], { cwd: opts.cwd ?? repoRoot, env: { ...process.env, ...opts.env }, maxBuffer: 64 << 20 }, (error, stdout, stderr) => {
+      const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0;
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
