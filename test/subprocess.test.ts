@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
 import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -402,6 +402,143 @@ describe('subprocess', function () {
       );
       expect((await sink.done()).sha256).to.equal(sha256sum(out));
       expect(growth).to.be.below(100 * MiB);
+    });
+  });
+
+  describe('pipeline with a tap', function () {
+    /** A tap that keeps a sha256 and a count of what it saw. */
+    function watcher() {
+      const hash = createHash('sha256');
+      const seen = { bytes: 0, chunks: 0, sha256: () => hash.digest('hex') };
+      const onChunk = (chunk: Buffer) => {
+        hash.update(chunk);
+        seen.bytes += chunk.length;
+        seen.chunks++;
+      };
+      return { seen, onChunk };
+    }
+
+    it('sees exactly the bytes one stage passes to the next, and counts them as its stdout', async function () {
+      const { seen, onChunk } = watcher();
+      const out = join(tmp, 'tapped.tar.zst');
+      const sink = hashingFileSink(out);
+      const results = await pipeline(
+        [
+          ['tar', 'cf', '-', '-C', tmp, 'big dir'],
+          ['zstd', '-1', '-c'],
+        ],
+        { output: sink.stream, tap: { after: 0, onChunk } },
+      );
+      await sink.done();
+      const tarred = execFileSync('zstd', ['-dc', out], { maxBuffer: 64 * MiB });
+      expect(seen.bytes).to.equal(tarred.length).and.to.be.above(24 * MiB);
+      expect(seen.sha256()).to.equal(createHash('sha256').update(tarred).digest('hex'));
+      expect(results[0]!.stdoutBytes).to.equal(seen.bytes);
+    });
+
+    it('taps the last stage on its way to a Writable output', async function () {
+      const { seen, onChunk } = watcher();
+      const sink = slowDiscard();
+      const results = await pipeline([['head', '-c', '3M', '/dev/zero']], { output: sink, tap: { after: 0, onChunk } });
+      expect(seen.bytes).to.equal(3 * MiB);
+      expect(sink.bytes).to.equal(3 * MiB);
+      expect(results[0]!.stdoutBytes).to.equal(3 * MiB);
+    });
+
+    it('loses no bytes between stages', async function () {
+      for (let i = 0; i < 30; i++) {
+        const { seen, onChunk } = watcher();
+        const sink = hashingFileSink(join(tmp, 'seq-tap'));
+        await pipeline([['seq', '1', '20000'], ['cat'], ['cat']], { output: sink.stream, tap: { after: 1, onChunk } });
+        expect((await sink.done()).bytes).to.equal(108894);
+        expect(seen.bytes).to.equal(108894);
+      }
+    });
+
+    it('blames a failing downstream stage, not the stage that lost its reader', async function () {
+      const started = Date.now();
+      const e = await rejection(
+        pipeline([['head', '-c', '1000M', '/dev/zero'], ['sh', '-c', 'head -c 10 >/dev/null; exit 4']], {
+          output: slowDiscard(),
+          tap: { after: 0, onChunk: () => undefined },
+        }),
+      );
+      expect(e.stage).to.equal(1);
+      expect(e.message).to.equal('sh (stage 2 of 2) exited with code 4');
+      expect(e.results[0]!.exitCode, 'head saw its reader gone').not.to.equal(0);
+      expect(Date.now() - started, 'head did not run to its end').to.be.below(3000);
+    });
+
+    it('lets a stage that stops reading early end the stage before it, as a kernel pipe would', async function () {
+      const e = await rejection(
+        pipeline([['head', '-c', '1000M', '/dev/zero'], ['head', '-c', '10']], {
+          output: slowDiscard(),
+          tap: { after: 0, onChunk: () => undefined },
+        }),
+      );
+      expect(e.stage).to.equal(0);
+      expect(e.result.signal === 'SIGPIPE' || /Broken pipe|Connection reset by peer/.test(e.result.stderrTail)).to.equal(true);
+      expect(e.results[1]!.exitCode).to.equal(0);
+    });
+
+    it('reports a failing upstream stage', async function () {
+      const e = await rejection(
+        pipeline([['sh', '-c', 'head -c 1M /dev/zero; exit 3'], ['cat'], ['cat']], {
+          output: slowDiscard(),
+          tap: { after: 0, onChunk: () => undefined },
+        }),
+      );
+      expect(e.stage).to.equal(0);
+      expect(e.message).to.equal('sh (stage 1 of 3) exited with code 3');
+    });
+
+    it('ends the next stage\'s stdin when the tapped stage stops', async function () {
+      const sink = hashingFileSink(join(tmp, 'ended'));
+      const results = await pipeline([['sh', '-c', 'printf abc; exit 1'], ['cat']], {
+        output: sink.stream,
+        okExitCodes: [[0, 1]],
+        tap: { after: 0, onChunk: () => undefined },
+      });
+      await sink.done();
+      expect(results.map((r) => r.exitCode)).to.deep.equal([1, 0]);
+      expect(readFileSync(join(tmp, 'ended'), 'utf8')).to.equal('abc');
+    });
+
+    it('fails as an IO failure when the tap throws, and leaves no child alive', async function () {
+      let chunks = 0;
+      const onChunk = () => {
+        if (++chunks === 3) throw new Error('not a tar header at offset 1024');
+      };
+      for (const after of [0, 1]) {
+        chunks = 0;
+        const started = Date.now();
+        const e = await rejection(pipeline([['head', '-c', '1000M', '/dev/zero'], ['cat']], { output: slowDiscard(), tap: { after, onChunk } }));
+        expect(Date.now() - started).to.be.below(3000);
+        expect(e.code).to.equal('COMMAND_FAILED');
+        expect(e.message).to.equal('watching the stream of head | cat failed: not a tar header at offset 1024');
+        expect(childPids()).to.deep.equal([]);
+      }
+    });
+
+    it('passes 500 MB with backpressure: bounded memory', async function () {
+      const { seen, onChunk } = watcher();
+      const sink = slowDiscard();
+      const growth = await rssGrowth(() =>
+        pipeline([['head', '-c', '500M', '/dev/zero'], ['cat']], { output: sink, tap: { after: 0, onChunk } }),
+      );
+      expect(seen.bytes).to.equal(500 * MiB);
+      expect(sink.bytes).to.equal(500 * MiB);
+      expect(growth).to.be.below(100 * MiB);
+    });
+
+    it('refuses a tap on no stage, or on a last stage writing to a path', async function () {
+      const tap = (after: number) => ({ after, onChunk: () => undefined });
+      let error: unknown;
+      await pipeline([['true']], { output: slowDiscard(), tap: tap(1) }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(RangeError);
+      await pipeline([['true']], { output: join(tmp, 'never'), tap: tap(0) }).catch((e: unknown) => (error = e));
+      expect(error).to.be.instanceOf(TypeError);
+      expect(readdirSync(tmp)).not.to.include('never');
     });
   });
 

@@ -30,7 +30,8 @@ export interface CommandResult {
   durationMs: number;
   /**
    * Bytes the process wrote to stdout, counted where they pass through backplan or land in an
-   * output file. Inner pipeline stages feed the next stage inside the kernel: 0 for them.
+   * output file. Inner pipeline stages feed the next stage inside the kernel: 0 for them, unless
+   * a tap routes their stdout through backplan.
    */
   stdoutBytes: number;
 }
@@ -73,6 +74,18 @@ export interface PipelineOptions
   onStderrLine?: (line: string, stage: number) => void;
   /** Per stage, by index: exit codes that count as success (GNU tar's 1); default [0]. */
   okExitCodes?: (number[] | undefined)[];
+  /**
+   * Shows JS every chunk stage `after` writes, before the next stage (or a Writable output) gets
+   * it: counting what tar archives from its own stream is far cheaper than making tar list it.
+   * Those two stages are then joined through node instead of the kernel. A throwing onChunk
+   * fails the pipeline as an IO failure.
+   */
+  tap?: PipelineTap;
+}
+
+export interface PipelineTap {
+  after: number;
+  onChunk(chunk: Buffer): void;
 }
 
 /** A command or pipeline that failed, with what is known about each of its processes. */
@@ -100,6 +113,8 @@ const KILL_GRACE_MS = 3000;
 const DISK_FULL_TEXT = /No space left on device|Disk quota exceeded/i;
 /** How a tool reports that the stage after it stopped reading (see Blame.ReaderGone). */
 const READER_GONE_TEXT = /Broken pipe|Connection reset by peer/i;
+/** The same seen by node writing into a stage that has exited (or closed its stdin before we ended it). */
+const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 const DISK_FULL_HINT = 'free space at the destination';
 
@@ -112,11 +127,13 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<Comman
 
 /**
  * Runs `stages[0] | stages[1] | …` without a shell: each stage's stdout is the next one's stdin
- * at the OS level. If a stage fails the others are killed, and the error names the stage that
- * caused it rather than one that merely lost its reader (SIGPIPE) or was killed by us.
+ * at the OS level (but for a tapped pair, joined through node). If a stage fails the others are
+ * killed, and the error names the stage that caused it rather than one that merely lost its
+ * reader (SIGPIPE) or was killed by us.
  */
 export async function pipeline(stages: string[][], opts: PipelineOptions): Promise<CommandResult[]> {
   const execOpts = { ...opts, display: opts.displayStages ?? stages };
+  checkTap(opts.tap, stages.length, opts.output);
   if (typeof opts.output !== 'string') return (await execute(stages, execOpts, opts.output)).results;
 
   const path = opts.output;
@@ -159,13 +176,27 @@ function quoteArg(arg: string): string {
 
 type Output = 'ignore' | 'capture' | Writable | number;
 
+function checkTap(tap: PipelineTap | undefined, stages: number, output: PipelineOptions['output']): void {
+  if (tap === undefined) return;
+  if (!Number.isInteger(tap.after) || tap.after < 0 || tap.after >= stages) throw new RangeError(`no stage ${tap.after} to tap`);
+  // A path output is written by the last stage itself; its bytes never reach JS.
+  if (tap.after === stages - 1 && typeof output === 'string') throw new TypeError('a tap on the last stage needs a Writable output');
+}
+
 interface ExecOptions extends Omit<PipelineOptions, 'output' | 'displayStages'> {
   display: string[][];
 }
 
 interface IoFailure {
-  what: 'input' | 'output';
+  what: 'input' | 'output' | 'tap';
   error: unknown;
+}
+
+/** What a tap threw, told apart from the errors of the streams around it. */
+class TapError extends Error {
+  constructor(readonly error: unknown) {
+    super('tap failed');
+  }
 }
 
 async function execute(
@@ -181,7 +212,7 @@ async function execute(
   const stop = watchStop(opts, stopAll);
   let io: IoFailure | undefined;
   const ioFailed = (what: IoFailure['what']) => (error: unknown) => {
-    io ??= { what, error };
+    io ??= error instanceof TapError ? { what: 'tap', error: error.error } : { what, error };
     stopAll();
   };
   // A failure stops the other stages; but a stage that lost its reader leaves the stages after
@@ -196,16 +227,20 @@ async function execute(
     });
   });
   if (opts.stdin !== undefined && opts.stdin !== 'ignore') feedStdin(opts.stdin, procs[0]!.child, ioFailed('input'));
-  const drained = drainStdout(procs.at(-1)!.child.stdout, output, ioFailed('output'));
+  const { tap } = opts;
+  const last = procs.length - 1;
+  const tapped = tap && tap.after < last ? joinThroughTap(procs[tap.after]!, procs[tap.after + 1]!, tap.onChunk, ioFailed('tap')) : undefined;
+  const drained = drainStdout(procs[last]!.child.stdout, output, ioFailed('output'), tap?.after === last ? tap.onChunk : undefined);
 
   await Promise.all(procs.map((p) => p.closed));
   const { bytes, text } = await drained;
+  const tappedBytes = await tapped;
   stop.dispose();
   const ok = stop.reason() === undefined && io === undefined && !procs.some((p) => p.failed);
   const settleError = await settleOutput(output, ok);
   if (settleError !== undefined) io ??= { what: 'output', error: settleError };
 
-  const results = procs.map((p, i) => p.result(i === procs.length - 1 ? bytes : 0));
+  const results = procs.map((p, i) => p.result(i === last ? bytes : i === tap?.after ? tappedBytes! : 0));
   const error = failure(procs, results, stop.reason(), io, opts);
   if (error) throw error;
   return { results, stdout: text };
@@ -215,8 +250,10 @@ function spawnAll(stages: string[][], opts: ExecOptions, output: Output): Proc[]
   const procs: Proc[] = [];
   try {
     stages.forEach((argv, i) => {
-      const previous = procs[i - 1]?.child.stdout;
-      const stdin = previous ?? (opts.stdin === undefined || opts.stdin === 'ignore' ? 'ignore' : 'pipe');
+      // A tapped stage's stdout stays ours: joinThroughTap feeds this stage's stdin from it.
+      const tapped = opts.tap !== undefined && i === opts.tap.after + 1;
+      const previous = tapped ? undefined : procs[i - 1]?.child.stdout;
+      const stdin = previous ?? (tapped || (opts.stdin !== undefined && opts.stdin !== 'ignore') ? 'pipe' : 'ignore');
       const stdout = i < stages.length - 1 ? 'pipe' : stdoutStdio(output);
       const env = { ...process.env, ...opts.env, ...opts.stageEnv?.[i] };
       const onLine = (line: string) => opts.onStderrLine?.(line, i);
@@ -425,24 +462,52 @@ function feedStdin(input: NodeJS.ReadableStream, child: ChildProcess, onError: (
   input.pipe(child.stdin!);
 }
 
+/**
+ * Joins `from`'s stdout to `to`'s stdin through node, showing every chunk to onChunk on the way;
+ * resolves with the bytes passed, never rejects. The kernel pipe it replaces is mimicked: stream
+ * pipeline() gives backpressure, ends `to`'s stdin when `from` stops writing (exited or died),
+ * and on any error destroys our end of `from`'s stdout, so that `from` sees its reader gone
+ * (EPIPE, ECONNRESET) as it would have and Blame.ReaderGone stays right.
+ */
+async function joinThroughTap(from: Proc, to: Proc, onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
+  const counted = counting(onChunk);
+  // `to` gone is its own exit status's business, as with a kernel pipe; not an IO failure.
+  await pipeStreams(from.child.stdout!, counted.transform, to.child.stdin!).catch((e: unknown) => {
+    if (e instanceof TapError || !READER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? '')) onError(e);
+  });
+  return counted.bytes();
+}
+
 /** Takes the last stage's stdout where it belongs; never rejects (errors go to onError). */
 async function drainStdout(
   stdout: Readable | null,
   output: Output,
   onError: (e: unknown) => void,
+  onChunk?: (chunk: Buffer) => void,
 ): Promise<{ bytes: number; text?: string }> {
   if (output === 'capture') return capture(stdout!);
   if (output === 'ignore' || typeof output === 'number') return { bytes: 0 };
+  const counted = counting(onChunk);
+  // end: false — whether the output is ended or destroyed depends on how every stage ends.
+  await pipeStreams(stdout!, counted.transform, output, { end: false }).catch(onError);
+  return { bytes: counted.bytes() };
+}
+
+/** A pass-through that counts bytes and shows each chunk to a tap, whose errors become TapErrors. */
+function counting(onChunk?: (chunk: Buffer) => void) {
   let bytes = 0;
-  const count = async function* (source: AsyncIterable<Buffer>) {
+  const transform = async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
       bytes += chunk.length;
+      try {
+        onChunk?.(chunk);
+      } catch (e) {
+        throw new TapError(e);
+      }
       yield chunk;
     }
   };
-  // end: false — whether the output is ended or destroyed depends on how every stage ends.
-  await pipeStreams(stdout!, count, output, { end: false }).catch(onError);
-  return { bytes };
+  return { transform, bytes: () => bytes };
 }
 
 function capture(stdout: Readable): Promise<{ bytes: number; text: string }> {
@@ -490,7 +555,7 @@ function failure(
   }
   if (io !== undefined) {
     const { code, hint } = diskFullOr(io.error);
-    const verb = io.what === 'output' ? 'writing the output of' : 'reading the input of';
+    const verb = { output: 'writing the output of', input: 'reading the input of', tap: 'watching the stream of' }[io.what];
     return whole(code, `${verb} ${name} failed: ${messageOf(io.error)}`, { hint, cause: io.error });
   }
   const stage = culprit(procs);
