@@ -23,6 +23,13 @@ async function expectChecksumsMatch(dir: string, record: SnapshotRecord): Promis
   }
 }
 
+/** Regular files and bytes in an archive by GNU tar's own long listing (its `-` lines). */
+function tarListing(archive: string): { files: number; bytes: number } {
+  const script = 'case "$1" in *.zst) zstd -dc "$1" ;; *.gz) gzip -dc "$1" ;; *) cat "$1" ;; esac | tar --list -vv --file=-';
+  const regular = execFileSync('sh', ['-c', script, 'sh', archive], { encoding: 'utf8' }).split('\n').filter((l) => l.startsWith('-'));
+  return { files: regular.length, bytes: regular.reduce((sum, l) => sum + Number(l.split(/\s+/)[2]), 0) };
+}
+
 describe('backplan run', function () {
   this.timeout(120_000);
   let p: TestProfile | undefined;
@@ -41,10 +48,26 @@ describe('backplan run', function () {
     expect(record.database?.rowCounts.db_dbnode).to.equal(200);
     expect(record.database?.exportedSnapshot).to.equal(true);
     expect(record.repository?.files).to.be.greaterThan(0);
+    expect(record.repository).to.deep.include(tarListing(join(dir, 'repository.tar.zst')));
     await expectChecksumsMatch(dir, record);
     expect((await stat(join(dir, 'config/config.json'))).mode & 0o777).to.equal(0o600);
     expect((await stat(join(dir, 'database.dump.zst'))).mode & 0o777).to.equal(0o600);
     }));
+
+  for (const compression of ['gzip', 'none']) {
+    it(`counts the archived files from tar's stream with compression ${compression} too`, () =>
+      withDatabase('run', async (db) => {
+      p = await makeProfile(db, { nodes: 30, extra: `repository: { strategy: tar, tar: { compression: ${compression} } }` });
+      const result = await cli(['run', p.manifest]);
+      expect(result.code, result.stderr).to.equal(0);
+      const { dir, record } = await onlySnapshot(p.destination);
+      const artefact = compression === 'gzip' ? 'repository.tar.gz' : 'repository.tar';
+      expect(record.repository?.files).to.be.greaterThan(0);
+      expect(record.repository).to.deep.include(tarListing(join(dir, artefact)));
+      expect(await readdir(dir)).to.include(artefact);
+      await expectChecksumsMatch(dir, record);
+      }));
+  }
 
   it('keeps rsync snapshots hard-linked to the previous one and listed in SHA256SUMS', () =>
     withDatabase('run', async (db) => {

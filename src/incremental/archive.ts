@@ -2,18 +2,16 @@
  * The tar part of an incremental snapshot: the whole repository (a full) or the paths the change
  * query found (a delta), streamed through GNU tar and zstd into a hashing sink.
  */
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { hashingFileSink, pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { tarExcludes } from '../steps/repo-tar.js';
-import { countTarIndex } from '../record/tar-index.js';
+import { tarCounter } from '../record/tar-count.js';
 
 export const ZSTD = ['zstd', '-3', '-T0', '-q', '-c'];
 /** GNU tar exits 1 when a file changed while read: harmless (files newer than the dump are). */
 const TAR_CHANGED_FILES = 1;
-const INDEX_FILE = '.repository-delta.index';
 
 export interface ArchiveRequest {
   source: string;
@@ -26,7 +24,7 @@ export interface ArchiveRequest {
 
 export interface ArchiveResult {
   record: ArtefactRecord;
-  /** Regular files archived and their bytes, from tar's own listing. */
+  /** Regular files archived and their bytes, counted from tar's stream. */
   files: number;
   bytes: number;
 }
@@ -53,9 +51,9 @@ async function* nulSeparated(paths: AsyncIterable<string[]>): AsyncGenerator<Buf
 }
 
 async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
-  const index = join(req.partialDir, INDEX_FILE);
-  const tar = ['tar', '--create', '--file=-', '--verbose', '--verbose', `--index-file=${index}`, `--directory=${req.source}`, ...args];
+  const tar = ['tar', '--create', '--file=-', `--directory=${req.source}`, ...args];
   const sink = hashingFileSink(join(req.partialDir, req.artefact));
+  const counter = tarCounter();
   // A failing name source (the database) is the cause; tar merely lost its input.
   let sourceError: unknown;
   stdin?.on('error', (e) => (sourceError ??= e));
@@ -64,6 +62,7 @@ async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): P
       signal: req.signal,
       stdin,
       output: sink.stream,
+      tap: { after: 0, onChunk: (chunk) => counter.push(chunk) },
       onStderrLine: (line) => req.log(line),
       okExitCodes: [[0, TAR_CHANGED_FILES]],
     });
@@ -71,8 +70,6 @@ async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): P
     throw sourceError ?? e;
   }
   const written = await sink.done();
-  const counted = await countTarIndex(index);
-  await rm(index, { force: true });
-  return { record: { path: req.artefact, ...written }, ...counted };
+  return { record: { path: req.artefact, ...written }, ...counter.result() };
 }
 

@@ -1,4 +1,3 @@
-import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Compression } from '../manifest.js';
 import type { PlannedStep } from '../plan/types.js';
@@ -7,7 +6,7 @@ import { hashingFileSink, pipeline } from '../execute/subprocess.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 import { reportProgress } from './progress.js';
-import { countTarIndex } from '../record/tar-index.js';
+import { tarCounter } from '../record/tar-count.js';
 
 export interface RepoTarOptions {
   source: string;
@@ -19,14 +18,13 @@ export interface RepoTarOptions {
 const EXTENSION: Record<Compression, string> = { zstd: '.zst', gzip: '.gz', none: '' };
 /** GNU tar exits 1 when a file changed while read: harmless here (files newer than the dump are). */
 const TAR_CHANGED_FILES = 1;
-const INDEX_FILE = '.repository.index';
+/** The tar stage, whose stream is counted on its way to the compressor (or the artefact). */
+const TAR_STAGE = 0;
 
 export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
   const { compression, level } = input.settings.repository.tar;
   const source = input.profile.repository.path;
-  // -vv into an index file gives the file count and bytes recorded for restore tests.
-  const index = join(input.snapshot.partialDir, INDEX_FILE);
-  const tar = ['tar', '--create', '--file=-', '--verbose', '--verbose', `--index-file=${index}`, `--directory=${source}`, ...tarExcludes(input.settings.repository.exclude), '.'];
+  const tar = ['tar', '--create', '--file=-', `--directory=${source}`, ...tarExcludes(input.settings.repository.exclude), '.'];
   const stages = [tar];
   if (compression === 'zstd') stages.push(['zstd', `-${level}`, '-T0', '-q', '-c']);
   if (compression === 'gzip') stages.push(['gzip', `-${Math.min(level, 9)}`, '-c']);
@@ -47,19 +45,22 @@ export function tarExcludes(patterns: string[]): string[] {
   return patterns.map((p) => `--exclude=${p}`);
 }
 
-/** Streams tar (and its compressor) into the artefact, hashing on the way; counts files and bytes. */
+/**
+ * Streams tar (and its compressor) into the artefact, hashing on the way, and counts the files
+ * and bytes archived from tar's own stream (for snapshot.json and restore tests).
+ */
 export const runRepoTar: StepRun<RepoTarOptions> = async (step, ctx, signal) => {
   const o = step.options;
   const partialDir = ctx.plan.snapshot.partialDir;
-  const index = join(partialDir, INDEX_FILE);
   const sink = hashingFileSink(join(partialDir, o.artefact));
+  const counter = tarCounter();
+  const tap = { after: TAR_STAGE, onChunk: (chunk: Buffer) => counter.push(chunk) };
   const onStderrLine = (line: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'warn', message: line });
   const stopProgress = reportProgress(ctx, step.id, join(partialDir, o.artefact));
-  await pipeline(o.stages, { signal, onStderrLine, output: sink.stream, okExitCodes: [[0, TAR_CHANGED_FILES]] }).finally(stopProgress);
+  await pipeline(o.stages, { signal, onStderrLine, output: sink.stream, tap, okExitCodes: [[0, TAR_CHANGED_FILES]] }).finally(stopProgress);
   const written = await sink.done();
   ctx.state.artefacts.push({ path: o.artefact, ...written });
-  ctx.state.repository = { strategy: 'tar', layout: ctx.plan.profile.repository.layout, source: o.source, ...(await countTarIndex(index)) };
-  await rm(index, { force: true });
+  ctx.state.repository = { strategy: 'tar', layout: ctx.plan.profile.repository.layout, source: o.source, ...counter.result() };
   return { bytes: written.bytes };
 };
 
