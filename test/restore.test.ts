@@ -1,14 +1,11 @@
 import { expect } from 'chai';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join, relative } from 'node:path';
-import { promisify } from 'node:util';
+import { join } from 'node:path';
 import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
 import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';
 import { BackplanError } from '../src/errors.js';
-import { sha256File, walkFiles } from '../src/record/checksums.js';
 import type { SnapshotEntry } from '../src/record/destination.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { snapshotChain } from '../src/restore/chain.js';
@@ -19,44 +16,8 @@ import { withDatabase } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';
 import type { TestProfile } from './support/profile.js';
+import { databaseText, fileHashes } from './support/compare.js';
 
-const exec = promisify(execFile);
-
-/** sha256 of every file under root, by relative path. */
-async function fileHashes(root: string): Promise<Record<string, string>> {
-  const hashes: Record<string, string> = {};
-  for await (const path of walkFiles(root)) hashes[relative(root, path)] = (await sha256File(path)).sha256;
-  return hashes;
-}
-
-/**
- * A database as text: `pg_dump --schema-only`, then every table's rows ordered by its primary
- * key (COPY text format), then every sequence's position.
- */
-async function databaseText(server: PgServer, name: string): Promise<string> {
-  const env = { ...process.env, ...server.env, PGDATABASE: name };
-  const schema = (await exec('pg_dump', ['--schema-only', '--no-password'], { env, maxBuffer: 64 << 20 })).stdout;
-  // pg_dump 15.14+ fences its output with \restrict lines holding a random key.
-  const parts = [schema.replace(/^\\(un)?restrict .*$/gm, '')];
-  const client = await connectTo(server, name);
-  try {
-    const { rows } = await client.query<{ tbl: string; pk: string }>(
-      `SELECT format('%I', c.relname) AS tbl, string_agg(format('%I', a.attname), ', ' ORDER BY array_position(i.indkey, a.attnum)) AS pk
-       FROM pg_index i JOIN pg_class c ON c.oid = i.indrelid JOIN pg_namespace n ON n.oid = c.relnamespace
-       JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum = ANY(i.indkey)
-       WHERE i.indisprimary AND n.nspname = 'public' GROUP BY c.relname ORDER BY c.relname`,
-    );
-    expect(rows.length, 'tables with a primary key').to.be.greaterThan(3);
-    // One psql for all tables: each COPY's output follows an \echo naming its table.
-    const commands = rows.flatMap(({ tbl, pk }) => ['-c', `\\echo -- ${tbl}`, '-c', `COPY (SELECT * FROM ${tbl} ORDER BY ${pk}) TO STDOUT`]);
-    parts.push((await exec('psql', ['--no-psqlrc', '--no-password', '--set=ON_ERROR_STOP=1', ...commands], { env, maxBuffer: 64 << 20 })).stdout);
-    const sequences = await client.query('SELECT schemaname, sequencename, last_value FROM pg_sequences ORDER BY 1, 2');
-    parts.push(JSON.stringify(sequences.rows));
-  } finally {
-    await client.end();
-  }
-  return parts.join('\n');
-}
 
 function restoredName(): string {
   return `restored_${randomBytes(4).toString('hex')}`;

@@ -25,6 +25,7 @@ import { restoreFile } from '../commands/restore.js';
 import { interruptController, interruptible } from './signals.js';
 import { verifyFile } from '../commands/verify.js';
 import { TOOL_VERSION } from '../version.js';
+import { closeSshConnections } from '../record/remote/ssh.js';
 
 
 function durationArg(value: string): number {
@@ -231,4 +232,6 @@ try {
   await program().parseAsync(process.argv);
 } catch (e) {
   process.exitCode = report(e);
+} finally {
+  await closeSshConnections();
 }

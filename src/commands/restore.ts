@@ -25,7 +25,7 @@ export interface RestoreCommandOptions {
 /** `backplan restore FILE SNAPSHOT --to DIR`: repository, configuration and database back. */
 export async function restoreFile(file: string, id: string, o: RestoreCommandOptions, out: Output): Promise<void> {
   const manifest = await manifestOf(file);
-  const destination = localDestination(manifest.destination);
+  const destination = localDestination(manifest.destination, 'restore');
   const snapshot = await completeSnapshot(destination, id);
   const { connection, secrets, note } = await restoreConnection(manifest, snapshot.dir);
   if (note) out.err(`note: ${note}\n`);
@@ -54,14 +54,20 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
   out.out(restoreSummary(plan));
 }
 
-/** verify and restore read snapshot folders directly: an ssh destination is out of their reach. */
-export function localDestination(destination: string): string {
-  if (remoteDestination(destination)) {
-    throw new BackplanError('USAGE', `the destination ${destination} is remote; restore and verify read a local destination`, {
-      hint: 'copy the snapshot folder (and, for an incremental, its chain) to this machine and point a manifest at it',
+/** Restores read snapshot folders directly: an ssh destination is out of their reach. */
+export function localDestination(destination: string, command = 'restore'): string {
+  const remote = remoteDestination(destination);
+  if (remote) {
+    throw new BackplanError('USAGE', `the destination ${destination} is remote; ${command} reads a local destination`, {
+      hint: `copy the snapshot folder (and, for an incremental, its chain) here, e.g. \`rsync -aH ${destination}/ ./copy/\`, and point a manifest at it`,
     });
   }
   return resolve(destination);
+}
+
+/** The destination as commands use it: a local path resolved, a remote one as written. */
+export function manifestDestination(destination: string): string {
+  return remoteDestination(destination) ? destination : resolve(destination);
 }
 
 export async function completeSnapshot(destination: string, id: string): Promise<CompleteSnapshot> {

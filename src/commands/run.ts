@@ -19,6 +19,7 @@ import { settingsOf } from '../plan/settings.js';
 import { snapshotId } from '../record/layout.js';
 import { acquireLock, releaseLock } from '../record/lock.js';
 import { remoteDestination } from '../util/destination.js';
+import { remoteNames } from '../record/remote/destination.js';
 
 export interface RunOptions {
   waitLockMs?: number;
@@ -116,10 +117,10 @@ async function lockBeforePlanning(file: string, opts: RunOptions, signal: AbortS
   const source = await readManifest(file, opts.env ?? process.env);
   if (source.errors.length > 0 || !source.manifest) throw new BackplanErrors(source.errors);
   const { destination, name } = settingsOf(source.manifest);
-  if (remoteDestination(destination)) return none;
+  const remote = remoteDestination(destination);
   // Where the plan's lock step takes it; if the folder cannot be made, that step says why.
   const path = join(destination, '.lock');
-  if (!(await mkdir(destination, { recursive: true }).then(() => true, () => false))) return none;
+  if (!remote && !(await mkdir(destination, { recursive: true }).then(() => true, () => false))) return none;
   const warnings: string[] = [];
   try {
     // Said at once (before run-start, as the plan waits for the lock): a silent wait looks hung.
@@ -139,9 +140,10 @@ async function lockBeforePlanning(file: string, opts: RunOptions, signal: AbortS
  * rename onto it in finalize.
  */
 async function freeSecond(destination: string): Promise<void> {
+  const remote = remoteDestination(destination);
   for (;;) {
     const stamp = snapshotId(new Date(), 'full').slice(0, -'full'.length);
-    const names = await readdir(destination).catch(() => [] as string[]);
+    const names = await (remote ? remoteNames(remote) : readdir(destination)).catch(() => [] as string[]);
     if (!names.some((n) => n.startsWith(stamp))) return;
     await sleep(1000 - (Date.now() % 1000) + 10);
   }

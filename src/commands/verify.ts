@@ -9,7 +9,7 @@ import { restoreConnection } from '../restore/connection.js';
 import { restoreTest } from '../restore/restore-test.js';
 import type { RestoreTestResult } from '../restore/restore-test.js';
 import { formatBytes } from '../util/bytes.js';
-import { completeSnapshot, localDestination } from './restore.js';
+import { completeSnapshot, localDestination, manifestDestination } from './restore.js';
 import { manifestOf } from './manage.js';
 import type { Output } from './output.js';
 
@@ -33,7 +33,8 @@ export interface VerificationRecord extends VerifyReport {
  */
 export async function verifyFile(file: string, id: string | undefined, o: VerifyCommandOptions, out: Output): Promise<void> {
   const manifest = await manifestOf(file);
-  const destination = localDestination(manifest.destination);
+  // Checksums are compared where the files are; a restore test needs them here.
+  const destination = o.restoreTest ? localDestination(manifest.destination, 'verify --restore-test') : manifestDestination(manifest.destination);
   const snapshots = await selectSnapshots(destination, id, o.all ?? false);
   const failed: string[] = [];
   for (const snapshot of snapshots) {

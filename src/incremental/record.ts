@@ -8,6 +8,8 @@ import { join } from 'node:path';
 import { BackplanError } from '../errors.js';
 import { SNAPSHOT_JSON } from '../record/layout.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
+import { readRemoteFile } from '../record/remote/destination.js';
+import { remoteDestination } from '../util/destination.js';
 
 /** A pack file as the snapshot left it: its length and a hash of the bytes just before it. */
 export interface PackState {
@@ -80,8 +82,11 @@ export function incrementalExtra(record: SnapshotRecord): IncrementalExtra | und
 
 export async function readSnapshotRecord(dir: string): Promise<SnapshotRecord> {
   const path = join(dir, SNAPSHOT_JSON);
+  const remote = remoteDestination(path);
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as SnapshotRecord;
+    const text = remote ? await readRemoteFile(remote) : await readFile(path, 'utf8');
+    if (text === undefined) throw new Error('no such file');
+    return JSON.parse(text) as SnapshotRecord;
   } catch (e) {
     throw new BackplanError('SNAPSHOT', `cannot read ${path}: ${(e as Error).message}`, {
       hint: 'the snapshot is incomplete or damaged; `backplan list` shows its state',

@@ -1,6 +1,5 @@
 import { createHash } from 'node:crypto';
-import { BackplanError, BackplanErrors } from '../errors.js';
-import { remoteDestination } from '../util/destination.js';
+import { BackplanErrors } from '../errors.js';
 import type { ManifestSource } from '../load/read-manifest.js';
 import type { Resolution } from '../resolve/types.js';
 import { decideRetention } from '../record/retention.js';
@@ -56,7 +55,7 @@ export function makePlan({ source, resolution, facts, waitLockMs = 0 }: PlanRequ
   };
   const expectedPrune = expectedDeletions(settings, facts.snapshots, snapshot, facts.now);
   const { steps, notes } = compileSteps(input, { waitLockMs, expectedPrune });
-  const errors = [...unsupported(source, settings), ...checkGraph(steps, userStepPosition(source, settings))];
+  const errors = checkGraph(steps, userStepPosition(source, settings));
   if (errors.length > 0) throw new BackplanErrors(errors);
   return {
     manifest: { file: source.source.file, name: settings.name, sha256: createHash('sha256').update(source.source.text).digest('hex') },
@@ -104,15 +103,4 @@ function userStepPosition(source: ManifestSource, settings: Settings): StepPosit
     if (field === 'needs' && index !== undefined) path.push(index);
     return source.positionOf(path);
   };
-}
-
-/** What the manifest language allows but this backplan cannot do yet, said before anything runs. */
-function unsupported(source: ManifestSource, settings: Settings): BackplanError[] {
-  if (!remoteDestination(settings.destination)) return [];
-  return [
-    new BackplanError('USAGE', `remote destinations (${settings.destination}) are not supported yet`, {
-      pos: source.positionOf(['destination']),
-      hint: 'write to a local path (a mounted NFS or sshfs folder works) and copy off-site with an extra step such as rsync or rclone',
-    }),
-  ];
 }

@@ -25,7 +25,12 @@ export async function probeFacts(destination: string, resolution: Resolution, no
       return undefined;
     }),
     serverExportsSnapshots(resolution, notes),
-    remoteDestination(destination) ? Promise.resolve([]) : listSnapshots(destination),
+    listSnapshots(destination).catch((e: unknown) => {
+      // A plan can still be shown; a run fails at its lock step, which needs the same host.
+      if (!remoteDestination(destination)) throw e;
+      notes.push(`could not list ${destination}: ${(e as Error).message}; planned as if it held no snapshot`);
+      return [];
+    }),
   ]);
   const incremental = opts.estimate ? await incrementalEstimate(snapshots, resolution, notes) : undefined;
   return { now, pgDumpMajor, exportedSnapshots, snapshots, notes, ...(incremental ? { incremental } : {}) };

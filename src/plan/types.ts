@@ -1,4 +1,5 @@
 import type { ResolvedProfile } from '../resolve/types.js';
+import type { SnapshotPaths } from '../record/layout.js';
 
 /** Built-in step kinds; each has one module under src/steps/. */
 export type StepKind =
@@ -39,7 +40,7 @@ export type SnapshotKind = 'full' | 'incr';
 export interface Plan {
   manifest: { file: string; name: string; sha256: string };
   destination: string;
-  snapshot: { id: string; kind: SnapshotKind; parent?: string; dir: string; partialDir: string };
+  snapshot: { id: string; kind: SnapshotKind; parent?: string } & SnapshotPaths;
   profile: ResolvedProfile;
   /** Things the user should know: fallbacks taken, tools missing. */
   notes: string[];

@@ -2,6 +2,8 @@ import { readFile, readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON, parseSnapshotId } from './layout.js';
 import type { SnapshotRecord } from './snapshot-record.js';
+import { remoteDestination } from '../util/destination.js';
+import { listRemoteSnapshots } from './remote/destination.js';
 
 export const PIN_FILE = '.pinned';
 export const VERIFICATION_FILE = 'verification.json';
@@ -15,11 +17,15 @@ export interface SnapshotEntry {
   complete: boolean;
   pinned: boolean;
   record?: SnapshotRecord;
+  /** snapshot.json exists, readable or not (remote listings only say so; locally, stat it). */
+  recordFile?: boolean;
   verifiedAt?: string;
 }
 
-/** Every snapshot folder at a local destination, oldest first; a missing destination is empty. */
+/** Every snapshot folder at the destination, oldest first; a missing destination is empty. */
 export async function listSnapshots(destination: string): Promise<SnapshotEntry[]> {
+  const remote = remoteDestination(destination);
+  if (remote) return listRemoteSnapshots(remote);
   let names: string[];
   try {
     names = await readdir(destination);

@@ -1,4 +1,6 @@
 import { stat, statfs } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { remoteDestination } from '../util/destination.js';
 import { BackplanError } from '../errors.js';
 import { formatBytes } from '../util/bytes.js';
 import { walkFiles } from './checksums.js';
@@ -10,15 +12,17 @@ import { latestComplete, listSnapshots } from './destination.js';
  * had written when the disk filled).
  */
 export async function explainDiskFull(error: BackplanError, destination: string, partialDir: string): Promise<BackplanError> {
-  const free = await statfs(destination).then((s) => s.bavail * s.bsize).catch(() => undefined);
+  // A remote destination's artefacts are staged locally first: either side may have filled.
+  const where = remoteDestination(destination) ? `the staging folder ${dirname(partialDir)} or the destination ${destination}` : `the destination ${destination}`;
+  const free = await statfs(remoteDestination(destination) ? dirname(partialDir) : destination).then((s) => s.bavail * s.bsize).catch(() => undefined);
   const previous = latestComplete(await listSnapshots(destination).catch(() => []));
   const previousBytes = previous?.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0);
   const written = await bytesUnder(partialDir);
   const need = previousBytes !== undefined ? `the previous snapshot took ${formatBytes(previousBytes)}` : `this snapshot had written ${formatBytes(written)} when it filled, and needs more`;
   const freeText = free === undefined ? '' : ` (${formatBytes(free)} free)`;
-  return new BackplanError('DISK_FULL', `the destination ${destination} is full${freeText}: ${need}`, {
+  return new BackplanError('DISK_FULL', `${where} is full${freeText}: ${need}`, {
     ...error.details,
-    hint: `free at least ${formatBytes(Math.max(previousBytes ?? 0, written))} at ${destination} (or lower retention), then run again; the partial snapshot is cleared by the next run`,
+    hint: `free at least ${formatBytes(Math.max(previousBytes ?? 0, written))} at ${where} (or lower retention), then run again; the partial snapshot is cleared by the next run`,
   });
 }
 

@@ -3,6 +3,8 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackplanError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { remoteDestination } from '../util/destination.js';
+import { createRemoteFile, readRemoteFile, removeRemoteFiles } from './remote/destination.js';
 
 export interface LockHolder {
   pid: number;
@@ -19,7 +21,8 @@ const TAKEOVER_POLL_MS = 20;
 const held = new Map<string, LockHolder>();
 
 /**
- * Takes `.lock` by creating it exclusively (O_EXCL is atomic on local filesystems). A lock left
+ * Takes `.lock` by creating it exclusively (O_EXCL, atomic on local filesystems; on a remote
+ * destination the same through the remote shell's noclobber). A lock left
  * by a dead process on this host is taken over with a warning; a live one makes us wait up to
  * `waitMs`, then fail with LOCKED (exit 75, as borgmatic does).
  */
@@ -31,14 +34,15 @@ export async function acquireLock(
   const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), job };
   const deadline = Date.now() + opts.waitMs;
   let waiting = false;
+  // Taken earlier by this same process (run takes it before planning, then its lock step runs).
+  const ours = held.get(path);
+  if (ours && sameHolder(await readHolder(path), ours)) return ours;
   for (;;) {
     if (await tryCreate(path, me)) {
       held.set(path, me);
       return me;
     }
     const holder = await readHolder(path);
-    // Taken earlier by this same process (run takes it before planning, then its lock step runs).
-    if (holder && sameHolder(holder, held.get(path))) return holder;
     if (holder && isStale(path, holder)) {
       if (await removeStale(path, holder)) {
         opts.warn?.(`taking over the lock of process ${holder.pid} (started ${holder.startedAt}), which is no longer running`);
@@ -59,7 +63,7 @@ export async function acquireLock(
 /** Removes the lock only if it is ours: a taken-over lock must not be freed by its old owner. */
 export async function releaseLock(path: string): Promise<void> {
   const holder = await readHolder(path);
-  if (holder && holder.pid === process.pid && holder.host === hostname()) await rm(path, { force: true });
+  if (holder && holder.pid === process.pid && holder.host === hostname()) await removeLockFile(path);
   held.delete(path);
 }
 
@@ -75,17 +79,17 @@ async function removeStale(path: string, stale: LockHolder): Promise<boolean> {
   if (!(await tryCreate(mutex, me))) {
     // Left by a run killed in the middle of a takeover.
     const other = await readHolder(mutex);
-    if (other && isStale(mutex, other)) await rm(mutex, { force: true });
+    if (other && isStale(mutex, other)) await removeLockFile(mutex);
     return false;
   }
   held.set(mutex, me);
   try {
     if (!sameHolder(await readHolder(path), stale)) return false;
-    await rm(path, { force: true });
+    await removeLockFile(path);
     return true;
   } finally {
     held.delete(mutex);
-    await rm(mutex, { force: true });
+    await removeLockFile(mutex);
   }
 }
 
@@ -94,14 +98,25 @@ function sameHolder(a: LockHolder | undefined, b: LockHolder | undefined): boole
 }
 
 export async function readHolder(path: string): Promise<LockHolder | undefined> {
+  const remote = remoteDestination(path);
   try {
-    return JSON.parse(await readFile(path, 'utf8')) as LockHolder;
-  } catch {
+    const text = remote ? await readRemoteFile(remote) : await readFile(path, 'utf8');
+    return text === undefined ? undefined : (JSON.parse(text) as LockHolder);
+  } catch (e) {
+    if (remote && e instanceof BackplanError) throw e;
     return undefined;
   }
 }
 
+async function removeLockFile(path: string): Promise<void> {
+  const remote = remoteDestination(path);
+  if (remote) await removeRemoteFiles(remote.host, [remote.path]);
+  else await rm(path, { force: true });
+}
+
 async function tryCreate(path: string, me: LockHolder): Promise<boolean> {
+  const remote = remoteDestination(path);
+  if (remote) return createRemoteFile(remote, JSON.stringify(me));
   try {
     const file = await open(path, 'wx', 0o644);
     await file.writeFile(JSON.stringify(me) + '\n');

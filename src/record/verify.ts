@@ -5,6 +5,8 @@ import { createInterface } from 'node:readline';
 import { SNAPSHOT_JSON } from './layout.js';
 import { parseSumsLine, sha256File } from './checksums.js';
 import type { SnapshotRecord } from './snapshot-record.js';
+import { readRemoteRecord, verifyRemoteSnapshot } from './remote/destination.js';
+import { remoteDestination } from '../util/destination.js';
 
 export interface VerifyProblem {
   path: string;
@@ -22,6 +24,8 @@ export interface VerifyReport {
  * followed into its folder and every listed file re-hashed.
  */
 export async function verifySnapshotDir(dir: string, opts: { deep: boolean }): Promise<VerifyReport> {
+  const remote = remoteDestination(dir);
+  if (remote) return verifyRemoteSnapshot(remote, JSON.parse(await readRemoteRecord(remote, SNAPSHOT_JSON)) as SnapshotRecord, opts);
   const record = JSON.parse(await readFile(join(dir, SNAPSHOT_JSON), 'utf8')) as SnapshotRecord;
   const report: VerifyReport = { checkedFiles: 0, checkedBytes: 0, problems: [] };
   for (const artefact of record.artefacts) {

@@ -1,5 +1,8 @@
 import type { PlannedStep } from '../plan/types.js';
 import { publishSnapshot } from '../record/publish.js';
+import { uploadArgv } from '../record/remote/destination.js';
+import { renderCommand } from '../execute/subprocess.js';
+import { remoteDestination } from '../util/destination.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { TOOL_VERSION } from '../version.js';
 import type { PlanInput } from './plan-input.js';
@@ -9,20 +12,24 @@ export interface FinalizeOptions {
   partialDir: string;
   dir: string;
   latestLink: string;
+  /** Remote destinations: the .partial- folder there that the staged artefacts go to. */
+  uploadDir?: string;
 }
 
 /** Writes snapshot.json with every checksum, fsyncs, renames .partial-<id> to <id>, moves `latest`. */
 export function planFinalize(input: PlanInput): PlannedStep<FinalizeOptions> {
-  const { partialDir, dir } = input.snapshot;
+  const { partialDir, dir, uploadDir } = input.snapshot;
   const latestLink = `${input.settings.destination}/latest`;
+  const upload = uploadDir === undefined ? undefined : remoteDestination(uploadDir);
+  const publish = [`rename ${uploadDir ?? partialDir} -> ${dir}`, `link ${latestLink} -> ${input.snapshot.id}`];
   return {
     id: 'finalize',
     kind: 'finalize',
     needs: [],
     always: false,
     summary: 'record snapshot.json (checksums, sizes, durations), fsync, publish the snapshot',
-    commands: [`write ${partialDir}/snapshot.json`, `rename ${partialDir} -> ${dir}`, `link ${latestLink} -> ${input.snapshot.id}`],
-    options: { partialDir, dir, latestLink },
+    commands: [`write ${partialDir}/snapshot.json`, ...(upload ? [renderCommand(uploadArgv(partialDir, upload))] : []), ...publish],
+    options: { partialDir, dir, latestLink, uploadDir },
   };
 }
 
@@ -46,6 +53,6 @@ export const runFinalize: StepRun<FinalizeOptions> = async (step, ctx, signal) =
     artefacts: [...state.artefacts].sort((a, b) => a.path.localeCompare(b.path)),
     steps: [...state.steps.values()],
   };
-  await publishSnapshot(record, step.options.partialDir, step.options.dir, step.options.latestLink, signal);
+  await publishSnapshot(record, step.options, signal);
   return { bytes: record.artefacts.reduce((n, a) => n + a.bytes, 0) };
 };

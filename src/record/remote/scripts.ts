@@ -1,0 +1,97 @@
+/**
+ * The fixed POSIX sh scripts a remote destination runs (see ./ssh.ts). Arguments arrive as
+ * "$1"…; snapshot names are checked against the snapshot-id pattern before they get here.
+ * Exit 3 is an answer ("not there", "already exists"), exit 2 a failure with a message on stderr.
+ */
+export const SCRIPTS = {
+  /** Every snapshot folder with its snapshot.json, verification.json and pin, length-framed. */
+  list: `
+cd -- "$1" 2>/dev/null || exit 0
+for n in * .partial-*; do
+  case $n in *[!A-Za-z0-9._:-]*) continue ;; esac
+  [ -d "$n" ] && [ ! -L "$n" ] || continue
+  printf 'entry %s\\n' "$n"
+  for f in snapshot.json verification.json .pinned; do
+    [ -f "$n/$f" ] || continue
+    printf 'file %s %s\\n' "$f" "$(stat -c %s -- "$n/$f")"
+    cat -- "$n/$f"
+  done
+done`,
+
+  /** Names in the folder, one per line; none when it does not exist. */
+  names: `ls -A -- "$1" 2>/dev/null || true`,
+
+  /** Creates "$1" holding "$2" only if it does not exist (noclobber is O_EXCL): exit 3 if it does. */
+  create: `
+mkdir -p -- "$(dirname -- "$1")" || exit 2
+if ( set -C; printf '%s\\n' "$2" > "$1" ) 2>/dev/null; then sync -- "$1" 2>/dev/null; exit 0; fi
+[ -e "$1" ] && exit 3
+echo "cannot create $1" >&2; exit 2`,
+
+  /** The file's content; exit 3 if it is not there. */
+  read: `cat -- "$1" 2>/dev/null || exit 3`,
+
+  /** stdin into "$1", atomically (a temporary file, fsynced, renamed over it). */
+  write: `
+tmp="$1.tmp.$$"
+if cat > "$tmp" && sync -- "$tmp" && mv -f -- "$tmp" "$1"; then exit 0; fi
+rm -f -- "$tmp"; exit 2`,
+
+  remove: `rm -f -- "$@"`,
+
+  mkdir: `mkdir -p -m 700 -- "$@"`,
+
+  /**
+   * Deletes snapshot folders of "$1": a complete one is first renamed to .partial-<id>, so that a
+   * delete killed halfway leaves something the next run clears, never a broken snapshot.
+   */
+  delete: `
+cd -- "$1" || exit 2
+shift
+for n; do
+  [ -e "$n" ] || continue
+  case $n in .partial-*) ;; *) mv -T -- "$n" ".partial-$n" || exit 2; n=".partial-$n" ;; esac
+  rm -rf -- "$n" || exit 2
+done`,
+
+  /**
+   * sha256sum lines for every file under "$2" (relative to "$1"), sorted, then one line
+   * "# FILES BYTES". A sum line never starts with "#".
+   */
+  sums: `
+cd -- "$1" || exit 2
+find "$2" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum -- || exit 2
+find "$2" -type f -printf '%s\\n' | awk '{ n++; b += $1 } END { printf "# %.0f %.0f\\n", n, b }'`,
+
+  /** For each file argument after "$1": "INDEX BYTES SHA256", or "INDEX missing". */
+  hash: `
+cd -- "$1" || exit 2
+shift
+i=0
+for f; do
+  if [ -f "$f" ]; then
+    printf '%s %s %s\\n' "$i" "$(stat -c %s -- "$f")" "$(sha256sum < "$f" | cut -c1-64)"
+  else
+    printf '%s missing\\n' "$i"
+  fi
+  i=$((i + 1))
+done`,
+
+  /** sha256sum -c of the list "$2" inside "$1": one "PATH: OK|FAILED…" line per file. */
+  check: `cd -- "$1" || exit 2; sha256sum -c -- "$2" 2>/dev/null; exit 0`,
+
+  /**
+   * Publishes .partial-"$2" in "$1": flush, refuse to overwrite, rename (the commit), then point
+   * latest at it (a new link renamed over the old one).
+   */
+  publish: `
+cd -- "$1" || exit 2
+p=".partial-$2"
+sync -f -- "$p" 2>/dev/null || sync
+if [ -e "$2" ]; then echo "$2 already exists" >&2; exit 2; fi
+mv -T -- "$p" "$2" || exit 2
+ln -sfn -- "$2" .latest.tmp && mv -T -- .latest.tmp latest || exit 2
+sync -f -- . 2>/dev/null || sync`,
+} as const;
+
+export type RemoteOp = keyof typeof SCRIPTS;

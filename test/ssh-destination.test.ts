@@ -1,0 +1,224 @@
+/**
+ * Remote destinations (`user@host:/path`) through a loopback sshd the harness starts with a
+ * throwaway key. The "remote" folder is on this machine, so the tests read it directly to check
+ * what backplan did over ssh.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
+import { sha256File } from '../src/record/checksums.js';
+import { databaseText, fileHashes } from './support/compare.js';
+import type { SnapshotRecord } from '../src/record/snapshot-record.js';
+import { destinationState, expectOnlySoundSnapshots, exists } from './support/destination.js';
+import { writeManifest } from './support/manifests.js';
+import { testServer } from './support/pg.js';
+import type { TestDatabase } from './support/pg.js';
+import { cli, makeProfile } from './support/profile.js';
+import type { CliResult, TestProfile } from './support/profile.js';
+import { spawnCli } from './support/procs.js';
+import { sshdPath, startSshd } from './support/sshd.js';
+import type { LoopbackSshd } from './support/sshd.js';
+
+const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
+
+describe('remote destinations over ssh', function () {
+  this.timeout(180_000);
+  let db: TestDatabase;
+  let sshd: LoopbackSshd;
+  let p: TestProfile;
+  let remoteDir: string;
+  let destination: string;
+
+  before(async function () {
+    if (!sshdPath()) {
+      console.log('    (skipped: sshd is not installed; .ci/run installs openssh-server)');
+      this.skip();
+    }
+    sshd = await startSshd();
+  });
+  after(async () => sshd?.stop());
+
+  beforeEach(async () => {
+    const server = await testServer();
+    db = { server, name: await createDatabase(server, 'ssh') };
+    p = await makeProfile(db, { nodes: 60 });
+    remoteDir = join(p.dir, 'remote backups');
+    destination = `${sshd.host}:${remoteDir}`;
+  });
+  afterEach(async () => {
+    await p?.cleanup();
+    if (db) await dropDatabase(db.server, db.name);
+  });
+
+  const env = () => ({ ...sshd.env, BACKPLAN_STAGING: join(p.dir, 'staging') });
+  const backplan = (args: string[]): Promise<CliResult> => cli(args, { env: env() });
+  const manifest = (extra: string, file = 'remote.yaml') => writeManifest(p, file, extra, { destination });
+
+  async function runOk(file: string): Promise<CliResult> {
+    const result = await backplan(['run', file]);
+    expect(result.code, result.stderr).to.equal(0);
+    return result;
+  }
+
+  async function records(): Promise<SnapshotRecord[]> {
+    const { published } = await destinationState(remoteDir);
+    return Promise.all(published.map(async (id) => JSON.parse(await readFile(join(remoteDir, id, 'snapshot.json'), 'utf8')) as SnapshotRecord));
+  }
+
+  it('rsync strategy: snapshots land over ssh laid out as SPEC says, hard-linked to the previous one, checksums matching', async () => {
+    const file = await manifest('repository: { strategy: rsync }');
+    await runOk(file);
+    await sleepToNextSecond();
+    await runOk(file);
+    const state = await expectOnlySoundSnapshots(remoteDir);
+    expect(state.published).to.have.length(2);
+    expect(state.partial).to.deep.equal([]);
+    expect(state.lock, 'lock released').to.equal(false);
+    expect(state.latest).to.equal(state.published[1]);
+    const [first, second] = state.published.map((id) => join(remoteDir, id));
+    expect((await readdir(second!)).sort()).to.include.members(['config', 'database.dump.zst', 'repository', 'repository.SHA256SUMS', 'snapshot.json']);
+    // Every file of the copy is listed with its sha256, the way sha256sum -c reads it.
+    const sums = (await readFile(join(second!, 'repository.SHA256SUMS'), 'utf8')).trim().split('\n');
+    const [, record] = await records();
+    expect(sums).to.have.length(record!.repository!.files!);
+    expect(record!.repository!.files).to.equal(await countFiles(join(p.profile.repositoryPath)));
+    const somePath = sums[0]!.split('  ')[1]!;
+    expect((await stat(join(first!, somePath))).ino, 'unchanged file hard-linked').to.equal((await stat(join(second!, somePath))).ino);
+    expect(await sha256File(join(second!, somePath))).to.deep.include({ sha256: sums[0]!.split('  ')[0] });
+    expect(await readdir(join(p.dir, 'staging')).then((d) => Promise.all(d.map((x) => readdir(join(p.dir, 'staging', x))))), 'staging emptied').to.deep.equal([[]]);
+  });
+
+  it('tar strategy: list, verify and check work over ssh; a corrupted artefact is caught', async () => {
+    const file = await manifest('repository: { strategy: tar }');
+    await runOk(file);
+    const [record] = await records();
+    expect(record!.artefacts.map((a) => a.path)).to.include.members(['config/config.json', 'database.dump.zst', 'repository.tar.zst']);
+    const list = await backplan(['list', file]);
+    expect(list.code, list.stderr).to.equal(0);
+    expect(list.stdout).to.contain(record!.id).and.to.match(/verified/);
+    const check = await backplan(['check', file, '--max-age', '1h']);
+    expect(check.code, check.stdout + check.stderr).to.equal(0);
+    const verify = await backplan(['verify', file]);
+    expect(verify.code, verify.stderr).to.equal(0);
+    expect(verify.stdout).to.match(/ok/);
+    const artefact = join(remoteDir, record!.id, 'repository.tar.zst');
+    const bytes = await readFile(artefact);
+    bytes[bytes.length >> 1] ^= 0xff;
+    await writeFile(artefact, bytes);
+    const broken = await backplan(['verify', file]);
+    expect(broken.code).to.equal(1);
+    expect(broken.stdout).to.match(/repository\.tar\.zst: sha256 .* does not match/);
+    expect(broken.stderr).not.to.match(NO_STACK);
+  });
+
+  it('applies retention over ssh and never prunes a pinned snapshot', async () => {
+    const file = await manifest('repository: { strategy: tar }\nretention: { keepLast: 1 }');
+    await runOk(file);
+    const [first] = (await destinationState(remoteDir)).published;
+    const pin = await backplan(['pin', file, first!]);
+    expect(pin.code, pin.stderr).to.equal(0);
+    await sleepToNextSecond();
+    await runOk(file);
+    await sleepToNextSecond();
+    await runOk(file);
+    const state = await destinationState(remoteDir);
+    expect(state.published, 'the pinned first and the newest').to.have.length(2);
+    expect(state.published[0]).to.equal(first);
+    expect(await backplan(['unpin', file, first!]).then((r) => r.code)).to.equal(0);
+    const prune = await backplan(['prune', file]);
+    expect(prune.code, prune.stderr).to.equal(0);
+    expect((await destinationState(remoteDir)).published).to.deep.equal([state.published[1]]);
+  });
+
+  it('a held remote lock makes a second run exit 75; a dead holder on this host is taken over', async () => {
+    const file = await manifest('repository: { strategy: tar }');
+    await mkdir(remoteDir, { recursive: true });
+    const sleeper = spawn('sleep', ['60']);
+    try {
+      const live = { pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
+      await writeFile(join(remoteDir, '.lock'), JSON.stringify(live) + '\n');
+      const locked = await backplan(['run', file]);
+      expect(locked.code, locked.stderr).to.equal(75);
+      expect(locked.stderr).to.contain(`process ${sleeper.pid}`);
+      expect(await exists(join(remoteDir, '.lock')), 'the holder keeps its lock').to.equal(true);
+    } finally {
+      sleeper.kill();
+    }
+    await new Promise((r) => sleeper.once('exit', r));
+    const takeover = await runOk(file);
+    expect(takeover.stderr).to.match(/taking over the lock/);
+    expect((await destinationState(remoteDir)).lock).to.equal(false);
+  });
+
+  it('kill -9 mid-run leaves only a .partial- there; the next run clears it and the staging', async () => {
+    const file = await manifest('repository: { strategy: rsync }');
+    const run = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env: env() });
+    await run.waitFor(/start (db-dump|repository)/);
+    await new Promise((r) => setTimeout(r, 200));
+    run.child.kill('SIGKILL');
+    await run.exited;
+    const after = await destinationState(remoteDir);
+    expect(after.published).to.deep.equal([]);
+    const next = await runOk(file);
+    expect(next.stderr).to.match(/taking over the lock|removing/);
+    const state = await expectOnlySoundSnapshots(remoteDir);
+    expect(state.published).to.have.length(1);
+    expect(state.partial).to.deep.equal([]);
+  });
+
+  it('an unreachable host fails the run at its lock step: exit 1, the host named, what to check, no stack', async () => {
+    const file = await writeManifest(p, 'unreachable.yaml', 'repository: { strategy: tar }', { destination: `${sshd.host}:${remoteDir}` });
+    const closedPort = sshd.sshCommand.replace(/-p \d+/, '-p 1');
+    const result = await cli(['run', file], { env: { ...env(), BACKPLAN_SSH_COMMAND: `${closedPort} -o ConnectTimeout=5` } });
+    expect(result.code).to.equal(1);
+    expect(result.stderr).to.match(/cannot reach .*127\.0\.0\.1 over ssh/);
+    expect(result.stderr).to.match(/BACKPLAN_SSH_COMMAND/);
+    expect(result.stderr).not.to.match(NO_STACK);
+  });
+
+  it('never lets the destination path reach the remote shell as code', async () => {
+    remoteDir = join(p.dir, `it's $(touch pwned) ; touch pwned2`);
+    destination = `${sshd.host}:${remoteDir}`;
+    const file = await manifest('repository: { strategy: rsync }');
+    await runOk(file);
+    const state = await expectOnlySoundSnapshots(remoteDir);
+    expect(state.published).to.have.length(1);
+    for (const where of [p.dir, process.env.HOME ?? '/root', '/']) {
+      expect(await exists(join(where, 'pwned')), where).to.equal(false);
+      expect(await exists(join(where, 'pwned2')), where).to.equal(false);
+    }
+  });
+
+  it('restore refuses a remote destination with the command to copy it here; the copy restores byte-identical', async () => {
+    const file = await manifest('repository: { strategy: tar }');
+    await runOk(file);
+    const refused = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored')]);
+    expect(refused.code).to.equal(2);
+    expect(refused.stderr).to.match(/remote; restore reads a local destination/).and.to.match(/rsync -aH/);
+    // The copy an operator would make with that command (here the "remote" folder is local).
+    const local = await writeManifest(p, 'local.yaml', '', { destination: remoteDir });
+    const name = `${db.name}_restored`;
+    try {
+      const restored = await cli(['restore', local, 'latest', '--to', join(p.dir, 'restored'), '--database', name]);
+      expect(restored.code, restored.stderr).to.equal(0);
+      expect(await fileHashes(join(p.dir, 'restored', 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
+      expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
+    } finally {
+      await dropDatabase(db.server, name);
+    }
+  });
+});
+
+async function countFiles(dir: string): Promise<number> {
+  let n = 0;
+  for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) if (entry.isFile()) n++;
+  return n;
+}
+
+async function sleepToNextSecond(): Promise<void> {
+  await new Promise((r) => setTimeout(r, 1100 - (Date.now() % 1000)));
+}
+
