@@ -5,10 +5,12 @@
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
-import { mkdir, readdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
+import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
+import { expectRestoredMatchesDatabase, incrementalProfile } from './support/incremental.js';
 import { sha256File } from '../src/record/checksums.js';
 import { databaseText, fileHashes } from './support/compare.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
@@ -69,7 +71,7 @@ describe('remote destinations over ssh', function () {
   }
 
   it('rsync strategy: snapshots land over ssh laid out as SPEC says, hard-linked to the previous one, checksums matching', async () => {
-    const file = await manifest('repository: { strategy: rsync }');
+    const file = await manifest('repository: { strategy: rsync }\ndatabase: { format: directory, compression: zstd }');
     await runOk(file);
     await sleepToNextSecond();
     await runOk(file);
@@ -79,7 +81,7 @@ describe('remote destinations over ssh', function () {
     expect(state.lock, 'lock released').to.equal(false);
     expect(state.latest).to.equal(state.published[1]);
     const [first, second] = state.published.map((id) => join(remoteDir, id));
-    expect((await readdir(second!)).sort()).to.include.members(['config', 'database.dump.zst', 'repository', 'repository.SHA256SUMS', 'snapshot.json']);
+    expect((await readdir(second!)).sort()).to.include.members(['config', 'database.dir', 'database.dir.SHA256SUMS', 'repository', 'repository.SHA256SUMS', 'snapshot.json']);
     // Every file of the copy is listed with its sha256, the way sha256sum -c reads it.
     const sums = (await readFile(join(second!, 'repository.SHA256SUMS'), 'utf8')).trim().split('\n');
     const [, record] = await records();
@@ -208,6 +210,50 @@ describe('remote destinations over ssh', function () {
       expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
     } finally {
       await dropDatabase(db.server, name);
+    }
+  });
+
+  it('incremental strategy: a full and an incremental over ssh; the copied chain restores the last state', async () => {
+    // Its own database: the one beforeEach made already holds a profile.
+    const chainDb: TestDatabase = { server: db.server, name: await createDatabase(db.server, 'sshincr') };
+    const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });
+    try {
+      const remoteChain = join(incr.dir, 'remote');
+      const lines = (destinationLine: string) =>
+        [
+          'version: 1',
+          'name: incr-test',
+          'profile:',
+          `  aiida: { config: ${JSON.stringify(incr.profile.configPath)}, profile: ${JSON.stringify(incr.profile.profileName)} }`,
+          destinationLine,
+          'repository: { strategy: incremental, incremental: { margin: 1m } }',
+          'database: { format: directory, compression: gzip }',
+        ].join('\n') + '\n';
+      const file = join(incr.dir, 'remote.yaml');
+      await writeFile(file, lines(`destination: ${JSON.stringify(`${sshd.host}:${remoteChain}`)}`));
+      const env = { ...sshd.env, BACKPLAN_STAGING: join(incr.dir, 'staging') };
+      expect((await cli(['run', file], { env })).code).to.equal(0);
+      await addNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 10, packed: true });
+      await touchNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 4 });
+      await sleepToNextSecond();
+      const second = await cli(['run', file], { env });
+      expect(second.code, second.stderr).to.equal(0);
+      const state = await expectOnlySoundSnapshots(remoteChain);
+      expect(state.published.map((id) => id.slice(-4))).to.deep.equal(['full', 'incr']);
+      const local = join(incr.dir, 'local.yaml');
+      await writeFile(local, lines(`destination: ${JSON.stringify(remoteChain)}`));
+      const name = `${chainDb.name}_restored`;
+      try {
+        const restored = await cli(['restore', local, 'latest', '--to', join(incr.dir, 'restored'), '--database', name]);
+        expect(restored.code, restored.stderr).to.equal(0);
+        expect(await expectRestoredMatchesDatabase(chainDb, incr, join(incr.dir, 'restored', 'repository'))).to.be.greaterThan(0);
+        expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, chainDb.name));
+      } finally {
+        await dropDatabase(db.server, name);
+      }
+    } finally {
+      await rm(incr.dir, { recursive: true, force: true });
+      await dropDatabase(db.server, chainDb.name);
     }
   });
 });
