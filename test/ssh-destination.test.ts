@@ -135,7 +135,7 @@ describe('remote destinations over ssh', function () {
     expect((await destinationState(remoteDir)).published).to.deep.equal([state.published[1]]);
   });
 
-  it('a held remote lock makes a second run exit 75; a dead holder on this host is taken over', async () => {
+  it('a held remote lock makes a second run exit 75, --wait-lock waits for it, a dead holder on this host is taken over', async () => {
     const file = await manifest('repository: { strategy: tar }');
     await mkdir(remoteDir, { recursive: true });
     const sleeper = spawn('sleep', ['60']);
@@ -150,6 +150,19 @@ describe('remote destinations over ssh', function () {
       sleeper.kill();
     }
     await new Promise((r) => sleeper.once('exit', r));
+    // --wait-lock polls the remote lock: a live holder that lets go after a second is waited for.
+    const holder = spawn('sleep', ['60']);
+    const held = { pid: holder.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
+    await writeFile(join(remoteDir, '.lock'), JSON.stringify(held) + '\n');
+    const waiting = backplan(['run', file, '--wait-lock', '20s']);
+    await new Promise((r) => setTimeout(r, 1000));
+    await rm(join(remoteDir, '.lock'));
+    holder.kill();
+    const waited = await waiting;
+    expect(waited.code, waited.stderr).to.equal(0);
+    expect(waited.stderr).to.match(/waiting up to 20(\.0)?s for .*\.lock, held by process \d+/);
+    await sleepToNextSecond();
+    await writeFile(join(remoteDir, '.lock'), JSON.stringify(held) + '\n');
     const takeover = await runOk(file);
     expect(takeover.stderr).to.match(/taking over the lock/);
     expect((await destinationState(remoteDir)).lock).to.equal(false);
