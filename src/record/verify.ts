@@ -4,8 +4,8 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SNAPSHOT_JSON } from './layout.js';
 import { parseSumsLine, sha256File } from './checksums.js';
-import type { SnapshotRecord } from './snapshot-record.js';
-import { readRemoteRecord, verifyRemoteSnapshot } from './remote/destination.js';
+import type { ArtefactRecord, SnapshotRecord } from './snapshot-record.js';
+import { readRemoteRecord, remoteHasher } from './remote/destination.js';
 import { remoteDestination } from '../util/destination.js';
 
 export interface VerifyProblem {
@@ -19,17 +19,38 @@ export interface VerifyReport {
   problems: VerifyProblem[];
 }
 
+/** Where an artefact is hashed is the destination's business; comparing is shared. */
+export interface ArtefactHasher {
+  /** sha256 and size of each artefact, in order; undefined for a missing one. */
+  hash(artefacts: ArtefactRecord[]): Promise<({ sha256: string; bytes: number } | undefined)[]>;
+  /** Follows a SHA256SUMS list into its folder, adding what it finds to the report. */
+  checkList(listPath: string, report: VerifyReport): Promise<void>;
+}
+
 /**
  * Re-hashes every artefact named in snapshot.json. With `deep`, each SHA256SUMS list is also
  * followed into its folder and every listed file re-hashed.
  */
 export async function verifySnapshotDir(dir: string, opts: { deep: boolean }): Promise<VerifyReport> {
   const remote = remoteDestination(dir);
-  if (remote) return verifyRemoteSnapshot(remote, JSON.parse(await readRemoteRecord(remote, SNAPSHOT_JSON)) as SnapshotRecord, opts);
+  if (remote) return compareArtefacts(JSON.parse(await readRemoteRecord(remote, SNAPSHOT_JSON)) as SnapshotRecord, remoteHasher(remote), opts);
   const record = JSON.parse(await readFile(join(dir, SNAPSHOT_JSON), 'utf8')) as SnapshotRecord;
+  const local: ArtefactHasher = {
+    hash: async (artefacts) => {
+      const sums = [];
+      for (const artefact of artefacts) sums.push(await sha256File(join(dir, artefact.path)).catch(() => undefined));
+      return sums;
+    },
+    checkList: (listPath, report) => verifyList(dir, listPath, report),
+  };
+  return compareArtefacts(record, local, opts);
+}
+
+async function compareArtefacts(record: SnapshotRecord, hasher: ArtefactHasher, opts: { deep: boolean }): Promise<VerifyReport> {
   const report: VerifyReport = { checkedFiles: 0, checkedBytes: 0, problems: [] };
-  for (const artefact of record.artefacts) {
-    const actual = await sha256File(join(dir, artefact.path)).catch(() => undefined);
+  const actuals = await hasher.hash(record.artefacts);
+  for (const [i, artefact] of record.artefacts.entries()) {
+    const actual = actuals[i];
     report.checkedFiles++;
     if (!actual) {
       report.problems.push({ path: artefact.path, problem: 'missing' });
@@ -39,7 +60,7 @@ export async function verifySnapshotDir(dir: string, opts: { deep: boolean }): P
     if (actual.sha256 !== artefact.sha256) {
       report.problems.push({ path: artefact.path, problem: `sha256 ${actual.sha256} does not match the recorded ${artefact.sha256}` });
     } else if (opts.deep && artefact.covers) {
-      await verifyList(dir, artefact.path, report);
+      await hasher.checkList(artefact.path, report);
     }
   }
   return report;

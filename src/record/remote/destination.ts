@@ -12,7 +12,7 @@ import { remoteSpec } from '../../util/destination.js';
 import type { RemotePath } from '../../util/destination.js';
 import { parseSnapshotId, PARTIAL_PREFIX } from '../layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../snapshot-record.js';
-import type { VerifyReport } from '../verify.js';
+import type { ArtefactHasher, VerifyReport } from '../verify.js';
 import type { SnapshotEntry } from '../destination.js';
 import { remoteRun, rsyncShell } from './ssh.js';
 
@@ -176,31 +176,20 @@ export function uploadArgv(stagingDir: string, upload: RemotePath): string[] {
   return ['rsync', '--recursive', '--links', '--perms', '--times', '--protect-args', `--rsh=${rsyncShell()}`, '--', `${stagingDir}/`, `${remoteSpec(upload)}/`];
 }
 
-/** verifySnapshotDir at a remote snapshot: hashed on the remote, compared here. */
-export async function verifyRemoteSnapshot(snapshot: RemotePath, record: SnapshotRecord, opts: { deep: boolean }): Promise<VerifyReport> {
-  const report: VerifyReport = { checkedFiles: 0, checkedBytes: 0, problems: [] };
-  const paths = record.artefacts.map((a) => a.path);
-  const { stdout } = await remoteRun(snapshot, 'hash', [snapshot.path, ...paths]);
-  const found = new Map<number, { bytes: number; sha256: string }>();
-  for (const line of stdout.split('\n')) {
-    const m = /^(\d+) (\d+) ([0-9a-f]{64})$/.exec(line);
-    if (m) found.set(Number(m[1]), { bytes: Number(m[2]), sha256: m[3]! });
-  }
-  for (const [i, artefact] of record.artefacts.entries()) {
-    const actual = found.get(i);
-    report.checkedFiles++;
-    if (!actual) {
-      report.problems.push({ path: artefact.path, problem: 'missing' });
-      continue;
-    }
-    report.checkedBytes += actual.bytes;
-    if (actual.sha256 !== artefact.sha256) {
-      report.problems.push({ path: artefact.path, problem: `sha256 ${actual.sha256} does not match the recorded ${artefact.sha256}` });
-    } else if (opts.deep && artefact.covers) {
-      await checkRemoteList(snapshot, artefact.path, report);
-    }
-  }
-  return report;
+/** Hashes a remote snapshot's artefacts where they are (one sha256sum run for them all). */
+export function remoteHasher(snapshot: RemotePath): ArtefactHasher {
+  return {
+    hash: async (artefacts) => {
+      const { stdout } = await remoteRun(snapshot, 'hash', [snapshot.path, ...artefacts.map((a) => a.path)]);
+      const found = new Map<number, { bytes: number; sha256: string }>();
+      for (const line of stdout.split('\n')) {
+        const m = /^(\d+) (\d+) ([0-9a-f]{64})$/.exec(line);
+        if (m) found.set(Number(m[1]), { bytes: Number(m[2]), sha256: m[3]! });
+      }
+      return artefacts.map((_, i) => found.get(i));
+    },
+    checkList: (listPath, report) => checkRemoteList(snapshot, listPath, report),
+  };
 }
 
 async function checkRemoteList(snapshot: RemotePath, listPath: string, report: VerifyReport): Promise<void> {
