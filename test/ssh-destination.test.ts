@@ -207,43 +207,55 @@ describe('remote destinations over ssh', function () {
     }
   });
 
-  it('restore refuses a remote destination with the command to copy it here; the copy restores byte-identical', async () => {
+  it('restore and verify --restore-test fetch the snapshot over ssh: files byte-identical, database equal, scratch copy gone', async () => {
     const file = await manifest('repository: { strategy: tar }');
     await runOk(file);
-    const refused = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored')]);
-    expect(refused.code).to.equal(2);
-    expect(refused.stderr).to.match(/remote; restore reads a local destination/).and.to.match(/rsync -aH/);
-    // The copy an operator would make with that command (here the "remote" folder is local).
-    const local = await writeManifest(p, 'local.yaml', '', { destination: remoteDir });
     const name = `${db.name}_restored`;
+    const dry = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name, '--dry-run']);
+    expect(dry.code, dry.stderr).to.equal(0);
+    expect(dry.stdout).to.contain((await records())[0]!.id);
+    expect(await fetchedCopies(), 'a dry run copies nothing').to.deep.equal([]);
     try {
-      const restored = await cli(['restore', local, 'latest', '--to', join(p.dir, 'restored'), '--database', name]);
+      const restored = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name]);
       expect(restored.code, restored.stderr).to.equal(0);
+      expect(restored.stderr).to.match(/restore: copying .*127\.0\.0\.1:.* to /);
       expect(await fileHashes(join(p.dir, 'restored', 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
       expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
     } finally {
       await dropDatabase(db.server, name);
     }
+    const tested = await backplan(['verify', file, '--restore-test']);
+    expect(tested.code, tested.stderr).to.equal(0);
+    expect(tested.stdout).to.contain('restore test passed');
+    expect(await fetchedCopies(), 'fetched copies deleted').to.deep.equal([]);
   });
 
-  it('incremental strategy: a full and an incremental over ssh; the copied chain restores the last state', async () => {
+  async function fetchedCopies(): Promise<string[]> {
+    const staging = join(p.dir, 'staging');
+    const copies: string[] = [];
+    for (const dest of await readdir(staging).catch(() => [] as string[])) {
+      copies.push(...(await readdir(join(staging, dest, 'fetched')).catch(() => [] as string[])));
+    }
+    return copies;
+  }
+
+  it('incremental strategy: a full and an incremental over ssh; restore fetches the chain and rebuilds the last state', async () => {
     // Its own database: the one beforeEach made already holds a profile.
     const chainDb: TestDatabase = { server: db.server, name: await createDatabase(db.server, 'sshincr') };
     const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });
     try {
       const remoteChain = join(incr.dir, 'remote');
-      const lines = (destinationLine: string) =>
-        [
-          'version: 1',
-          'name: incr-test',
-          'profile:',
-          `  aiida: { config: ${JSON.stringify(incr.profile.configPath)}, profile: ${JSON.stringify(incr.profile.profileName)} }`,
-          destinationLine,
-          'repository: { strategy: incremental, incremental: { margin: 1m } }',
-          'database: { format: directory, compression: gzip }',
-        ].join('\n') + '\n';
       const file = join(incr.dir, 'remote.yaml');
-      await writeFile(file, lines(`destination: ${JSON.stringify(`${sshd.host}:${remoteChain}`)}`));
+      const yaml = [
+        'version: 1',
+        'name: incr-test',
+        'profile:',
+        `  aiida: { config: ${JSON.stringify(incr.profile.configPath)}, profile: ${JSON.stringify(incr.profile.profileName)} }`,
+        `destination: ${JSON.stringify(`${sshd.host}:${remoteChain}`)}`,
+        'repository: { strategy: incremental, incremental: { margin: 1m } }',
+        'database: { format: directory, compression: gzip }',
+      ];
+      await writeFile(file, yaml.join('\n') + '\n');
       const env = { ...sshd.env, BACKPLAN_STAGING: join(incr.dir, 'staging') };
       expect((await cli(['run', file], { env })).code).to.equal(0);
       await addNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 10, packed: true });
@@ -253,11 +265,9 @@ describe('remote destinations over ssh', function () {
       expect(second.code, second.stderr).to.equal(0);
       const state = await expectOnlySoundSnapshots(remoteChain);
       expect(state.published.map((id) => id.slice(-4))).to.deep.equal(['full', 'incr']);
-      const local = join(incr.dir, 'local.yaml');
-      await writeFile(local, lines(`destination: ${JSON.stringify(remoteChain)}`));
       const name = `${chainDb.name}_restored`;
       try {
-        const restored = await cli(['restore', local, 'latest', '--to', join(incr.dir, 'restored'), '--database', name]);
+        const restored = await cli(['restore', file, 'latest', '--to', join(incr.dir, 'restored'), '--database', name], { env });
         expect(restored.code, restored.stderr).to.equal(0);
         expect(await expectRestoredMatchesDatabase(chainDb, incr, join(incr.dir, 'restored', 'repository'))).to.be.greaterThan(0);
         expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, chainDb.name));

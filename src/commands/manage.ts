@@ -19,7 +19,10 @@ export async function manifestOf(file: string): Promise<Manifest> {
 }
 
 export async function findSnapshot(destination: string, id: string): Promise<SnapshotEntry> {
-  const entries = await listSnapshots(destination);
+  return findIn(await listSnapshots(destination), id, destination);
+}
+
+export function findIn(entries: SnapshotEntry[], id: string, destination: string): SnapshotEntry {
   const wanted = id === 'latest' ? entries.filter((e) => e.complete).at(-1) : entries.find((e) => e.id === id);
   if (!wanted) {
     const known = entries.map((e) => e.id).slice(-5).join(', ') || 'none';

@@ -8,7 +8,10 @@ import { describeRestore } from '../restore/describe.js';
 import { checkRestoreSources, executeRestore, prepareRestore, serverName } from '../restore/restore.js';
 import type { RestorePlan } from '../restore/restore.js';
 import { remoteDestination } from '../util/destination.js';
-import { findSnapshot, manifestOf } from './manage.js';
+import { findIn, manifestOf } from './manage.js';
+import { localSnapshots } from '../restore/fetch.js';
+import type { LocalSnapshots } from '../restore/fetch.js';
+import type { Manifest } from '../manifest.js';
 import type { Output } from './output.js';
 
 export interface RestoreCommandOptions {
@@ -22,15 +25,30 @@ export interface RestoreCommandOptions {
   signal?: AbortSignal;
 }
 
-/** `backplan restore FILE SNAPSHOT --to DIR`: repository, configuration and database back. */
+/**
+ * `backplan restore FILE SNAPSHOT --to DIR`: repository, configuration and database back. From
+ * an ssh destination the snapshot (and its chain) is copied here first (see restore/fetch.ts);
+ * a dry run only looks at the remote listing.
+ */
 export async function restoreFile(file: string, id: string, o: RestoreCommandOptions, out: Output): Promise<void> {
   const manifest = await manifestOf(file);
-  const destination = localDestination(manifest.destination, 'restore');
-  const snapshot = await completeSnapshot(destination, id);
+  const destination = manifestDestination(manifest.destination);
+  const log = (line: string) => out.err(`restore: ${line}\n`);
+  const listed = await listSnapshots(destination);
+  const wanted = completeIn(listed, id, destination);
+  const local = o.dryRun ? { entries: listed, snapshot: wanted, release: async () => undefined } : await localSnapshots(destination, listed, wanted, { signal: o.signal, log });
+  try {
+    await restoreLocal(manifest, local, o, out, log);
+  } finally {
+    await local.release();
+  }
+}
+
+async function restoreLocal(manifest: Manifest, { entries, snapshot }: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
   const { connection, secrets, note } = await restoreConnection(manifest, snapshot.dir);
   if (note) out.err(`note: ${note}\n`);
   const plan = await prepareRestore({
-    entries: await listSnapshots(destination),
+    entries,
     snapshot,
     targetDir: resolve(o.to),
     connection,
@@ -45,7 +63,6 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
     out.out(describeRestore(plan));
     return;
   }
-  const log = (line: string) => out.err(`restore: ${line}\n`);
   await checkRestoreSources(plan, log, { signal: o.signal });
   await executeRestore(plan, secrets, log, o.signal).catch((e: unknown) => {
     log(`stopped: ${plan.targetDir} holds a partial restore; once the cause is fixed, run the restore again with --force`);
@@ -54,24 +71,17 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
   out.out(restoreSummary(plan));
 }
 
-/** Restores read snapshot folders directly: an ssh destination is out of their reach. */
-export function localDestination(destination: string, command = 'restore'): string {
-  const remote = remoteDestination(destination);
-  if (remote) {
-    throw new BackplanError('USAGE', `the destination ${destination} is remote; ${command} reads a local destination`, {
-      hint: `copy the snapshot folder (and, for an incremental, its chain) here, e.g. \`rsync -aH ${destination}/ ./copy/\`, and point a manifest at it`,
-    });
-  }
-  return resolve(destination);
-}
-
 /** The destination as commands use it: a local path resolved, a remote one as written. */
 export function manifestDestination(destination: string): string {
   return remoteDestination(destination) ? destination : resolve(destination);
 }
 
 export async function completeSnapshot(destination: string, id: string): Promise<CompleteSnapshot> {
-  const entry: SnapshotEntry = await findSnapshot(destination, id);
+  return completeIn(await listSnapshots(destination), id, destination);
+}
+
+function completeIn(entries: SnapshotEntry[], id: string, destination: string): CompleteSnapshot {
+  const entry: SnapshotEntry = findIn(entries, id, destination);
   if (!entry.complete || !entry.record) {
     throw new BackplanError('SNAPSHOT', `snapshot ${entry.id} is incomplete (no readable snapshot.json): it is not a backup`, {
       hint: 'pick a complete snapshot (backplan list)',

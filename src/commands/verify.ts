@@ -9,7 +9,9 @@ import { restoreConnection } from '../restore/connection.js';
 import { restoreTest } from '../restore/restore-test.js';
 import type { RestoreTestResult } from '../restore/restore-test.js';
 import { formatBytes } from '../util/bytes.js';
-import { completeSnapshot, localDestination, manifestDestination } from './restore.js';
+import { completeSnapshot, manifestDestination } from './restore.js';
+import { localSnapshots } from '../restore/fetch.js';
+import { remoteDestination } from '../util/destination.js';
 import { manifestOf } from './manage.js';
 import type { Output } from './output.js';
 
@@ -33,12 +35,11 @@ export interface VerificationRecord extends VerifyReport {
  */
 export async function verifyFile(file: string, id: string | undefined, o: VerifyCommandOptions, out: Output): Promise<void> {
   const manifest = await manifestOf(file);
-  // Checksums are compared where the files are; a restore test needs them here.
-  const destination = o.restoreTest ? localDestination(manifest.destination, 'verify --restore-test') : manifestDestination(manifest.destination);
+  const destination = manifestDestination(manifest.destination);
   const snapshots = await selectSnapshots(destination, id, o.all ?? false);
   const failed: string[] = [];
   for (const snapshot of snapshots) {
-    const verification = await verifySnapshot(snapshot, o, out, () => restoreConnection(manifest, snapshot.dir));
+    const verification = await verifySnapshot(destination, snapshot, o, out, () => restoreConnection(manifest, snapshot.dir));
     out.out(verificationLine(snapshot.id, verification));
     await recordVerification(snapshot.dir, verification, out);
     if (verification.failedAt) failed.push(snapshot.id);
@@ -59,6 +60,7 @@ async function selectSnapshots(destination: string, id: string | undefined, all:
 }
 
 async function verifySnapshot(
+  destination: string,
   snapshot: CompleteSnapshot,
   o: VerifyCommandOptions,
   out: Output,
@@ -73,7 +75,14 @@ async function verifySnapshot(
   if (report.problems.length === 0 && o.restoreTest) {
     const { connection: server, secrets } = await connection();
     const log = (line: string) => out.err(`restore-test: ${line}\n`);
-    verification.restoreTest = await restoreTest({ entries: await listSnapshots(join(snapshot.dir, '..')), snapshot, connection: server, secrets, verified: [snapshot.id], log, signal: o.signal });
+    // A remote snapshot is copied here for the test, and that copy is verified again.
+    const local = await localSnapshots(destination, await listSnapshots(destination), snapshot, { signal: o.signal, log });
+    const verified = remoteDestination(destination) ? [] : [snapshot.id];
+    try {
+      verification.restoreTest = await restoreTest({ ...local, connection: server, secrets, verified, log, signal: o.signal });
+    } finally {
+      await local.release();
+    }
     for (const problem of verification.restoreTest.problems) out.out(`${snapshot.id}  restore test: ${problem}\n`);
   }
   const ok = report.problems.length === 0 && (verification.restoreTest?.ok ?? true);
