@@ -8,7 +8,7 @@ import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
+import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
 import { expectRestoredMatchesDatabase, incrementalProfile } from './support/incremental.js';
 import { sha256File } from '../src/record/checksums.js';
@@ -154,13 +154,12 @@ describe('remote destinations over ssh', function () {
     const holder = spawn('sleep', ['60']);
     const held = { pid: holder.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
     await writeFile(join(remoteDir, '.lock'), JSON.stringify(held) + '\n');
-    const waiting = backplan(['run', file, '--wait-lock', '20s']);
-    await new Promise((r) => setTimeout(r, 1000));
+    const waiting = spawnCli(['run', file, '--wait-lock', '60s'], { cwd: p.dir, mark: p.dir, env: env() });
+    await waiting.waitFor(/waiting up to 1m00s for .*\.lock, held by process \d+/, 30_000);
     await rm(join(remoteDir, '.lock'));
     holder.kill();
-    const waited = await waiting;
+    const waited = await waiting.exited;
     expect(waited.code, waited.stderr).to.equal(0);
-    expect(waited.stderr).to.match(/waiting up to 20(\.0)?s for .*\.lock, held by process \d+/);
     await sleepToNextSecond();
     await writeFile(join(remoteDir, '.lock'), JSON.stringify(held) + '\n');
     const takeover = await runOk(file);
@@ -170,15 +169,28 @@ describe('remote destinations over ssh', function () {
 
   it('kill -9 mid-run leaves only a .partial- there; the next run clears it and the staging', async () => {
     const file = await manifest('repository: { strategy: rsync }');
-    const run = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env: env() });
-    await run.waitFor(/start (db-dump|repository)/);
-    await new Promise((r) => setTimeout(r, 200));
-    run.child.kill('SIGKILL');
-    await run.exited;
+    // pg_dump waits on this lock, so the kill lands mid-run however fast the machine is.
+    const blocker = await connectTo(db.server, db.name);
+    try {
+      await blocker.query('BEGIN');
+      await blocker.query('LOCK TABLE db_dblog IN ACCESS EXCLUSIVE MODE');
+      const run = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env: env() });
+      await run.waitFor(/start db-dump/);
+      await new Promise((r) => setTimeout(r, 300));
+      run.child.kill('SIGKILL');
+      await run.exited;
+    } finally {
+      await blocker.query('ROLLBACK').catch(() => undefined);
+      await blocker.end();
+    }
     const after = await destinationState(remoteDir);
     expect(after.published).to.deep.equal([]);
+    expect(after.partial, 'the remote .partial- made by the lock step').to.have.length(1);
+    expect(after.lock, 'the dead run still holds the lock').to.equal(true);
     const next = await runOk(file);
-    expect(next.stderr).to.match(/taking over the lock|removing/);
+    expect(next.stderr).to.match(/taking over the lock/);
+    expect(next.stderr).to.match(/removing .*\.partial-.*left by an interrupted run/);
+    expect(next.stderr).to.match(/staged by an interrupted run/);
     const state = await expectOnlySoundSnapshots(remoteDir);
     expect(state.published).to.have.length(1);
     expect(state.partial).to.deep.equal([]);

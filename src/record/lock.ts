@@ -21,10 +21,10 @@ const TAKEOVER_POLL_MS = 20;
 const held = new Map<string, LockHolder>();
 
 /**
- * Takes `.lock` by creating it exclusively (O_EXCL, atomic on local filesystems; on a remote
- * destination the same through the remote shell's noclobber). A lock left
- * by a dead process on this host is taken over with a warning; a live one makes us wait up to
- * `waitMs`, then fail with LOCKED (exit 75, as borgmatic does).
+ * Takes `.lock` by creating it exclusively (O_EXCL, atomic on local filesystems; at a remote
+ * destination the remote shell's noclobber does the same). A lock left by a dead process on
+ * this host is taken over with a warning; a live one makes us wait up to `waitMs`, then fail
+ * with LOCKED (exit 75, as borgmatic does).
  */
 export async function acquireLock(
   path: string,

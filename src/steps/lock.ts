@@ -57,7 +57,10 @@ export const runLock: StepRun<LockOptions> = async (step, ctx, signal) => {
   const leftovers = await leftoversOf(await listSnapshots(destination), warn);
   if (remote) await deleteRemoteSnapshots(remote, leftovers.map((e) => basename(e.dir)));
   else for (const entry of leftovers) await rm(entry.dir, { recursive: true, force: true });
-  if (snapshot.uploadDir === undefined) return void (await mkdir(snapshot.partialDir, { mode: 0o700 }));
+  if (snapshot.uploadDir === undefined) {
+    await mkdir(snapshot.partialDir, { mode: 0o700 });
+    return;
+  }
   await clearStaging(dirname(snapshot.partialDir), warn);
   await mkdir(snapshot.partialDir, { recursive: true, mode: 0o700 });
   const upload = remoteDestination(snapshot.uploadDir)!;
