@@ -1,4 +1,3 @@
-import { rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackplanError, BackplanErrors } from '../errors.js';
 import { readManifest } from '../load/read-manifest.js';
@@ -8,8 +7,7 @@ import type { SnapshotEntry } from '../record/destination.js';
 import { pruneDestination } from '../record/prune.js';
 import { acquireLock, releaseLock } from '../record/lock.js';
 import type { RetentionDecision } from '../record/retention.js';
-import { removeRemoteFiles, writeRemoteFile } from '../record/remote/destination.js';
-import { remoteDestination } from '../util/destination.js';
+import { removeFile, writeText } from '../record/files.js';
 
 /** The valid manifest behind commands that only look at the destination (list, prune, pin). */
 export async function manifestOf(file: string): Promise<Manifest> {
@@ -36,12 +34,8 @@ export async function setPinned(file: string, id: string, pinned: boolean): Prom
   const entry = await findSnapshot(destination, id);
   if (!entry.complete) throw new BackplanError('SNAPSHOT', `${entry.id} is incomplete and cannot be pinned`, { hint: 'pin a complete snapshot' });
   const marker = join(entry.dir, PIN_FILE);
-  const remote = remoteDestination(marker);
-  const text = `pinned ${new Date().toISOString()}\n`;
-  if (remote && pinned) await writeRemoteFile(remote, text);
-  else if (remote) await removeRemoteFiles(remote.host, [remote.path]);
-  else if (pinned) await writeFile(marker, text);
-  else await rm(marker, { force: true });
+  if (pinned) await writeText(marker, `pinned ${new Date().toISOString()}\n`);
+  else await removeFile(marker);
   return entry;
 }
 

@@ -3,13 +3,11 @@
  * run reads its parent's record back. The parent's record is the only state an incremental run
  * needs: its watermark bounds the change query, its pack lengths bound the pack tails.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackplanError } from '../errors.js';
 import { SNAPSHOT_JSON } from '../record/layout.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
-import { readRemoteFile } from '../record/remote/destination.js';
-import { remoteDestination } from '../util/destination.js';
+import { readText } from '../record/files.js';
 
 /** A pack file as the snapshot left it: its length and a hash of the bytes just before it. */
 export interface PackState {
@@ -82,9 +80,8 @@ export function incrementalExtra(record: SnapshotRecord): IncrementalExtra | und
 
 export async function readSnapshotRecord(dir: string): Promise<SnapshotRecord> {
   const path = join(dir, SNAPSHOT_JSON);
-  const remote = remoteDestination(path);
   try {
-    const text = remote ? await readRemoteFile(remote) : await readFile(path, 'utf8');
+    const text = await readText(path);
     if (text === undefined) throw new Error('no such file');
     return JSON.parse(text) as SnapshotRecord;
   } catch (e) {

@@ -13,8 +13,9 @@ import { latestComplete, listSnapshots } from './destination.js';
  */
 export async function explainDiskFull(error: BackplanError, destination: string, partialDir: string): Promise<BackplanError> {
   // A remote destination's artefacts are staged locally first: either side may have filled.
-  const where = remoteDestination(destination) ? `the staging folder ${dirname(partialDir)} or the destination ${destination}` : `the destination ${destination}`;
-  const free = await statfs(remoteDestination(destination) ? dirname(partialDir) : destination).then((s) => s.bavail * s.bsize).catch(() => undefined);
+  const remote = remoteDestination(destination) !== undefined;
+  const where = remote ? `the staging folder ${dirname(partialDir)} or the destination ${destination}` : `the destination ${destination}`;
+  const free = await statfs(remote ? dirname(partialDir) : destination).then((s) => s.bavail * s.bsize).catch(() => undefined);
   const previous = latestComplete(await listSnapshots(destination).catch(() => []));
   const previousBytes = previous?.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0);
   const written = await bytesUnder(partialDir);

@@ -1,8 +1,6 @@
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { writeJsonSynced } from './publish.js';
-import { readRemoteFile } from './remote/destination.js';
-import { remoteDestination } from '../util/destination.js';
+import { readText } from './files.js';
 
 /** `DEST/.last-run.json`: how the latest run ended, for `backplan check` and monitoring. */
 export interface LastRun {
@@ -19,10 +17,8 @@ export async function recordLastRun(destination: string, run: LastRun): Promise<
 }
 
 export async function readLastRun(destination: string): Promise<LastRun | undefined> {
-  const path = join(destination, LAST_RUN_FILE);
-  const remote = remoteDestination(path);
   try {
-    const text = remote ? await readRemoteFile(remote) : await readFile(path, 'utf8');
+    const text = await readText(join(destination, LAST_RUN_FILE));
     return text === undefined ? undefined : (JSON.parse(text) as LastRun);
   } catch {
     return undefined;

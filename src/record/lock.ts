@@ -1,10 +1,11 @@
 import { hostname } from 'node:os';
-import { open, readFile, rm } from 'node:fs/promises';
+import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackplanError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { remoteDestination } from '../util/destination.js';
-import { createRemoteFile, readRemoteFile, removeRemoteFiles } from './remote/destination.js';
+import { createRemoteFile } from './remote/destination.js';
+import { readText, removeFile } from './files.js';
 
 export interface LockHolder {
   pid: number;
@@ -63,7 +64,7 @@ export async function acquireLock(
 /** Removes the lock only if it is ours: a taken-over lock must not be freed by its old owner. */
 export async function releaseLock(path: string): Promise<void> {
   const holder = await readHolder(path);
-  if (holder && holder.pid === process.pid && holder.host === hostname()) await removeLockFile(path);
+  if (holder && holder.pid === process.pid && holder.host === hostname()) await removeFile(path);
   held.delete(path);
 }
 
@@ -79,17 +80,17 @@ async function removeStale(path: string, stale: LockHolder): Promise<boolean> {
   if (!(await tryCreate(mutex, me))) {
     // Left by a run killed in the middle of a takeover.
     const other = await readHolder(mutex);
-    if (other && isStale(mutex, other)) await removeLockFile(mutex);
+    if (other && isStale(mutex, other)) await removeFile(mutex);
     return false;
   }
   held.set(mutex, me);
   try {
     if (!sameHolder(await readHolder(path), stale)) return false;
-    await removeLockFile(path);
+    await removeFile(path);
     return true;
   } finally {
     held.delete(mutex);
-    await removeLockFile(mutex);
+    await removeFile(mutex);
   }
 }
 
@@ -98,20 +99,14 @@ function sameHolder(a: LockHolder | undefined, b: LockHolder | undefined): boole
 }
 
 export async function readHolder(path: string): Promise<LockHolder | undefined> {
-  const remote = remoteDestination(path);
   try {
-    const text = remote ? await readRemoteFile(remote) : await readFile(path, 'utf8');
+    const text = await readText(path);
     return text === undefined ? undefined : (JSON.parse(text) as LockHolder);
   } catch (e) {
-    if (remote && e instanceof BackplanError) throw e;
+    // An unreadable lock is no holder; an unreachable remote host is a failure of its own.
+    if (e instanceof BackplanError) throw e;
     return undefined;
   }
-}
-
-async function removeLockFile(path: string): Promise<void> {
-  const remote = remoteDestination(path);
-  if (remote) await removeRemoteFiles(remote.host, [remote.path]);
-  else await rm(path, { force: true });
 }
 
 async function tryCreate(path: string, me: LockHolder): Promise<boolean> {

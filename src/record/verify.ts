@@ -1,11 +1,11 @@
 import { createReadStream } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { SNAPSHOT_JSON } from './layout.js';
 import { parseSumsLine, sha256File } from './checksums.js';
 import type { ArtefactRecord, SnapshotRecord } from './snapshot-record.js';
-import { readRemoteRecord, remoteHasher } from './remote/destination.js';
+import { remoteHasher } from './remote/destination.js';
+import { readText } from './files.js';
 import { remoteDestination } from '../util/destination.js';
 
 export interface VerifyProblem {
@@ -32,10 +32,16 @@ export interface ArtefactHasher {
  * followed into its folder and every listed file re-hashed.
  */
 export async function verifySnapshotDir(dir: string, opts: { deep: boolean }): Promise<VerifyReport> {
+  const path = join(dir, SNAPSHOT_JSON);
+  const text = await readText(path);
+  if (text === undefined) throw new Error(`no ${path}`);
+  const record = JSON.parse(text) as SnapshotRecord;
   const remote = remoteDestination(dir);
-  if (remote) return compareArtefacts(JSON.parse(await readRemoteRecord(remote, SNAPSHOT_JSON)) as SnapshotRecord, remoteHasher(remote), opts);
-  const record = JSON.parse(await readFile(join(dir, SNAPSHOT_JSON), 'utf8')) as SnapshotRecord;
-  const local: ArtefactHasher = {
+  return compareArtefacts(record, remote ? remoteHasher(remote) : localHasher(dir), opts);
+}
+
+function localHasher(dir: string): ArtefactHasher {
+  return {
     hash: async (artefacts) => {
       const sums = [];
       for (const artefact of artefacts) sums.push(await sha256File(join(dir, artefact.path)).catch(() => undefined));
@@ -43,7 +49,6 @@ export async function verifySnapshotDir(dir: string, opts: { deep: boolean }): P
     },
     checkList: (listPath, report) => verifyList(dir, listPath, report),
   };
-  return compareArtefacts(record, local, opts);
 }
 
 async function compareArtefacts(record: SnapshotRecord, hasher: ArtefactHasher, opts: { deep: boolean }): Promise<VerifyReport> {

@@ -202,10 +202,3 @@ async function checkRemoteList(snapshot: RemotePath, listPath: string, report: V
     report.problems.push({ path: m[1]!, problem: m[2] === 'FAILED' ? `sha256 does not match ${listPath}` : 'missing' });
   }
 }
-
-/** A remote snapshot folder's record, read over ssh. */
-export async function readRemoteRecord(snapshot: RemotePath, file: string): Promise<string> {
-  const text = await readRemoteFile({ host: snapshot.host, path: posix.join(snapshot.path, file) });
-  if (text === undefined) throw new Error(`no ${file} in ${remoteSpec(snapshot)}`);
-  return text;
-}
