@@ -7,14 +7,14 @@ import { join } from 'node:path';
 import { Header } from 'tar';
 import { addNodes } from '../src/demo/aiida-profile.js';
 import { connectTo } from '../src/demo/cluster.js';
-import { applyRepositoryDelta, restoreChain, unsafeEntry } from '../src/incremental/apply.js';
+import { applyRepositoryDelta, unsafeEntry } from '../src/incremental/apply.js';
 import { repackedPacks } from '../src/incremental/container.js';
 import { nodeFolder } from '../src/incremental/layout.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { isBackplanError } from '../src/errors.js';
 import { withDatabase } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
-import { archiveMembers, expectRestoredMatchesDatabase, incrementalProfile, indexRows, runSnapshot } from './support/incremental.js';
+import { archiveMembers, expectRestoredMatchesDatabase, incrementalProfile, restoreChain, indexRows, runSnapshot } from './support/incremental.js';
 import type { IncrementalProfile } from './support/incremental.js';
 
 const MINUTE = 60_000;

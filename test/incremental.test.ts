@@ -4,13 +4,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
 import { nodeFolder } from '../src/incremental/layout.js';
-import { restoreChain } from '../src/incremental/apply.js';
 import { formatBytes } from '../src/util/bytes.js';
 import type { Plan } from '../src/plan/types.js';
 import { withDatabase } from './support/pg.js';
 import { cli } from './support/profile.js';
 import type { TestDatabase } from './support/pg.js';
-import { archiveMembers, expectRestoredMatchesDatabase, incrementalProfile, runSnapshot } from './support/incremental.js';
+import { archiveMembers, expectRestoredMatchesDatabase, incrementalProfile, restoreChain, runSnapshot } from './support/incremental.js';
 import type { IncrementalProfile, Snapshot } from './support/incremental.js';
 
 /** What `backplan plan` says the next incremental would copy (the part after `now: `). */

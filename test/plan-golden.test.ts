@@ -15,6 +15,7 @@ import type { ManifestSource } from '../src/load/read-manifest.js';
 import type { Manifest } from '../src/manifest.js';
 import { formatPlan } from '../src/plan/format/index.js';
 import type { PlanFormat } from '../src/plan/format/index.js';
+import { openDestination } from '../src/destination/registry.js';
 import { makePlan } from '../src/plan/make-plan.js';
 import type { PlanFacts } from '../src/plan/make-plan.js';
 import type { Plan, PlannedStep } from '../src/plan/types.js';
@@ -54,7 +55,7 @@ async function planOf(sample: Sample, overrides: Partial<PlanFacts> = {}): Promi
   expect(source.errors.map((e) => e.message), `${sample.name} must be valid`).to.deep.equal([]);
   const valid = source as ManifestSource & { manifest: Manifest };
   const resolution = await resolveProfile(valid.manifest, { positionOf: source.positionOf, env: sample.env });
-  return makePlan({ source: valid, resolution, facts: facts(overrides) });
+  return makePlan({ source: valid, resolution, destination: openDestination(valid.manifest.destination), facts: facts(overrides) });
 }
 
 /** The plan as printed, with machine-specific paths replaced so goldens are portable. */
@@ -174,7 +175,7 @@ describe('plan goldens of the sample manifests', () => {
         const day = days - i;
         const time = new Date(Date.parse('2026-11-22T03:00:00Z') - day * 86_400_000);
         const id = `${time.toISOString().slice(0, 10)}T030000Z-${kind(day)}`;
-        return { id, dir: `${destination}/${id}`, time, kind: kind(day), complete: true, pinned: false };
+        return { id, name: id, dir: `${destination}/${id}`, time, kind: kind(day), complete: true, pinned: false, recordFile: true };
       });
     }
 

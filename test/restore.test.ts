@@ -6,10 +6,9 @@ import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
 import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';
 import { BackplanError } from '../src/errors.js';
-import type { SnapshotEntry } from '../src/record/destination.js';
+import type { CompleteSnapshot, SnapshotEntry } from '../src/destination/types.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
-import { snapshotChain } from '../src/restore/chain.js';
-import type { CompleteSnapshot } from '../src/restore/chain.js';
+import { snapshotChain } from '../src/record/chain.js';
 import { expectRestoredMatchesDatabase, incrementalProfile, runSnapshot } from './support/incremental.js';
 import type { IncrementalProfile } from './support/incremental.js';
 import { withDatabase } from './support/pg.js';
@@ -127,7 +126,9 @@ describe('backplan restore', function () {
 describe('incremental chains', () => {
   const entry = (id: string, parent?: string, complete = true): SnapshotEntry => ({
     id,
+    name: id,
     dir: `/d/${id}`,
+    recordFile: complete,
     time: new Date(0),
     kind: id.endsWith('incr') ? 'incr' : 'full',
     complete,

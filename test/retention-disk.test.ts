@@ -10,7 +10,8 @@ import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dailyId, daysBetween, destinationState, exists, expectOnlySoundSnapshots, fabricateDailyHistory, fabricateSnapshot } from './support/destination.js';
-import { verifySnapshotDir } from '../src/record/verify.js';
+import { LocalDestination } from '../src/destination/local.js';
+import { verifySnapshot } from '../src/record/verify.js';
 import { writeManifest } from './support/manifests.js';
 import { withDatabase } from './support/pg.js';
 import { killLeftovers, spawnCli } from './support/procs.js';
@@ -237,7 +238,7 @@ describe('retention on disk', function () {
         const names = await readdir(p.destination);
         for (const id of names.filter((n) => history.includes(n))) {
           expect(await exists(join(p.destination, id, 'snapshot.json')), `${id} lost snapshot.json in place`).to.equal(true);
-          const report = await verifySnapshotDir(join(p.destination, id), { deep: true });
+          const report = await verifySnapshot(new LocalDestination(p.destination), id, { deep: true });
           expect(report.problems, `${id} looks complete after a killed prune`).to.deep.equal([]);
         }
         const halfDeleted = names.filter((n) => history.some((id) => n === `.partial-${id}`));

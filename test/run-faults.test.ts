@@ -15,6 +15,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import { connectTo } from '../src/demo/cluster.js';
 import { acquireLock, releaseLock } from '../src/record/lock.js';
+import { openDestination } from '../src/destination/registry.js';
 import { snapshotId } from '../src/record/layout.js';
 import { destinationState, exists, expectOnlySoundSnapshots, fabricateSnapshot } from './support/destination.js';
 import { writeManifest } from './support/manifests.js';
@@ -378,10 +379,13 @@ describe('backplan run under faults', function () {
       // Each contender calls acquireLock at the same instant, holds the lock 300 ms and records
       // when it entered and left; no two of those intervals may overlap.
       const lockModule = new URL('../src/record/lock.js', import.meta.url).href;
+      const registry = new URL('../src/destination/registry.js', import.meta.url).href;
       const script = `
         import { acquireLock, releaseLock } from ${JSON.stringify(lockModule)};
+        import { openDestination } from ${JSON.stringify(registry)};
         import { appendFileSync } from 'node:fs';
-        const [path, log, at] = process.argv.slice(1);
+        const [dir, log, at] = process.argv.slice(1);
+        const path = openDestination(dir);
         const now = () => performance.timeOrigin + performance.now();
         while (Date.now() < Number(at)) {}
         try {
@@ -402,7 +406,7 @@ describe('backplan run under faults', function () {
         const at = Date.now() + 800;
         const contenders = Array.from({ length: 6 }, () =>
           new Promise<number | null>((resolve) =>
-            spawn(process.execPath, ['--input-type=module', '-e', script, join(lockDest, '.lock'), log, String(at)], { stdio: 'inherit' }).on('close', resolve),
+            spawn(process.execPath, ['--input-type=module', '-e', script, lockDest, log, String(at)], { stdio: 'inherit' }).on('close', resolve),
           ),
         );
         expect(await Promise.all(contenders)).to.deep.equal([0, 0, 0, 0, 0, 0]);
@@ -422,7 +426,7 @@ describe('backplan run under faults', function () {
     });
 
     it('takes over a stale lock naming our own pid (pids repeat across container restarts)', async () => {
-      const path = join(lockDest, '.lock');
+      const path = openDestination(lockDest);
       await holdLock(process.pid, '2026-11-20T03:00:00.000Z');
       const warnings: string[] = [];
       const me = await acquireLock(path, 'test-job', { waitMs: 0, warn: (m) => warnings.push(m) });

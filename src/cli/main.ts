@@ -14,7 +14,7 @@ import { demo } from '../commands/demo.js';
 import { importLegacy } from '../commands/import-legacy.js';
 import { checkFreshness, freshnessPrometheus, freshnessText } from '../commands/check.js';
 import { listDestination, listTable } from '../commands/list.js';
-import { describeDecision, manifestOf, pruneFile, setPinned } from '../commands/manage.js';
+import { describeDecision, openJob, pruneFile, setPinned } from '../commands/manage.js';
 import { jsonReporter, lineReporter, summaryTable, terminalReporter } from '../commands/reporters.js';
 import { formatPlan, PLAN_FORMATS } from '../plan/format/index.js';
 import type { PlanFormat } from '../plan/format/index.js';
@@ -25,7 +25,7 @@ import { restoreFile } from '../commands/restore.js';
 import { interruptController, interruptible } from './signals.js';
 import { verifyFile } from '../commands/verify.js';
 import { TOOL_VERSION } from '../version.js';
-import { closeSshConnections } from '../record/remote/ssh.js';
+import { closeDestinations } from '../destination/registry.js';
 
 
 function durationArg(value: string): number {
@@ -87,7 +87,7 @@ function program(): Command {
     .argument('<file>', 'manifest')
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const rows = await listDestination((await manifestOf(file)).destination);
+      const rows = await listDestination((await openJob(file)).destination);
       process.stdout.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : listTable(rows));
     });
 
@@ -233,5 +233,5 @@ try {
 } catch (e) {
   process.exitCode = report(e);
 } finally {
-  await closeSshConnections();
+  await closeDestinations();
 }

@@ -1,8 +1,7 @@
-import { listSnapshots } from '../record/destination.js';
 import { readLastRun } from '../record/last-run.js';
 import type { LastRun } from '../record/last-run.js';
 import { formatDuration } from '../util/duration.js';
-import { manifestOf } from './manage.js';
+import { openJob } from './manage.js';
 
 export interface Freshness {
   job: string;
@@ -16,9 +15,11 @@ export interface Freshness {
 
 /** Is the newest complete snapshot younger than maxAge, and did the last run succeed? */
 export async function checkFreshness(file: string, maxAgeMs: number, now = new Date()): Promise<Freshness> {
-  const { name, destination } = await manifestOf(file);
-  const newest = (await listSnapshots(destination)).filter((s) => s.complete).at(-1);
-  const lastRun = await readLastRun(destination);
+  const { manifest, destination: dest } = await openJob(file);
+  const { name } = manifest;
+  const destination = dest.spec;
+  const newest = (await dest.list()).filter((s) => s.complete).at(-1);
+  const lastRun = await readLastRun(dest);
   const problems: string[] = [];
   let newestInfo: Freshness['newest'];
   if (!newest) problems.push(`no complete snapshot at ${destination}`);

@@ -1,5 +1,4 @@
-import { listSnapshots } from '../record/destination.js';
-import type { SnapshotEntry } from '../record/destination.js';
+import type { Destination, SnapshotEntry } from '../destination/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { textTable } from '../util/table.js';
 
@@ -14,8 +13,8 @@ export interface ListedSnapshot {
   parent?: string;
 }
 
-export async function listDestination(destination: string): Promise<ListedSnapshot[]> {
-  return (await listSnapshots(destination)).map(toListed);
+export async function listDestination(destination: Destination): Promise<ListedSnapshot[]> {
+  return (await destination.list()).map(toListed);
 }
 
 function toListed(e: SnapshotEntry): ListedSnapshot {

@@ -2,6 +2,8 @@ import { BackplanErrors } from '../errors.js';
 import { readManifest } from '../load/read-manifest.js';
 import type { ManifestSource } from '../load/read-manifest.js';
 import type { Manifest } from '../manifest.js';
+import { openDestination } from '../destination/registry.js';
+import type { Destination } from '../destination/types.js';
 import { makePlan } from '../plan/make-plan.js';
 import { probeFacts } from '../plan/probe.js';
 import { offlineFacts, offlineResolution } from '../plan/offline.js';
@@ -9,31 +11,47 @@ import type { Plan } from '../plan/types.js';
 import { resolveProfile } from '../resolve/resolve.js';
 import type { Resolution } from '../resolve/types.js';
 
+export type ValidSource = ManifestSource & { manifest: Manifest };
+
 export interface PlannedRun {
-  source: ManifestSource & { manifest: Manifest };
+  source: ValidSource;
   resolution: Resolution;
+  destination: Destination;
   plan: Plan;
 }
 
-/**
- * load → validate → resolve → plan, throwing every manifest mistake at once. `estimate` asks the
- * database what an incremental would copy (for printed plans; a run finds out by copying).
- */
-export async function planFile(
-  file: string,
-  opts: { waitLockMs?: number; env?: NodeJS.ProcessEnv; now?: Date; estimate?: boolean; offline?: boolean } = {},
-): Promise<PlannedRun> {
-  const env = opts.env ?? process.env;
+export interface PlanOptions {
+  waitLockMs?: number;
+  env?: NodeJS.ProcessEnv;
+  now?: Date;
+  /** Ask the database what an incremental would copy (for printed plans; a run finds out by copying). */
+  estimate?: boolean;
+  offline?: boolean;
+}
+
+/** load → validate, throwing every manifest mistake at once. */
+export async function readValidManifest(file: string, env: NodeJS.ProcessEnv = process.env): Promise<ValidSource> {
   const source = await readManifest(file, env);
   if (source.errors.length > 0 || !source.manifest) throw new BackplanErrors(source.errors);
-  const valid = source as ManifestSource & { manifest: Manifest };
+  return source as ValidSource;
+}
+
+/** load → validate → resolve → plan. */
+export async function planFile(file: string, opts: PlanOptions = {}): Promise<PlannedRun> {
+  const source = await readValidManifest(file, opts.env);
+  return planSource(source, openDestination(source.manifest.destination, opts.env), opts);
+}
+
+/** resolve → plan, for a manifest already read and valid and its destination opened. */
+export async function planSource(source: ValidSource, destination: Destination, opts: PlanOptions = {}): Promise<PlannedRun> {
+  const env = opts.env ?? process.env;
   if (opts.offline) {
-    const resolution = offlineResolution(valid.manifest);
-    return { source: valid, resolution, plan: makePlan({ source: valid, resolution, facts: offlineFacts(opts.now) }) };
+    const resolution = offlineResolution(source.manifest);
+    return { source, resolution, destination, plan: makePlan({ source, resolution, destination, facts: offlineFacts(opts.now) }) };
   }
-  const resolution = await resolveProfile(valid.manifest, { positionOf: source.positionOf, env });
-  const estimate = opts.estimate === true && valid.manifest.repository?.strategy === 'incremental';
-  const facts = await probeFacts(valid.manifest.destination, resolution, opts.now, { estimate });
-  const plan = makePlan({ source: valid, resolution, facts, waitLockMs: opts.waitLockMs });
-  return { source: valid, resolution, plan };
+  const resolution = await resolveProfile(source.manifest, { positionOf: source.positionOf, env });
+  const estimate = opts.estimate === true && source.manifest.repository?.strategy === 'incremental';
+  const facts = await probeFacts(destination, resolution, opts.now, { estimate });
+  const plan = makePlan({ source, resolution, destination, facts, waitLockMs: opts.waitLockMs });
+  return { source, resolution, destination, plan };
 }

@@ -1,16 +1,12 @@
 import { join, resolve } from 'node:path';
 import { BackplanError } from '../errors.js';
-import { listSnapshots } from '../record/destination.js';
-import type { SnapshotEntry } from '../record/destination.js';
-import type { CompleteSnapshot } from '../restore/chain.js';
+import type { CompleteSnapshot, Destination, LocalSnapshots, SnapshotEntry } from '../destination/types.js';
+import { snapshotChain } from '../record/chain.js';
 import { restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
 import { checkRestoreSources, executeRestore, prepareRestore, serverName } from '../restore/restore.js';
 import type { RestorePlan } from '../restore/restore.js';
-import { remoteDestination } from '../util/destination.js';
-import { findIn, manifestOf } from './manage.js';
-import { localSnapshots } from '../restore/fetch.js';
-import type { LocalSnapshots } from '../restore/fetch.js';
+import { findIn, openJob } from './manage.js';
 import type { Manifest } from '../manifest.js';
 import type { Output } from './output.js';
 
@@ -31,12 +27,12 @@ export interface RestoreCommandOptions {
  * a dry run only looks at the remote listing.
  */
 export async function restoreFile(file: string, id: string, o: RestoreCommandOptions, out: Output): Promise<void> {
-  const manifest = await manifestOf(file);
-  const destination = manifestDestination(manifest.destination);
+  const { manifest, destination } = await openJob(file);
   const log = (line: string) => out.err(`restore: ${line}\n`);
-  const listed = await listSnapshots(destination);
-  const wanted = completeIn(listed, id, destination);
-  const local = o.dryRun ? { entries: listed, snapshot: wanted, release: async () => undefined } : await localSnapshots(destination, listed, wanted, { signal: o.signal, log });
+  const listed = await destination.list();
+  const chain = snapshotChain(listed, completeIn(listed, id, destination));
+  // A dry run reads only the listing: nothing is copied from a remote destination.
+  const local = o.dryRun ? readInPlace(chain, destination) : await destination.fetch(chain, { signal: o.signal, log });
   try {
     await restoreLocal(manifest, local, o, out, log);
   } finally {
@@ -44,12 +40,16 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
   }
 }
 
-async function restoreLocal(manifest: Manifest, { entries, snapshot }: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
+function readInPlace(chain: CompleteSnapshot[], destination: Destination): LocalSnapshots {
+  return { entries: chain, local: destination, copied: false, release: async () => undefined };
+}
+
+async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
+  const snapshot = local.entries.at(-1)!;
   const { connection, secrets, note } = await restoreConnection(manifest, snapshot.dir);
   if (note) out.err(`note: ${note}\n`);
   const plan = await prepareRestore({
-    entries,
-    snapshot,
+    chain: local.entries,
     targetDir: resolve(o.to),
     connection,
     secrets,
@@ -63,7 +63,7 @@ async function restoreLocal(manifest: Manifest, { entries, snapshot }: LocalSnap
     out.out(describeRestore(plan));
     return;
   }
-  await checkRestoreSources(plan, log, { signal: o.signal });
+  await checkRestoreSources(plan, local.local, log, { signal: o.signal });
   await executeRestore(plan, secrets, log, o.signal).catch((e: unknown) => {
     log(`stopped: ${plan.targetDir} holds a partial restore; once the cause is fixed, run the restore again with --force`);
     throw e;
@@ -71,16 +71,7 @@ async function restoreLocal(manifest: Manifest, { entries, snapshot }: LocalSnap
   out.out(restoreSummary(plan));
 }
 
-/** The destination as commands use it: a local path resolved, a remote one as written. */
-export function manifestDestination(destination: string): string {
-  return remoteDestination(destination) ? destination : resolve(destination);
-}
-
-export async function completeSnapshot(destination: string, id: string): Promise<CompleteSnapshot> {
-  return completeIn(await listSnapshots(destination), id, destination);
-}
-
-function completeIn(entries: SnapshotEntry[], id: string, destination: string): CompleteSnapshot {
+export function completeIn(entries: SnapshotEntry[], id: string, destination: Destination): CompleteSnapshot {
   const entry: SnapshotEntry = findIn(entries, id, destination);
   if (!entry.complete || !entry.record) {
     throw new BackplanError('SNAPSHOT', `snapshot ${entry.id} is incomplete (no readable snapshot.json): it is not a backup`, {

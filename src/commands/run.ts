@@ -1,7 +1,5 @@
-import { mkdir, readdir } from 'node:fs/promises';
-import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { BackplanError, BackplanErrors } from '../errors.js';
+import { BackplanError } from '../errors.js';
 import { eventSink } from '../execute/events.js';
 import type { EventSink, RunEvent } from '../execute/events.js';
 import { executeDag } from '../execute/executor.js';
@@ -11,15 +9,14 @@ import { STEP_RUNNERS } from '../steps/registry.js';
 import type { RunContext, RunState } from '../steps/run-context.js';
 import { notify } from '../notify/notify.js';
 import type { NotifyState } from '../notify/notify.js';
-import { planFile } from './plan.js';
+import { planSource, readValidManifest } from './plan.js';
+import type { ValidSource } from './plan.js';
+import { openDestination } from '../destination/registry.js';
+import type { Destination } from '../destination/types.js';
 import { recordLastRun } from '../record/last-run.js';
 import { explainDiskFull } from '../record/disk-full.js';
-import { readManifest } from '../load/read-manifest.js';
-import { settingsOf } from '../plan/settings.js';
 import { snapshotId } from '../record/layout.js';
 import { acquireLock, releaseLock } from '../record/lock.js';
-import { remoteDestination } from '../util/destination.js';
-import { remoteNames } from '../record/remote/destination.js';
 
 export interface RunOptions {
   waitLockMs?: number;
@@ -44,19 +41,29 @@ export async function runFile(file: string, opts: RunOptions = {}): Promise<RunS
   const started = Date.now();
   const signal = opts.signal ?? new AbortController().signal;
   const emit = eventSink(opts.onEvent ?? (() => undefined));
-  const lock = await lockBeforePlanning(file, opts, signal, emit);
+  const source = await readValidManifest(file, opts.env);
+  const destination = openDestination(source.manifest.destination, opts.env);
+  const lock = await lockBeforePlanning(destination, source.manifest.name, opts, signal, emit);
   try {
-    return await lockedRun(file, opts, signal, started, lock, emit);
+    return await lockedRun(source, destination, opts, signal, started, lock, emit);
   } finally {
     await lock.release();
   }
 }
 
-async function lockedRun(file: string, opts: RunOptions, signal: AbortSignal, started: number, lock: EarlyLock, emit: EventSink): Promise<RunSummary> {
-  const { plan, resolution, source } = await planFile(file, { waitLockMs: opts.waitLockMs, env: opts.env });
+async function lockedRun(
+  valid: ValidSource,
+  destination: Destination,
+  opts: RunOptions,
+  signal: AbortSignal,
+  started: number,
+  lock: EarlyLock,
+  emit: EventSink,
+): Promise<RunSummary> {
+  const { plan, resolution, source } = await planSource(valid, destination, { waitLockMs: opts.waitLockMs, env: opts.env });
   const listeners: ((step: PlannedStep, record: StepRecord) => void)[] = [];
   const state: RunState = { startedAt: new Date(), artefacts: [], steps: new Map() };
-  const ctx: RunContext = { plan, secrets: resolution.secrets, emit, state, onSettled: (l) => listeners.push(l) };
+  const ctx: RunContext = { plan, destination, secrets: resolution.secrets, emit, state, onSettled: (l) => listeners.push(l) };
 
   emit({ type: 'run-start', job: plan.manifest.name, snapshot: plan.snapshot.id, kind: plan.snapshot.kind, steps: plan.steps.length });
   const ping = async (state: NotifyState, body?: string) => {
@@ -84,14 +91,14 @@ async function lockedRun(file: string, opts: RunOptions, signal: AbortSignal, st
     alwaysRuns: (step) => step.kind === 'unlock' || state.steps.get('lock')?.status === 'ok',
   });
   const { records } = executed;
-  const failure = executed.failure?.code === 'DISK_FULL' ? await explainDiskFull(executed.failure, plan.destination, plan.snapshot.partialDir) : executed.failure;
+  const failure = executed.failure?.code === 'DISK_FULL' ? await explainDiskFull(executed.failure, destination, plan.snapshot.partialDir) : executed.failure;
   const status: RunSummary['status'] = failure?.code === 'LOCKED' ? 'locked' : signal.aborted || failure?.code === 'INTERRUPTED' ? 'interrupted' : failure ? 'failed' : 'ok';
   const durationMs = Date.now() - started;
   await ping(status === 'ok' ? 'finish' : 'fail', failure?.message);
   // A locked run says nothing about the destination's health: the holder will record its own end.
   if (status !== 'locked') {
     const lastRun = { status, endedAt: new Date().toISOString(), snapshot: status === 'ok' ? plan.snapshot.id : undefined, error: failure?.message };
-    await recordLastRun(plan.destination, lastRun).catch(() => undefined);
+    await recordLastRun(destination, lastRun).catch(() => undefined);
   }
   emit({ type: 'run-end', status, snapshot: status === 'ok' ? plan.snapshot.id : undefined, durationMs, error: failure?.message });
   return { plan, records, status, failure, durationMs };
@@ -112,26 +119,19 @@ interface EarlyLock {
  * have used, so that this run's finalize fails renaming onto it. The plan's own lock step then
  * finds the lock already held by this process.
  */
-async function lockBeforePlanning(file: string, opts: RunOptions, signal: AbortSignal, emit: EventSink): Promise<EarlyLock> {
-  const none: EarlyLock = { warnings: [], release: async () => undefined };
-  const source = await readManifest(file, opts.env ?? process.env);
-  if (source.errors.length > 0 || !source.manifest) throw new BackplanErrors(source.errors);
-  const { destination, name } = settingsOf(source.manifest);
-  const remote = remoteDestination(destination);
-  // Where the plan's lock step takes it; if the folder cannot be made, that step says why.
-  const path = join(destination, '.lock');
-  if (!remote && !(await mkdir(destination, { recursive: true }).then(() => true, () => false))) return none;
+async function lockBeforePlanning(destination: Destination, job: string, opts: RunOptions, signal: AbortSignal, emit: EventSink): Promise<EarlyLock> {
   const warnings: string[] = [];
   try {
     // Said at once (before run-start, as the plan waits for the lock): a silent wait looks hung.
     const onWait = (message: string) => emit({ type: 'step-log', step: 'lock', level: 'warn', message });
-    await acquireLock(path, name, { waitMs: opts.waitLockMs ?? 0, signal, warn: (m) => warnings.push(m), onWait });
+    await acquireLock(destination, job, { waitMs: opts.waitLockMs ?? 0, signal, warn: (m) => warnings.push(m), onWait });
   } catch (e) {
-    if (e instanceof BackplanError) return { ...none, warnings, failure: e };
+    // The plan's lock step fails with it, saying why.
+    if (e instanceof BackplanError) return { warnings, failure: e, release: async () => undefined };
     throw e;
   }
   await freeSecond(destination);
-  return { warnings, release: () => releaseLock(path) };
+  return { warnings, release: () => releaseLock(destination) };
 }
 
 /**
@@ -139,11 +139,10 @@ async function lockBeforePlanning(file: string, opts: RunOptions, signal: AbortS
  * waiting for its lock) waits for a second no snapshot is named after, rather than failing to
  * rename onto it in finalize.
  */
-async function freeSecond(destination: string): Promise<void> {
-  const remote = remoteDestination(destination);
+async function freeSecond(destination: Destination): Promise<void> {
   for (;;) {
     const stamp = snapshotId(new Date(), 'full').slice(0, -'full'.length);
-    const names = await (remote ? remoteNames(remote) : readdir(destination)).catch(() => [] as string[]);
+    const names = await destination.names().catch(() => [] as string[]);
     if (!names.some((n) => n.startsWith(stamp))) return;
     await sleep(1000 - (Date.now() % 1000) + 10);
   }

@@ -1,9 +1,10 @@
 import { readdir, stat } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { BackplanError, BackplanErrors, formatError } from '../errors.js';
 import { readManifest } from '../load/read-manifest.js';
 import type { ManifestSource } from '../load/read-manifest.js';
 import type { Manifest } from '../manifest.js';
+import { openDestination } from '../destination/registry.js';
 import { makePlan } from '../plan/make-plan.js';
 import { offlineFacts, offlineResolution } from '../plan/offline.js';
 import type { Output } from './output.js';
@@ -66,7 +67,7 @@ function crossManifestErrors(manifests: ValidManifest[]): BackplanError[] {
   for (const key of ['name', 'destination'] as const) {
     const first = new Map<string, ValidManifest>();
     for (const m of manifests) {
-      const value = key === 'destination' ? resolve(m.manifest.destination) : m.manifest.name;
+      const value = key === 'destination' ? openDestination(m.manifest.destination).spec : m.manifest.name;
       const earlier = first.get(value);
       if (!earlier) {
         first.set(value, m);
@@ -87,7 +88,7 @@ function crossManifestErrors(manifests: ValidManifest[]): BackplanError[] {
 /** The DAG checks (unknown needs, cycles) need no profile: plan offline. */
 function graphErrors(source: ManifestSource & { manifest: Manifest }): BackplanError[] {
   try {
-    makePlan({ source, resolution: offlineResolution(source.manifest), facts: offlineFacts() });
+    makePlan({ source, resolution: offlineResolution(source.manifest), destination: openDestination(source.manifest.destination), facts: offlineFacts() });
     return [];
   } catch (e) {
     if (e instanceof BackplanErrors) return e.errors;

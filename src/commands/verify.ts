@@ -1,18 +1,16 @@
-import { join } from 'node:path';
 import { BackplanError, isBackplanError } from '../errors.js';
-import { listSnapshots, VERIFICATION_FILE } from '../record/destination.js';
-import { writeJsonSynced } from '../record/publish.js';
-import { verifySnapshotDir } from '../record/verify.js';
-import type { VerifyReport } from '../record/verify.js';
-import type { CompleteSnapshot } from '../restore/chain.js';
+import { VERIFICATION_FILE } from '../destination/listing.js';
+import type { CompleteSnapshot, Destination, SnapshotEntry } from '../destination/types.js';
+import { snapshotChain } from '../record/chain.js';
+import { verifySnapshot } from '../record/verify.js';
+import type { VerifyReport } from '../destination/types.js';
 import { restoreConnection } from '../restore/connection.js';
 import { restoreTest } from '../restore/restore-test.js';
 import type { RestoreTestResult } from '../restore/restore-test.js';
 import { formatBytes } from '../util/bytes.js';
-import { completeSnapshot, manifestDestination } from './restore.js';
-import { localSnapshots } from '../restore/fetch.js';
-import { remoteDestination } from '../util/destination.js';
-import { manifestOf } from './manage.js';
+import type { Manifest } from '../manifest.js';
+import { completeIn } from './restore.js';
+import { openJob } from './manage.js';
 import type { Output } from './output.js';
 
 export interface VerifyCommandOptions {
@@ -34,14 +32,14 @@ export interface VerificationRecord extends VerifyReport {
  * re-hashed, each mismatch printed; VERIFY_FAILED (exit 1) naming the failed snapshots.
  */
 export async function verifyFile(file: string, id: string | undefined, o: VerifyCommandOptions, out: Output): Promise<void> {
-  const manifest = await manifestOf(file);
-  const destination = manifestDestination(manifest.destination);
-  const snapshots = await selectSnapshots(destination, id, o.all ?? false);
+  const { manifest, destination } = await openJob(file);
+  const entries = await destination.list();
+  const snapshots = selectSnapshots(entries, destination, id, o.all ?? false);
   const failed: string[] = [];
   for (const snapshot of snapshots) {
-    const verification = await verifySnapshot(destination, snapshot, o, out, () => restoreConnection(manifest, snapshot.dir));
+    const verification = await verifyOne({ manifest, destination, entries }, snapshot, o, out);
     out.out(verificationLine(snapshot.id, verification));
-    await recordVerification(snapshot.dir, verification, out);
+    await recordVerification(destination, snapshot.id, verification, out);
     if (verification.failedAt) failed.push(snapshot.id);
   }
   if (failed.length > 0) {
@@ -51,37 +49,37 @@ export async function verifyFile(file: string, id: string | undefined, o: Verify
   }
 }
 
-async function selectSnapshots(destination: string, id: string | undefined, all: boolean): Promise<CompleteSnapshot[]> {
+function selectSnapshots(entries: SnapshotEntry[], destination: Destination, id: string | undefined, all: boolean): CompleteSnapshot[] {
   if (id !== undefined && all) throw new BackplanError('USAGE', 'give a snapshot or --all, not both');
-  if (!all) return [await completeSnapshot(destination, id ?? 'latest')];
-  const complete = (await listSnapshots(destination)).filter((e): e is CompleteSnapshot => e.complete && e.record !== undefined);
-  if (complete.length === 0) throw new BackplanError('SNAPSHOT', `no complete snapshot at ${destination}`, { hint: 'run a backup first (backplan run)' });
+  if (!all) return [completeIn(entries, id ?? 'latest', destination)];
+  const complete = entries.filter((e): e is CompleteSnapshot => e.complete && e.record !== undefined);
+  if (complete.length === 0) throw new BackplanError('SNAPSHOT', `no complete snapshot at ${destination.spec}`, { hint: 'run a backup first (backplan run)' });
   return complete;
 }
 
-async function verifySnapshot(
-  destination: string,
-  snapshot: CompleteSnapshot,
-  o: VerifyCommandOptions,
-  out: Output,
-  connection: () => ReturnType<typeof restoreConnection>,
-): Promise<VerificationRecord> {
-  const report = await verifySnapshotDir(snapshot.dir, { deep: true }).catch((e: unknown) => {
+interface VerifyJob {
+  manifest: Manifest;
+  destination: Destination;
+  entries: SnapshotEntry[];
+}
+
+async function verifyOne(job: VerifyJob, snapshot: CompleteSnapshot, o: VerifyCommandOptions, out: Output): Promise<VerificationRecord> {
+  const report = await verifySnapshot(job.destination, snapshot.id, { deep: true }).catch((e: unknown) => {
     if (isBackplanError(e)) throw e;
     return { checkedFiles: 0, checkedBytes: 0, problems: [{ path: 'snapshot.json', problem: `cannot be read: ${(e as Error).message}` }] };
   });
   const verification: VerificationRecord = { deep: true, ...report };
   for (const p of report.problems) out.out(`${snapshot.id}  ${p.path}: ${p.problem}\n`);
   if (report.problems.length === 0 && o.restoreTest) {
-    const { connection: server, secrets } = await connection();
     const log = (line: string) => out.err(`restore-test: ${line}\n`);
     // A remote snapshot is copied here for the test, and that copy is verified again.
-    const local = await localSnapshots(destination, await listSnapshots(destination), snapshot, { signal: o.signal, log });
-    const verified = remoteDestination(destination) ? [] : [snapshot.id];
+    const snapshots = await job.destination.fetch(snapshotChain(job.entries, snapshot), { signal: o.signal, log });
     try {
-      verification.restoreTest = await restoreTest({ ...local, connection: server, secrets, verified, log, signal: o.signal });
+      const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir);
+      const verified = snapshots.copied ? [] : [snapshot.id];
+      verification.restoreTest = await restoreTest({ snapshots, connection, secrets, verified, log, signal: o.signal });
     } finally {
-      await local.release();
+      await snapshots.release();
     }
     for (const problem of verification.restoreTest.problems) out.out(`${snapshot.id}  restore test: ${problem}\n`);
   }
@@ -105,8 +103,9 @@ function restoreTestFacts(test: RestoreTestResult): string {
 }
 
 /** A read-only destination still verifies; it only cannot remember that it did. */
-async function recordVerification(dir: string, verification: VerificationRecord, out: Output): Promise<void> {
-  await writeJsonSynced(join(dir, VERIFICATION_FILE), verification).catch((e: unknown) => {
-    out.err(`warning: could not record the verification in ${join(dir, VERIFICATION_FILE)}: ${(e as Error).message}\n`);
+async function recordVerification(destination: Destination, id: string, verification: VerificationRecord, out: Output): Promise<void> {
+  const path = `${id}/${VERIFICATION_FILE}`;
+  await destination.writeText(path, JSON.stringify(verification, null, 2) + '\n').catch((e: unknown) => {
+    out.err(`warning: could not record the verification in ${destination.location(path)}: ${(e as Error).message}\n`);
   });
 }

@@ -12,8 +12,6 @@ import * as tar from 'tar';
 import type { ReadEntry } from 'tar';
 import { BackplanError } from '../errors.js';
 import { pipeline, run } from '../execute/subprocess.js';
-import { listSnapshots } from '../record/destination.js';
-import type { SnapshotEntry } from '../record/destination.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { INDEX_ARTEFACT, sqliteArgv } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
@@ -37,37 +35,6 @@ export async function applyRepositoryDelta(snapshotDir: string, record: Snapshot
   await mkdir(join(container, 'packs'), { recursive: true });
   for (const piece of extra.container.pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece);
   await applyIndex(snapshotDir, extra.container, container);
-}
-
-/**
- * Restores the repository of `snapshotId` from `destination` into `targetRepo`: its full base,
- * then every incremental up to it, oldest first.
- */
-export async function restoreChain(destination: string, snapshotId: string, targetRepo: string): Promise<SnapshotEntry[]> {
-  const chain = chainOf(await listSnapshots(destination), snapshotId);
-  for (const entry of chain) await applyRepositoryDelta(entry.dir, entry.record!, targetRepo);
-  return chain;
-}
-
-/** The snapshots to apply for `snapshotId`, full first, following each record's parent. */
-export function chainOf(entries: SnapshotEntry[], snapshotId: string): SnapshotEntry[] {
-  const byId = new Map(entries.map((e) => [e.id, e]));
-  const chain: SnapshotEntry[] = [];
-  for (let id = snapshotId; ; ) {
-    const entry = byId.get(id);
-    if (!entry?.complete || !entry.record || chain.includes(entry)) {
-      const state = !entry ? 'is missing' : chain.includes(entry) ? 'is its own ancestor' : 'is incomplete';
-      throw new BackplanError('SNAPSHOT', `snapshot ${id} ${state}${chain.length ? `, but ${chain[0]!.id} builds on it` : ''}`, {
-        hint: '`backplan list` shows the snapshots at the destination; restore a full snapshot or one whose chain is whole',
-      });
-    }
-    chain.unshift(entry);
-    if (checkedExtra(entry.record).mode === 'full') return chain;
-    if (entry.record.parent === undefined) {
-      throw new BackplanError('SNAPSHOT', `incremental snapshot ${entry.id} names no parent`, { hint: 'its snapshot.json is damaged' });
-    }
-    id = entry.record.parent;
-  }
 }
 
 /** The record's incremental part, refusing names that could point outside the snapshot or target. */

@@ -3,11 +3,10 @@
  * run reads its parent's record back. The parent's record is the only state an incremental run
  * needs: its watermark bounds the change query, its pack lengths bound the pack tails.
  */
-import { join } from 'node:path';
 import { BackplanError } from '../errors.js';
+import type { Destination } from '../destination/types.js';
 import { SNAPSHOT_JSON } from '../record/layout.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
-import { readText } from '../record/files.js';
 
 /** A pack file as the snapshot left it: its length and a hash of the bytes just before it. */
 export interface PackState {
@@ -78,14 +77,14 @@ export function incrementalExtra(record: SnapshotRecord): IncrementalExtra | und
   return repo.extra as unknown as IncrementalExtra;
 }
 
-export async function readSnapshotRecord(dir: string): Promise<SnapshotRecord> {
-  const path = join(dir, SNAPSHOT_JSON);
+export async function readSnapshotRecord(dest: Destination, id: string): Promise<SnapshotRecord> {
+  const path = `${id}/${SNAPSHOT_JSON}`;
   try {
-    const text = await readText(path);
+    const text = await dest.readText(path);
     if (text === undefined) throw new Error('no such file');
     return JSON.parse(text) as SnapshotRecord;
   } catch (e) {
-    throw new BackplanError('SNAPSHOT', `cannot read ${path}: ${(e as Error).message}`, {
+    throw new BackplanError('SNAPSHOT', `cannot read ${dest.location(path)}: ${(e as Error).message}`, {
       hint: 'the snapshot is incomplete or damaged; `backplan list` shows its state',
       cause: e,
     });

@@ -4,9 +4,9 @@ import type { ManifestSource } from '../load/read-manifest.js';
 import type { Resolution } from '../resolve/types.js';
 import { decideRetention } from '../record/retention.js';
 import { retentionInput } from '../record/prune.js';
-import { latestComplete } from '../record/destination.js';
-import type { SnapshotEntry } from '../record/destination.js';
-import { snapshotId, snapshotPaths } from '../record/layout.js';
+import { latestComplete } from '../destination/listing.js';
+import type { Destination, SnapshotEntry } from '../destination/types.js';
+import { snapshotId } from '../record/layout.js';
 import type { PlanInput, PreviousSnapshot } from '../steps/plan-input.js';
 import { compileSteps } from './compile.js';
 import { checkGraph } from './graph.js';
@@ -32,19 +32,21 @@ export interface PlanFacts {
 export interface PlanRequest {
   source: ManifestSource & { manifest: Manifest };
   resolution: Resolution;
+  destination: Destination;
   facts: PlanFacts;
   waitLockMs?: number;
 }
 
 /** manifest + resolved profile + facts → the Plan that `run` executes and `plan` prints. */
-export function makePlan({ source, resolution, facts, waitLockMs = 0 }: PlanRequest): Plan {
+export function makePlan({ source, resolution, destination, facts, waitLockMs = 0 }: PlanRequest): Plan {
   const settings = settingsOf(source.manifest);
   const previous = latestComplete(facts.snapshots);
   const kind = snapshotKind(settings, facts, previous);
   const id = snapshotId(facts.now, kind);
-  const snapshot = { id, kind, parent: kind === 'incr' ? previous?.id : undefined, ...snapshotPaths(settings.destination, id) };
+  const snapshot = { id, kind, parent: kind === 'incr' ? previous?.id : undefined, ...destination.snapshotPaths(id) };
   const input: PlanInput = {
     settings,
+    destination,
     profile: resolution.profile,
     snapshot,
     previous: previous && toPrevious(previous),
@@ -59,7 +61,7 @@ export function makePlan({ source, resolution, facts, waitLockMs = 0 }: PlanRequ
   if (errors.length > 0) throw new BackplanErrors(errors);
   return {
     manifest: { file: source.source.file, name: settings.name, sha256: createHash('sha256').update(source.source.text).digest('hex') },
-    destination: settings.destination,
+    destination: destination.spec,
     snapshot,
     profile: resolution.profile,
     notes: [...facts.notes, ...notes],
@@ -81,7 +83,7 @@ function snapshotKind(settings: Settings, facts: PlanFacts, previous: SnapshotEn
 }
 
 function toPrevious(entry: SnapshotEntry): PreviousSnapshot {
-  return { id: entry.id, dir: entry.dir, kind: entry.kind, time: entry.time };
+  return { id: entry.id, kind: entry.kind, time: entry.time };
 }
 
 function expectedDeletions(settings: Settings, existing: SnapshotEntry[], next: Plan['snapshot'], now: Date): string[] {

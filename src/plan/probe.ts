@@ -1,13 +1,12 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Resolution } from '../resolve/types.js';
-import { latestComplete, listSnapshots } from '../record/destination.js';
-import type { SnapshotEntry } from '../record/destination.js';
+import { latestComplete } from '../destination/listing.js';
+import type { Destination, SnapshotEntry } from '../destination/types.js';
 import { estimateIncremental } from '../incremental/estimate.js';
 import type { IncrementalEstimate } from '../incremental/estimate.js';
 import { connect } from '../db/connect.js';
 import { EXPORT_SQL } from '../steps/db-snapshot.js';
-import { remoteDestination } from '../util/destination.js';
 import type { PlanFacts } from './make-plan.js';
 
 const run = promisify(execFile);
@@ -17,7 +16,7 @@ const run = promisify(execFile);
  * With `estimate`, also what the next incremental would copy (a query and a stat per changed
  * path: worth it for `plan`, not for every run).
  */
-export async function probeFacts(destination: string, resolution: Resolution, now = new Date(), opts: { estimate?: boolean } = {}): Promise<PlanFacts> {
+export async function probeFacts(destination: Destination, resolution: Resolution, now = new Date(), opts: { estimate?: boolean } = {}): Promise<PlanFacts> {
   const notes: string[] = [];
   const [pgDumpMajor, exportedSnapshots, snapshots] = await Promise.all([
     pgDumpMajorVersion().catch(() => {
@@ -25,10 +24,9 @@ export async function probeFacts(destination: string, resolution: Resolution, no
       return undefined;
     }),
     serverExportsSnapshots(resolution, notes),
-    listSnapshots(destination).catch((e: unknown) => {
-      // A plan can still be shown; a run fails at its lock step, which needs the same host.
-      if (!remoteDestination(destination)) throw e;
-      notes.push(`could not list ${destination}: ${(e as Error).message}; planned as if it held no snapshot`);
+    destination.list().catch((e: unknown) => {
+      // A plan can still be shown; a run fails at its lock step, which needs the destination too.
+      notes.push(`could not list ${destination.spec}: ${(e as Error).message}; planned as if it held no snapshot`);
       return [];
     }),
   ]);

@@ -1,5 +1,5 @@
 import type { ResolvedProfile } from '../resolve/types.js';
-import type { SnapshotPaths } from '../record/layout.js';
+import type { SnapshotPaths } from '../destination/types.js';
 
 /** Built-in step kinds; each has one module under src/steps/. */
 export type StepKind =

@@ -1,22 +1,18 @@
 import { stat, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
-import { remoteDestination } from '../util/destination.js';
+import type { Destination } from '../destination/types.js';
 import { BackplanError } from '../errors.js';
 import { formatBytes } from '../util/bytes.js';
 import { walkFiles } from './checksums.js';
-import { latestComplete, listSnapshots } from './destination.js';
 
 /**
  * Turns a subprocess's "No space left on device" into what the user needs: which destination,
  * how much is free, and how much a snapshot takes (the previous one's size, else what this one
  * had written when the disk filled).
  */
-export async function explainDiskFull(error: BackplanError, destination: string, partialDir: string): Promise<BackplanError> {
-  // A remote destination's artefacts are staged locally first: either side may have filled.
-  const remote = remoteDestination(destination) !== undefined;
-  const where = remote ? `the staging folder ${dirname(partialDir)} or the destination ${destination}` : `the destination ${destination}`;
-  const free = await statfs(remote ? dirname(partialDir) : destination).then((s) => s.bavail * s.bsize).catch(() => undefined);
-  const previous = latestComplete(await listSnapshots(destination).catch(() => []));
+export async function explainDiskFull(error: BackplanError, dest: Destination, partialDir: string): Promise<BackplanError> {
+  const { where, localFolder } = dest.space();
+  const free = await statfs(localFolder).then((s) => s.bavail * s.bsize).catch(() => undefined);
+  const previous = (await dest.list().catch(() => [])).filter((e) => e.complete).at(-1);
   const previousBytes = previous?.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0);
   const written = await bytesUnder(partialDir);
   const need = previousBytes !== undefined ? `the previous snapshot took ${formatBytes(previousBytes)}` : `this snapshot had written ${formatBytes(written)} when it filled, and needs more`;

@@ -1,6 +1,4 @@
-import { join } from 'node:path';
-import { writeJsonSynced } from './publish.js';
-import { readText } from './files.js';
+import type { Destination } from '../destination/types.js';
 
 /** `DEST/.last-run.json`: how the latest run ended, for `backplan check` and monitoring. */
 export interface LastRun {
@@ -12,13 +10,13 @@ export interface LastRun {
 
 const LAST_RUN_FILE = '.last-run.json';
 
-export async function recordLastRun(destination: string, run: LastRun): Promise<void> {
-  await writeJsonSynced(join(destination, LAST_RUN_FILE), run);
+export async function recordLastRun(dest: Destination, run: LastRun): Promise<void> {
+  await dest.writeText(LAST_RUN_FILE, JSON.stringify(run, null, 2) + '\n');
 }
 
-export async function readLastRun(destination: string): Promise<LastRun | undefined> {
+export async function readLastRun(dest: Destination): Promise<LastRun | undefined> {
   try {
-    const text = await readText(join(destination, LAST_RUN_FILE));
+    const text = await dest.readText(LAST_RUN_FILE);
     return text === undefined ? undefined : (JSON.parse(text) as LastRun);
   } catch {
     return undefined;

@@ -1,11 +1,8 @@
 import { hostname } from 'node:os';
-import { open } from 'node:fs/promises';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackplanError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
-import { remoteDestination } from '../util/destination.js';
-import { createRemoteFile } from './remote/destination.js';
-import { readText, removeFile } from './files.js';
+import type { Destination } from '../destination/types.js';
 
 export interface LockHolder {
   pid: number;
@@ -18,7 +15,11 @@ const POLL_MS = 1000;
 /** How soon to look again while another run is taking over a stale lock. */
 const TAKEOVER_POLL_MS = 20;
 
-/** The locks this process holds, by path: a lock file naming our pid is ours only if listed here. */
+/** The destination's lock file, and the second lock that serialises taking over a stale one. */
+export const LOCK_FILE = '.lock';
+const TAKEOVER_FILE = '.lock.takeover';
+
+/** The locks this process holds, by location: a lock file naming our pid is ours only if listed here. */
 const held = new Map<string, LockHolder>();
 
 /**
@@ -28,32 +29,33 @@ const held = new Map<string, LockHolder>();
  * with LOCKED (exit 75, as borgmatic does).
  */
 export async function acquireLock(
-  path: string,
+  dest: Destination,
   job: string,
   opts: { waitMs: number; signal?: AbortSignal; warn?: (message: string) => void; onWait?: (message: string) => void },
 ): Promise<LockHolder> {
   const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), job };
   const deadline = Date.now() + opts.waitMs;
   let waiting = false;
+  const key = dest.location(LOCK_FILE);
   // Taken earlier by this same process (run takes it before planning, then its lock step runs).
-  const ours = held.get(path);
-  if (ours && sameHolder(await readHolder(path), ours)) return ours;
+  const ours = held.get(key);
+  if (ours && sameHolder(await readHolder(dest), ours)) return ours;
   for (;;) {
-    if (await tryCreate(path, me)) {
-      held.set(path, me);
+    if (await dest.createText(LOCK_FILE, JSON.stringify(me))) {
+      held.set(key, me);
       return me;
     }
-    const holder = await readHolder(path);
-    if (holder && isStale(path, holder)) {
-      if (await removeStale(path, holder)) {
+    const holder = await readHolder(dest);
+    if (holder && isStale(dest, LOCK_FILE, holder)) {
+      if (await removeStale(dest, holder)) {
         opts.warn?.(`taking over the lock of process ${holder.pid} (started ${holder.startedAt}), which is no longer running`);
       } else {
         await sleep(TAKEOVER_POLL_MS);
       }
       continue;
     }
-    if (Date.now() >= deadline) throw lockedError(path, holder, opts.waitMs);
-    if (!waiting) opts.onWait?.(`waiting up to ${formatDuration(opts.waitMs)} for ${path}, held by ${describeHolder(holder)}`);
+    if (Date.now() >= deadline) throw lockedError(key, holder, opts.waitMs);
+    if (!waiting) opts.onWait?.(`waiting up to ${formatDuration(opts.waitMs)} for ${key}, held by ${describeHolder(holder)}`);
     waiting = true;
     await sleep(POLL_MS, undefined, { signal: opts.signal }).catch(() => {
       throw new BackplanError('INTERRUPTED', 'interrupted while waiting for the lock');
@@ -62,10 +64,10 @@ export async function acquireLock(
 }
 
 /** Removes the lock only if it is ours: a taken-over lock must not be freed by its old owner. */
-export async function releaseLock(path: string): Promise<void> {
-  const holder = await readHolder(path);
-  if (holder && holder.pid === process.pid && holder.host === hostname()) await removeFile(path);
-  held.delete(path);
+export async function releaseLock(dest: Destination): Promise<void> {
+  const holder = await readHolder(dest);
+  if (holder && holder.pid === process.pid && holder.host === hostname()) await dest.removeFile(LOCK_FILE);
+  held.delete(dest.location(LOCK_FILE));
 }
 
 /**
@@ -74,23 +76,23 @@ export async function releaseLock(path: string): Promise<void> {
  * its own, a later one deleting the lock an earlier one had just taken: two runs writing one
  * destination. False when another run is taking over, or already has.
  */
-async function removeStale(path: string, stale: LockHolder): Promise<boolean> {
-  const mutex = `${path}.takeover`;
+async function removeStale(dest: Destination, stale: LockHolder): Promise<boolean> {
   const me: LockHolder = { pid: process.pid, host: hostname(), startedAt: new Date().toISOString(), job: stale.job };
-  if (!(await tryCreate(mutex, me))) {
+  const key = dest.location(TAKEOVER_FILE);
+  if (!(await dest.createText(TAKEOVER_FILE, JSON.stringify(me)))) {
     // Left by a run killed in the middle of a takeover.
-    const other = await readHolder(mutex);
-    if (other && isStale(mutex, other)) await removeFile(mutex);
+    const other = await readHolder(dest, TAKEOVER_FILE);
+    if (other && isStale(dest, TAKEOVER_FILE, other)) await dest.removeFile(TAKEOVER_FILE);
     return false;
   }
-  held.set(mutex, me);
+  held.set(key, me);
   try {
-    if (!sameHolder(await readHolder(path), stale)) return false;
-    await removeFile(path);
+    if (!sameHolder(await readHolder(dest), stale)) return false;
+    await dest.removeFile(LOCK_FILE);
     return true;
   } finally {
-    held.delete(mutex);
-    await removeFile(mutex);
+    held.delete(key);
+    await dest.removeFile(TAKEOVER_FILE);
   }
 }
 
@@ -98,9 +100,9 @@ function sameHolder(a: LockHolder | undefined, b: LockHolder | undefined): boole
   return a !== undefined && b !== undefined && a.pid === b.pid && a.host === b.host && a.startedAt === b.startedAt && a.job === b.job;
 }
 
-export async function readHolder(path: string): Promise<LockHolder | undefined> {
+export async function readHolder(dest: Destination, file = LOCK_FILE): Promise<LockHolder | undefined> {
   try {
-    const text = await readText(path);
+    const text = await dest.readText(file);
     return text === undefined ? undefined : (JSON.parse(text) as LockHolder);
   } catch (e) {
     // An unreadable lock is no holder; an unreachable remote host is a failure of its own.
@@ -109,28 +111,11 @@ export async function readHolder(path: string): Promise<LockHolder | undefined> 
   }
 }
 
-async function tryCreate(path: string, me: LockHolder): Promise<boolean> {
-  const remote = remoteDestination(path);
-  if (remote) return createRemoteFile(remote, JSON.stringify(me));
-  try {
-    const file = await open(path, 'wx', 0o644);
-    await file.writeFile(JSON.stringify(me) + '\n');
-    await file.sync();
-    await file.close();
-    return true;
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
-    throw new BackplanError('STEP_FAILED', `cannot create the lock ${path}: ${(e as Error).message}`, {
-      hint: 'check that the destination exists and is writable',
-    });
-  }
-}
-
-function isStale(path: string, holder: LockHolder): boolean {
+function isStale(dest: Destination, file: string, holder: LockHolder): boolean {
   if (holder.host !== hostname()) return false;
   // Our pid on a lock we did not take: left by an earlier process that had this pid (pids repeat
   // across container restarts), and kill(pid, 0) would find us alive.
-  if (holder.pid === process.pid) return !sameHolder(holder, held.get(path));
+  if (holder.pid === process.pid) return !sameHolder(holder, held.get(dest.location(file)));
   try {
     process.kill(holder.pid, 0);
     return false;
@@ -143,10 +128,10 @@ function describeHolder(holder: LockHolder | undefined): string {
   return holder ? `process ${holder.pid} on ${holder.host} (job ${holder.job}, started ${holder.startedAt})` : 'another process';
 }
 
-function lockedError(path: string, holder: LockHolder | undefined, waitedMs: number): BackplanError {
+function lockedError(location: string, holder: LockHolder | undefined, waitedMs: number): BackplanError {
   const who = describeHolder(holder);
   const waited = waitedMs > 0 ? ` after waiting ${Math.round(waitedMs / 1000)}s` : '';
-  return new BackplanError('LOCKED', `${path} is held by ${who}${waited}`, {
+  return new BackplanError('LOCKED', `${location} is held by ${who}${waited}`, {
     hint: 'try again later, or pass --wait-lock 10m to wait for it',
   });
 }

@@ -1,32 +1,6 @@
-/**
- * An incremental snapshot holds only what changed since its parent: restoring it means its full
- * base first, then every delta in order up to it.
- */
+/** How an incremental snapshot's repository delta is applied, found only when one is restored. */
 import { BackplanError } from '../errors.js';
-import type { SnapshotEntry } from '../record/destination.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
-
-/** A complete snapshot, its record read. */
-export type CompleteSnapshot = SnapshotEntry & { record: SnapshotRecord };
-
-/** The snapshots to apply, full base first and `wanted` last; a broken chain is a SNAPSHOT error. */
-export function snapshotChain(entries: SnapshotEntry[], wanted: CompleteSnapshot): CompleteSnapshot[] {
-  const chain = [wanted];
-  const byId = new Map(entries.map((e) => [e.id, e]));
-  for (let current = wanted; current.record.kind === 'incr'; ) {
-    const parentId = current.record.parent;
-    const parent = parentId === undefined ? undefined : byId.get(parentId);
-    if (!parent?.record || !parent.complete || chain.some((c) => c.id === parent.id)) {
-      const why = parentId === undefined ? 'names no parent' : parent?.complete ? 'loops back on itself' : `depends on ${parentId}, which is ${parent ? 'incomplete' : 'missing'}`;
-      throw new BackplanError('SNAPSHOT', `incremental snapshot ${current.id} ${why}; the chain to ${wanted.id} cannot be restored`, {
-        hint: 'restore an older full snapshot (backplan list shows kinds and parents)',
-      });
-    }
-    current = parent as CompleteSnapshot;
-    chain.unshift(current);
-  }
-  return chain;
-}
 
 /** Applies one incremental snapshot's repository delta onto a restored repository. */
 export type ApplyRepositoryDelta = (snapshotDir: string, record: SnapshotRecord, targetRepo: string) => Promise<void>;

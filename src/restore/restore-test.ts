@@ -9,9 +9,8 @@ import { lstat, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { walkFiles } from '../record/checksums.js';
-import type { SnapshotEntry } from '../record/destination.js';
+import type { LocalSnapshots } from '../destination/types.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
-import type { CompleteSnapshot } from './chain.js';
 import { countRows, restoreEnv, runDbCommand } from './database.js';
 import { checkRestoreSources, executeRestore, INCREMENTAL, prepareRestore } from './restore.js';
 import type { Log } from './restore.js';
@@ -31,8 +30,8 @@ export interface FileCount {
 }
 
 export interface RestoreTestInput {
-  entries: SnapshotEntry[];
-  snapshot: CompleteSnapshot;
+  /** The snapshot's chain, readable here. */
+  snapshots: LocalSnapshots;
   connection: DatabaseConnection;
   secrets: Secrets;
   /** Snapshot ids whose checksums were just checked: not hashed again. */
@@ -47,8 +46,9 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
   const scratchDb = `backplan_verify_${randomBytes(6).toString('hex')}`;
   const { connection, secrets, log } = input;
   try {
-    const plan = await prepareRestore({ ...input, targetDir: scratchDir, database: scratchDb, noOwner: false, jobs: 1, force: false });
-    await checkRestoreSources(plan, log, { signal: input.signal, verified: input.verified });
+    const request = { chain: input.snapshots.entries, connection, secrets, targetDir: scratchDir, database: scratchDb, noOwner: false, jobs: 1, force: false };
+    const plan = await prepareRestore(request);
+    await checkRestoreSources(plan, input.snapshots.local, log, { signal: input.signal, verified: input.verified });
     await executeRestore(plan, secrets, log, input.signal);
     const result = await compare(input, plan.database ? scratchDb : undefined, plan.repository?.target);
     return { ...result, durationMs: Date.now() - started };
@@ -63,7 +63,7 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
 
 async function compare(input: RestoreTestInput, database: string | undefined, repository: string | undefined): Promise<Omit<RestoreTestResult, 'durationMs'>> {
   const problems: string[] = [];
-  const record = input.snapshot.record;
+  const record = input.snapshots.entries.at(-1)!.record;
   const result: Omit<RestoreTestResult, 'durationMs'> = { ok: true, problems };
   const recordedCounts = record.database?.rowCounts ?? {};
   if (database) {

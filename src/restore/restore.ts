@@ -8,12 +8,11 @@ import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BackplanError } from '../errors.js';
 import { run } from '../execute/subprocess.js';
-import type { SnapshotEntry } from '../record/destination.js';
-import { verifySnapshotDir } from '../record/verify.js';
+import type { CompleteSnapshot, Destination } from '../destination/types.js';
+import { verifySnapshot } from '../record/verify.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { checkFolderLinks, extractArchive, scanArchives } from './archive.js';
-import { loadDeltaApplier, snapshotChain } from './chain.js';
-import type { CompleteSnapshot } from './chain.js';
+import { loadDeltaApplier } from './chain.js';
 import { planConfigRestore, restoreConfig } from './config.js';
 import type { ConfigRestore } from './config.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, localToolVersion, restoreEnv, runDbCommand } from './database.js';
@@ -21,9 +20,8 @@ import type { DbRestoreCommands, DumpArtefact } from './database.js';
 import { checkRestoreVersions } from './versions.js';
 
 export interface RestoreRequest {
-  /** Every snapshot at the destination, for following an incremental chain. */
-  entries: SnapshotEntry[];
-  snapshot: CompleteSnapshot;
+  /** The snapshot to restore last, after the full base and deltas it builds on (record/chain.ts). */
+  chain: CompleteSnapshot[];
   targetDir: string;
   /** The server to restore into; its `name` is the original database's. */
   connection: DatabaseConnection;
@@ -69,24 +67,25 @@ export type Log = (line: string) => void;
 
 /** Reads the target and the server, and refuses (RESTORE_REFUSED, TOOL_VERSION, SNAPSHOT) before anything is touched. */
 export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> {
-  const chain = snapshotChain(req.entries, req.snapshot);
-  if (chain[0]!.record.repository?.strategy === INCREMENTAL) await loadDeltaApplier(req.snapshot.id);
+  const { chain } = req;
+  const snapshot = chain.at(-1)!;
+  if (chain[0]!.record.repository?.strategy === INCREMENTAL) await loadDeltaApplier(snapshot.id);
   const targetDir = req.targetDir;
-  checkOverlap(targetDir, dirname(req.snapshot.dir));
+  checkOverlap(targetDir, dirname(snapshot.dir));
   const repositoryDir = join(targetDir, 'repository');
-  const name = req.database ?? req.snapshot.record.database?.name ?? req.connection.name;
+  const name = req.database ?? snapshot.record.database?.name ?? req.connection.name;
   const connection = { ...req.connection, name };
-  const database = await planDatabase(req, connection);
+  const database = await planDatabase(req, snapshot, connection);
   const existing = await existingEntries(targetDir);
   refuseConflicts(req, targetDir, existing, database);
-  if (database) checkRestoreVersions(await versionsOf(req, database));
+  if (database) checkRestoreVersions(await versionsOf(snapshot, database));
   return {
-    snapshot: req.snapshot,
+    snapshot,
     chain,
     targetDir,
     replaces: ['repository', 'config'].filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
     repository: repositoryRestore(chain, repositoryDir),
-    config: await planConfigRestore(req.snapshot.dir, join(targetDir, 'config'), { repository: repositoryDir, database: connection }),
+    config: await planConfigRestore(snapshot.dir, join(targetDir, 'config'), { repository: repositoryDir, database: connection }),
     database,
     hasPassword: req.secrets.pgPassword !== undefined,
   };
@@ -106,9 +105,9 @@ function within(path: string, root: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-async function planDatabase(req: RestoreRequest, connection: DatabaseConnection): Promise<DatabaseRestore | undefined> {
-  const dump = dumpArtefact(req.snapshot.record);
-  if (!dump || !req.snapshot.record.database) return undefined;
+async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, connection: DatabaseConnection): Promise<DatabaseRestore | undefined> {
+  const dump = dumpArtefact(snapshot.record);
+  if (!dump || !snapshot.record.database) return undefined;
   if (req.noOwner && dump.format === 'plain') {
     throw new BackplanError('USAGE', '--no-owner applies to custom and directory dumps; a plain SQL dump sets owners as dumped', { hint: 'leave out --no-owner' });
   }
@@ -116,7 +115,7 @@ async function planDatabase(req: RestoreRequest, connection: DatabaseConnection)
   const owner = req.owner ?? connection.user;
   const commands = dbRestoreCommands({
     dump,
-    snapshotDir: req.snapshot.dir,
+    snapshotDir: snapshot.dir,
     name: connection.name,
     owner,
     jobs: req.jobs,
@@ -153,8 +152,8 @@ export function serverName(c: DatabaseConnection): string {
   return `${c.user}@${c.host}:${c.port}`;
 }
 
-async function versionsOf(req: RestoreRequest, db: DatabaseRestore) {
-  const recorded = req.snapshot.record.database!;
+async function versionsOf(snapshot: CompleteSnapshot, db: DatabaseRestore) {
+  const recorded = snapshot.record.database!;
   const tool = db.dump.format === 'plain' ? 'psql' : 'pg_restore';
   return { dumpServer: recorded.serverVersion, pgDump: recorded.pgDumpVersion, targetServer: db.serverVersion, tool: { name: tool, version: await localToolVersion(tool) } } as const;
 }
@@ -182,10 +181,10 @@ export function repositoryArchives(repo: RepositoryRestore): string[] {
  * Every snapshot of the chain re-hashed against its snapshot.json (each file of a folder
  * artefact too), then the repository listed for entries that would land outside the target.
  */
-export async function checkRestoreSources(plan: RestorePlan, log: Log, opts: { signal?: AbortSignal; verified?: string[] } = {}): Promise<void> {
+export async function checkRestoreSources(plan: RestorePlan, local: Destination, log: Log, opts: { signal?: AbortSignal; verified?: string[] } = {}): Promise<void> {
   for (const snapshot of plan.chain.filter((s) => !opts.verified?.includes(s.id))) {
     log(`checking the checksums of ${snapshot.id}`);
-    const report = await verifySnapshotDir(snapshot.dir, { deep: true });
+    const report = await verifySnapshot(local, snapshot.id, { deep: true });
     if (report.problems.length > 0) {
       const list = report.problems.map((p) => `${p.path}: ${p.problem}`).join('; ');
       throw new BackplanError('VERIFY_FAILED', `snapshot ${snapshot.id} is damaged (${list}); refusing to restore it`, {

@@ -1,40 +1,24 @@
 import type { PlannedStep } from '../plan/types.js';
-import { publishSnapshot } from '../record/publish.js';
-import { uploadArgv } from '../record/remote/destination.js';
-import { renderCommand } from '../execute/subprocess.js';
-import { remoteDestination } from '../util/destination.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { TOOL_VERSION } from '../version.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 
-export interface FinalizeOptions {
-  partialDir: string;
-  dir: string;
-  latestLink: string;
-  /** Remote destinations: the .partial- folder there that the staged artefacts go to. */
-  uploadDir?: string;
-}
-
-/** Writes snapshot.json with every checksum, fsyncs, renames .partial-<id> to <id>, moves `latest`. */
-export function planFinalize(input: PlanInput): PlannedStep<FinalizeOptions> {
-  const { partialDir, dir, uploadDir } = input.snapshot;
-  const latestLink = `${input.settings.destination}/latest`;
-  const upload = uploadDir === undefined ? undefined : remoteDestination(uploadDir);
-  const publish = [`rename ${uploadDir ?? partialDir} -> ${dir}`, `link ${latestLink} -> ${input.snapshot.id}`];
+/** Writes snapshot.json with every checksum and publishes the snapshot at the destination. */
+export function planFinalize(input: PlanInput): PlannedStep<Record<string, never>> {
   return {
     id: 'finalize',
     kind: 'finalize',
     needs: [],
     always: false,
     summary: 'record snapshot.json (checksums, sizes, durations), fsync, publish the snapshot',
-    commands: [`write ${partialDir}/snapshot.json`, ...(upload ? [renderCommand(uploadArgv(partialDir, upload))] : []), ...publish],
-    options: { partialDir, dir, latestLink, uploadDir },
+    commands: input.destination.publishCommands(input.snapshot.id),
+    options: {},
   };
 }
 
 /** Assembles snapshot.json from what the steps recorded and publishes the snapshot. */
-export const runFinalize: StepRun<FinalizeOptions> = async (step, ctx, signal) => {
+export const runFinalize: StepRun<Record<string, never>> = async (_step, ctx, signal) => {
   await ctx.state.databaseHold;
   const { plan, state } = ctx;
   const record: SnapshotRecord = {
@@ -53,6 +37,6 @@ export const runFinalize: StepRun<FinalizeOptions> = async (step, ctx, signal) =
     artefacts: [...state.artefacts].sort((a, b) => a.path.localeCompare(b.path)),
     steps: [...state.steps.values()],
   };
-  await publishSnapshot(record, step.options, signal);
+  await ctx.destination.publish(plan.snapshot.id, record, signal);
   return { bytes: record.artefacts.reduce((n, a) => n + a.bytes, 0) };
 };

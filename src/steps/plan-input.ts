@@ -2,11 +2,11 @@ import type { IncrementalEstimate } from '../incremental/estimate.js';
 import type { Plan } from '../plan/types.js';
 import type { Settings } from '../plan/settings.js';
 import type { DatabaseConnection, ResolvedProfile } from '../resolve/types.js';
+import type { Destination } from '../destination/types.js';
 
 /** The latest complete snapshot at the destination, as a later snapshot builds on it. */
 export interface PreviousSnapshot {
   id: string;
-  dir: string;
   kind: 'full' | 'incr';
   time: Date;
 }
@@ -14,6 +14,7 @@ export interface PreviousSnapshot {
 /** What every step's plan builder may look at. */
 export interface PlanInput {
   settings: Settings;
+  destination: Destination;
   profile: ResolvedProfile;
   snapshot: Plan['snapshot'];
   previous?: PreviousSnapshot;

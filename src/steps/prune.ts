@@ -5,7 +5,6 @@ import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 
 export interface PruneOptions {
-  destination: string;
   retention: Retention;
   /** Ids the plan expects to delete, given the snapshots present when it was made. */
   expected: string[];
@@ -20,12 +19,12 @@ export function planPrune(input: PlanInput, expected: string[]): PlannedStep<Pru
     needs: [],
     always: false,
     summary: rules.length ? `apply retention (${rules.join(', ')})` : 'no retention policy: keep every snapshot',
-    commands: expected.map((id) => `delete ${input.settings.destination}/${id}`),
-    options: { destination: input.settings.destination, retention: input.settings.retention, expected },
+    commands: expected.map((id) => `delete ${input.destination.location(id)}`),
+    options: { retention: input.settings.retention, expected },
   };
 }
 
 export const runPrune: StepRun<PruneOptions> = async (step, ctx) => {
-  const decision = await pruneDestination(step.options.destination, step.options.retention, { dryRun: false });
+  const decision = await pruneDestination(ctx.destination, step.options.retention, { dryRun: false });
   for (const p of decision.prune) ctx.emit({ type: 'step-log', step: step.id, level: 'info', message: `deleted ${p.id}: ${p.reason}` });
 };

@@ -14,6 +14,7 @@ import { INCREMENTAL_STRATEGY, parentStateOf, readSnapshotRecord } from '../incr
 import type { IncrementalExtra, ParentState, WindowRecord } from '../incremental/record.js';
 import type { IncrementalEstimate } from '../incremental/estimate.js';
 import { formatBytes } from '../util/bytes.js';
+import type { Destination } from '../destination/types.js';
 import type { PlanInput } from './plan-input.js';
 import type { RunContext, StepRun } from './run-context.js';
 
@@ -75,7 +76,7 @@ export const runRepoIncremental: StepRun<RepoIncrementalOptions> = async (step, 
   const o = step.options;
   const log = (level: 'info' | 'warn') => (message: string) => ctx.emit({ type: 'step-log', step: step.id, level, message });
   const layout = await nodeLayout(o.layout, o.source);
-  const parent = o.full ? undefined : await parentOf(ctx.plan.destination, o.parent!, log('warn'));
+  const parent = o.full ? undefined : await parentOf(ctx.destination, o.parent!, log('warn'));
   const req: ArchiveRequest = { source: o.source, partialDir: ctx.plan.snapshot.partialDir, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn') };
   const { archive, extra } = await archiveFiles(ctx, o, layout, parent, req, log('info'));
   const artefacts = [archive.record];
@@ -127,8 +128,8 @@ async function archiveFiles(
 }
 
 /** The parent's watermark and packs; undefined (copy everything) when it cannot anchor a delta. */
-async function parentOf(destination: string, id: string, warn: (message: string) => void): Promise<ParentState | undefined> {
-  const state = parentStateOf(await readSnapshotRecord(join(destination, id)));
+async function parentOf(destination: Destination, id: string, warn: (message: string) => void): Promise<ParentState | undefined> {
+  const state = parentStateOf(await readSnapshotRecord(destination, id));
   if (!state) warn(`${id} was not made by the incremental strategy (no watermark): copying the whole repository`);
   return state;
 }

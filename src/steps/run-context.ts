@@ -3,6 +3,7 @@ import type { StepOutcome } from '../execute/executor.js';
 import type { Plan, PlannedStep } from '../plan/types.js';
 import type { ArtefactRecord, SnapshotRecord, StepRecord } from '../record/snapshot-record.js';
 import type { Secrets } from '../resolve/types.js';
+import type { Destination } from '../destination/types.js';
 
 /** What the steps of one run share. Written by the step that knows, read by later ones. */
 export interface RunState {
@@ -23,6 +24,8 @@ export interface RunState {
 
 export interface RunContext {
   plan: Plan;
+  /** Where the plan's snapshot goes, opened once for the run. */
+  destination: Destination;
   secrets: Secrets;
   emit: EventSink;
   state: RunState;

@@ -5,7 +5,8 @@ import { mkdir, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSnapshotId, PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../src/record/layout.js';
 import type { SnapshotRecord } from '../../src/record/snapshot-record.js';
-import { verifySnapshotDir } from '../../src/record/verify.js';
+import { LocalDestination } from '../../src/destination/local.js';
+import { verifySnapshot } from '../../src/record/verify.js';
 
 export interface DestinationState {
   /** Folders named like a snapshot id (no `.partial-` prefix). */
@@ -43,7 +44,7 @@ export async function expectOnlySoundSnapshots(destination: string): Promise<Des
   for (const id of state.published) {
     const dir = join(destination, id);
     expect(await exists(join(dir, SNAPSHOT_JSON)), `${id} is published without snapshot.json`).to.equal(true);
-    const report = await verifySnapshotDir(dir, { deep: true });
+    const report = await verifySnapshot(new LocalDestination(destination), id, { deep: true });
     expect(report.problems, `${id}: checksums`).to.deep.equal([]);
     expect(report.checkedFiles, `${id}: checked files`).to.be.greaterThan(0);
   }

@@ -5,6 +5,10 @@ import { createHash } from 'node:crypto';
 import { mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
+import { openDestination } from '../../src/destination/registry.js';
+import type { CompleteSnapshot } from '../../src/destination/types.js';
+import { applyRepositoryDelta } from '../../src/incremental/apply.js';
+import { snapshotChain } from '../../src/record/chain.js';
 import { join, relative } from 'node:path';
 import { connectTo } from '../../src/demo/cluster.js';
 import { generateProfile } from '../../src/demo/aiida-profile.js';
@@ -171,4 +175,17 @@ export async function filesUnder(root: string): Promise<string[]> {
 
 export async function snapshotIds(destination: string): Promise<string[]> {
   return (await readdir(destination)).filter((n) => /^\d{4}-.*-(full|incr)$/.test(n)).sort();
+}
+
+/**
+ * Restores only the repository of `snapshotId`: its full base, then every incremental up to it,
+ * oldest first, through the same applier `restore` uses.
+ */
+export async function restoreChain(destination: string, snapshotId: string, targetRepo: string): Promise<CompleteSnapshot[]> {
+  const entries = await openDestination(destination).list();
+  const wanted = entries.find((e) => e.id === snapshotId);
+  if (!wanted?.record) throw new Error(`no complete snapshot ${snapshotId} at ${destination}`);
+  const chain = snapshotChain(entries, wanted as CompleteSnapshot);
+  for (const entry of chain) await applyRepositoryDelta(entry.dir, entry.record, targetRepo);
+  return chain;
 }

@@ -16,9 +16,27 @@ import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../../errors.js';
 import { CommandError, run } from '../../execute/subprocess.js';
-import type { RemotePath } from '../../util/destination.js';
 import { SCRIPTS } from './scripts.js';
 import type { RemoteOp } from './scripts.js';
+
+/** A folder on another host, reached over ssh: `user@host:/path` or `host:/path`. */
+export interface RemotePath {
+  host: string;
+  path: string;
+}
+
+/**
+ * `user@host:/path` or `host:/path` means ssh. A host starting with `-` is not one: it would
+ * reach ssh as an option.
+ */
+export function parseRemotePath(spec: string): RemotePath | undefined {
+  const m = /^((?:[^@/:\s-][^@/:\s]*@)?[^/:\s-][^/:\s]*):(.*)$/.exec(spec);
+  return m ? { host: m[1]!, path: m[2]! } : undefined;
+}
+
+export function remoteSpec(remote: RemotePath): string {
+  return `${remote.host}:${remote.path}`;
+}
 
 /** ssh's own exit code when it could not connect or authenticate. */
 const SSH_FAILED = 255;
@@ -26,9 +44,11 @@ const SSH_FAILED = 255;
 /** How long the shared connection outlives its last use, should closeSshConnections not run. */
 const PERSIST_SECONDS = 10;
 let controlDir: string | undefined;
-const hostsUsed = new Set<string>();
+/** Each host reached, with the client that reached it, to end its shared connection. */
+const hostsUsed = new Map<string, string[]>();
 
-export function sshCommand(env: NodeJS.ProcessEnv = process.env): string[] {
+/** The ssh client argv, from the environment a destination was opened with. */
+export function sshCommand(env: NodeJS.ProcessEnv): string[] {
   const custom = env.BACKPLAN_SSH_COMMAND?.trim();
   controlDir ??= mkdtempSync(join(tmpdir(), 'backplan-ssh-'));
   const shared = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${join(controlDir, '%C')}`, '-o', `ControlPersist=${PERSIST_SECONDS}`];
@@ -39,15 +59,15 @@ export function sshCommand(env: NodeJS.ProcessEnv = process.env): string[] {
 export async function closeSshConnections(): Promise<void> {
   const dir = controlDir;
   if (dir === undefined) return;
-  await Promise.all([...hostsUsed].map((host) => run([...sshCommand(), '-O', 'exit', '--', host], { stdout: 'ignore' }).catch(() => undefined)));
+  await Promise.all([...hostsUsed].map(([host, ssh]) => run([...ssh, '-O', 'exit', '--', host], { stdout: 'ignore' }).catch(() => undefined)));
   hostsUsed.clear();
   controlDir = undefined;
   rmSync(dir, { recursive: true, force: true });
 }
 
 /** The same client as rsync's `--rsh` value (rsync splits it on spaces itself). */
-export function rsyncShell(env: NodeJS.ProcessEnv = process.env): string {
-  return sshCommand(env).join(' ');
+export function rsyncShell(ssh: string[]): string {
+  return ssh.join(' ');
 }
 
 export interface RemoteRunOptions {
@@ -60,17 +80,23 @@ export interface RemoteRunOptions {
 }
 
 /** Runs one of the fixed scripts on the remote host; resolves with its exit code and stdout. */
-export async function remoteRun(remote: RemotePath, op: RemoteOp, args: string[], opts: RemoteRunOptions = {}): Promise<{ exitCode: number; stdout: string }> {
+export async function remoteRun(
+  ssh: string[],
+  remote: RemotePath,
+  op: RemoteOp,
+  args: string[],
+  opts: RemoteRunOptions = {},
+): Promise<{ exitCode: number; stdout: string }> {
   const command = ['sh', '-c', SCRIPTS[op], `backplan-${op}`, ...args].map(shellQuote).join(' ');
-  const argv = [...sshCommand(), '--', remote.host, command];
-  hostsUsed.add(remote.host);
+  const argv = [...ssh, '--', remote.host, command];
+  hostsUsed.set(remote.host, ssh);
   try {
     const result = await run(argv, {
       stdin: opts.stdin,
       stdout: opts.stdout ?? 'capture',
       signal: opts.signal,
       okExitCodes: [0, ...(opts.answers ?? [])],
-      displayArgv: [...sshCommand(), '--', remote.host, `backplan-${op}`, ...args],
+      displayArgv: [...ssh, '--', remote.host, `backplan-${op}`, ...args],
     });
     return { exitCode: result.exitCode ?? 0, stdout: result.stdout ?? '' };
   } catch (e) {

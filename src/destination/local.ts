@@ -1,0 +1,232 @@
+/**
+ * A destination that is a folder on this machine. Snapshots are written in place as
+ * `.partial-<id>` and published by a rename, the one atomic step a filesystem offers.
+ */
+import { createReadStream } from 'node:fs';
+import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { createInterface } from 'node:readline';
+import { BackplanError } from '../errors.js';
+import { run } from '../execute/subprocess.js';
+import { parseSumsLine, sha256File, writeSha256Sums } from '../record/checksums.js';
+import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
+import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
+import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from './listing.js';
+import type { ArtefactHasher, CompleteSnapshot, Destination, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
+
+export class LocalDestination implements Destination {
+  readonly spec: string;
+
+  constructor(path: string) {
+    this.spec = resolve(path);
+  }
+
+  location(path: string): string {
+    return join(this.spec, path);
+  }
+
+  async list(): Promise<SnapshotEntry[]> {
+    const entries: SnapshotEntry[] = [];
+    for (const name of await this.names()) {
+      if (!isSnapshotFolder(name)) continue;
+      const dir = this.location(name);
+      const partial = name.startsWith(PARTIAL_PREFIX);
+      const snapshotJson = partial ? undefined : await readListed(join(dir, SNAPSHOT_JSON));
+      const verificationJson = snapshotJson === undefined ? undefined : await readListed(join(dir, VERIFICATION_FILE));
+      const pinned = await exists(join(dir, PIN_FILE));
+      const entry = snapshotEntry(name, dir, { snapshotJson, verificationJson, pinned });
+      if (entry) entries.push(entry);
+    }
+    return oldestFirst(entries);
+  }
+
+  async names(): Promise<string[]> {
+    try {
+      return await readdir(this.spec);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw e;
+    }
+  }
+
+  async readText(path: string): Promise<string | undefined> {
+    try {
+      return await readFile(this.location(path), 'utf8');
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
+  }
+
+  writeText(path: string, text: string): Promise<void> {
+    return writeFileAtomic(this.location(path), text);
+  }
+
+  async createText(path: string, text: string): Promise<boolean> {
+    const file = this.location(path);
+    try {
+      await mkdir(dirname(file), { recursive: true });
+      const handle = await open(file, 'wx', 0o644);
+      try {
+        await handle.writeFile(text.endsWith('\n') ? text : text + '\n');
+        await handle.sync();
+      } finally {
+        await handle.close();
+      }
+      return true;
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw new BackplanError('STEP_FAILED', `cannot create ${file}: ${(e as Error).message}`, {
+        hint: 'check that the destination exists and is writable',
+      });
+    }
+  }
+
+  async removeFile(path: string): Promise<void> {
+    await rm(this.location(path), { force: true });
+  }
+
+  snapshotPaths(id: string): SnapshotPaths {
+    return { dir: this.location(id), partialDir: this.location(`${PARTIAL_PREFIX}${id}`) };
+  }
+
+  async prepare(id: string): Promise<void> {
+    await mkdir(this.spec, { recursive: true });
+    await mkdir(this.snapshotPaths(id).partialDir, { mode: 0o700 });
+  }
+
+  rsyncTarget(id: string, folder: string, linkTo?: string): RsyncTarget {
+    const linkDest = linkTo === undefined ? undefined : this.location(join(linkTo, folder));
+    return { options: [], target: join(this.snapshotPaths(id).partialDir, folder), linkDest };
+  }
+
+  folderSums(id: string, folder: string): Promise<ArtefactRecord> {
+    return writeSha256Sums(this.snapshotPaths(id).partialDir, folder);
+  }
+
+  publishCommands(id: string): string[] {
+    const { partialDir, dir } = this.snapshotPaths(id);
+    return [`write ${partialDir}/${SNAPSHOT_JSON}`, `rename ${partialDir} -> ${dir}`, `link ${this.location(LATEST_LINK)} -> ${id}`];
+  }
+
+  /**
+   * In the order that keeps it all-or-nothing across a crash: flush every artefact, write
+   * snapshot.json (fsynced), rename .partial-<id> to <id> (fsyncing the folder), then `latest`.
+   */
+  async publish(id: string, record: SnapshotRecord, signal?: AbortSignal): Promise<void> {
+    const { partialDir, dir } = this.snapshotPaths(id);
+    // syncfs(2) on the destination's filesystem: covers files written by pg_dump and rsync too.
+    await run(['sync', '--file-system', partialDir], { stdout: 'ignore', signal });
+    await writeFileAtomic(join(partialDir, SNAPSHOT_JSON), JSON.stringify(record, null, 2) + '\n');
+    // The rename is the commit: an interrupted run (exit 130) leaves its snapshot .partial-.
+    if (signal?.aborted) throw new BackplanError('INTERRUPTED', `interrupted before ${id} was published`);
+    await rename(partialDir, dir);
+    await fsyncDir(this.spec);
+    await this.pointLatest(id);
+  }
+
+  /** A new link renamed over the old one. */
+  private async pointLatest(id: string): Promise<void> {
+    const link = this.location(LATEST_LINK);
+    const temp = `${link}.tmp-${process.pid}`;
+    await unlink(temp).catch(() => undefined);
+    await symlink(id, temp);
+    await rename(temp, link);
+    await fsyncDir(this.spec);
+  }
+
+  async removeSnapshots(names: string[]): Promise<void> {
+    for (const name of names) {
+      if (!isSnapshotFolder(name)) throw new Error(`refusing to delete ${name}: not a snapshot folder`);
+      let doomed = this.location(name);
+      // Renamed first: a delete killed halfway leaves a .partial-, never a broken snapshot.
+      if (!name.startsWith(PARTIAL_PREFIX)) {
+        const partial = this.location(`${PARTIAL_PREFIX}${name}`);
+        const renamed = await rename(doomed, partial).then(
+          () => true,
+          (e: NodeJS.ErrnoException) => {
+            if (e.code === 'ENOENT') return false;
+            throw e;
+          },
+        );
+        if (!renamed) continue;
+        doomed = partial;
+      }
+      await rm(doomed, { recursive: true, force: true });
+    }
+  }
+
+  hasher(id: string): ArtefactHasher {
+    const dir = this.location(id);
+    return {
+      hash: async (artefacts) => {
+        const sums = [];
+        for (const artefact of artefacts) sums.push(await sha256File(join(dir, artefact.path)).catch(() => undefined));
+        return sums;
+      },
+      checkList: (listPath, report) => checkList(dir, listPath, report),
+    };
+  }
+
+  async fetch(chain: CompleteSnapshot[]): Promise<LocalSnapshots> {
+    return { entries: chain, local: this, copied: false, release: async () => undefined };
+  }
+
+  space(): SpaceContext {
+    return { where: `the destination ${this.spec}`, localFolder: this.spec };
+  }
+}
+
+/** Writes a temporary file, fsyncs it, renames it over `path`, fsyncs the folder. */
+export async function writeFileAtomic(path: string, text: string): Promise<void> {
+  const temp = `${path}.tmp-${process.pid}`;
+  const file = await open(temp, 'w', 0o600);
+  try {
+    await file.writeFile(text);
+    await file.sync();
+  } finally {
+    await file.close();
+  }
+  await rename(temp, path);
+  await fsyncDir(dirname(path));
+}
+
+export async function fsyncDir(path: string): Promise<void> {
+  const dir = await open(path, 'r');
+  try {
+    await dir.sync();
+  } finally {
+    await dir.close();
+  }
+}
+
+/** `sha256sum -c` of a SHA256SUMS list, one file at a time. */
+async function checkList(dir: string, listPath: string, report: VerifyReport): Promise<void> {
+  for await (const line of createInterface({ input: createReadStream(join(dir, listPath)), crlfDelay: Infinity })) {
+    const entry = parseSumsLine(line);
+    if (!entry) continue;
+    const actual = await sha256File(join(dir, entry.path)).catch(() => undefined);
+    report.checkedFiles++;
+    if (!actual) report.problems.push({ path: entry.path, problem: 'missing' });
+    else {
+      report.checkedBytes += actual.bytes;
+      if (actual.sha256 !== entry.sha256) report.problems.push({ path: entry.path, problem: `sha256 does not match ${listPath}` });
+    }
+  }
+}
+
+/** A listed file's text; an unreadable one reads as invalid JSON, so its snapshot is not complete. */
+async function readListed(path: string): Promise<string | undefined> {
+  try {
+    return await readFile(path, 'utf8');
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'ENOENT' ? undefined : '';
+  }
+}
+
+async function exists(path: string): Promise<boolean> {
+  return stat(path).then(
+    () => true,
+    () => false,
+  );
+}

@@ -1,0 +1,129 @@
+/**
+ * The destination interface: everything backplan does where snapshots live, whatever kind of
+ * place that is (a local folder, a folder over ssh). Commands and steps hold a `Destination`
+ * picked once by `openDestination` (./registry.ts) and never ask which kind it is.
+ *
+ * Paths handed to a destination are relative to its root, `/`-separated: `.lock`,
+ * `<id>/snapshot.json`. A leaf module: it imports types only.
+ */
+import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
+
+export interface SnapshotEntry {
+  id: string;
+  /** The folder's name: `<id>`, or `.partial-<id>` while written or deleted. */
+  name: string;
+  /** Where the folder is, for messages and for local reads (a local path, or `host:/path`). */
+  dir: string;
+  time: Date;
+  kind: 'full' | 'incr';
+  /** Written as .partial-<id> or lacking snapshot.json: not a backup. */
+  complete: boolean;
+  pinned: boolean;
+  record?: SnapshotRecord;
+  /** snapshot.json exists, readable or not. */
+  recordFile: boolean;
+  verifiedAt?: string;
+}
+
+/** A complete snapshot, its record read. */
+export type CompleteSnapshot = SnapshotEntry & { record: SnapshotRecord };
+
+export interface VerifyProblem {
+  path: string;
+  problem: string;
+}
+
+export interface VerifyReport {
+  checkedFiles: number;
+  checkedBytes: number;
+  problems: VerifyProblem[];
+}
+
+/** Hashes a published snapshot's files where they lie; comparing is shared (record/verify.ts). */
+export interface ArtefactHasher {
+  /** sha256 and size of each artefact, in order; undefined for a missing one. */
+  hash(artefacts: ArtefactRecord[]): Promise<({ sha256: string; bytes: number } | undefined)[]>;
+  /** Follows a SHA256SUMS list into its folder, adding what it finds to the report. */
+  checkList(listPath: string, report: VerifyReport): Promise<void>;
+}
+
+/** Where a run's snapshot is written, and where it will be once published. */
+export interface SnapshotPaths {
+  /** The published snapshot, as users see it: `DEST/<id>` or `host:/path/<id>`. */
+  dir: string;
+  /** The local folder the steps write the artefacts into, until `publish`. */
+  partialDir: string;
+}
+
+/** How `rsync` reaches a folder of a snapshot being written. */
+export interface RsyncTarget {
+  /** Options rsync needs to get there (a remote shell), before the paths. */
+  options: string[];
+  /** The folder, as rsync names it. */
+  target: string;
+  /** `--link-dest` for the same folder of an earlier snapshot, as the receiving side sees it. */
+  linkDest?: string;
+}
+
+/** A snapshot chain readable as local folders (a remote one copied here first). */
+export interface LocalSnapshots {
+  /** The chain's snapshots, their `dir` local folders. */
+  entries: CompleteSnapshot[];
+  /** Where those folders are, to verify them. */
+  local: Destination;
+  /** True when the snapshots were copied (their checksums are worth checking again). */
+  copied: boolean;
+  /** Deletes the copy; nothing for a folder that was read in place. */
+  release(): Promise<void>;
+}
+
+/** What a run was writing to when a disk filled, for the message. */
+export interface SpaceContext {
+  /** `the destination /mnt/b`, or the staging folder and the remote. */
+  where: string;
+  /** A local folder on the filesystem whose free space is worth reporting. */
+  localFolder: string;
+}
+
+export interface Destination {
+  /** As the manifest names it, a local path made absolute. */
+  readonly spec: string;
+  /** `spec` joined with a relative path, for messages. */
+  location(path: string): string;
+
+  /** Every snapshot folder (complete, partial or broken), oldest first; a missing destination is empty. */
+  list(): Promise<SnapshotEntry[]>;
+  /** Names at the top of the destination. */
+  names(): Promise<string[]>;
+
+  /** A small file's text; undefined when it does not exist. */
+  readText(path: string): Promise<string | undefined>;
+  /** Writes a small file durably, replacing it atomically. */
+  writeText(path: string, text: string): Promise<void>;
+  /** Creates a small file only if it does not exist (the lock): false when it does. */
+  createText(path: string, text: string): Promise<boolean>;
+  /** Removes a small file; a missing one is fine. */
+  removeFile(path: string): Promise<void>;
+
+  /** The paths of snapshot `id` (pure: nothing is touched). */
+  snapshotPaths(id: string): SnapshotPaths;
+  /** Makes the folders a run writes snapshot `id` into; clears what interrupted runs staged. */
+  prepare(id: string, warn: (message: string) => void): Promise<void>;
+  /** How rsync writes `folder` of snapshot `id`, linking unchanged files to snapshot `linkTo`. */
+  rsyncTarget(id: string, folder: string, linkTo?: string): RsyncTarget;
+  /** Hashes `folder` of snapshot `id` where rsync wrote it into `<folder>.SHA256SUMS` in partialDir. */
+  folderSums(id: string, folder: string, signal?: AbortSignal): Promise<ArtefactRecord>;
+  /** What `publish` does, for plans. */
+  publishCommands(id: string): string[];
+  /** Makes snapshot `id` complete: snapshot.json written last, then atomically visible, then `latest`. */
+  publish(id: string, record: SnapshotRecord, signal?: AbortSignal): Promise<void>;
+  /** Deletes snapshot folders by name (`<id>` or `.partial-<id>`); a crash halfway leaves a partial, never a broken snapshot. */
+  removeSnapshots(names: string[]): Promise<void>;
+
+  /** Hashes snapshot `id`'s files where they are. */
+  hasher(id: string): ArtefactHasher;
+  /** The chain as local folders, for restore. */
+  fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots>;
+  /** For the message when a disk fills. */
+  space(): SpaceContext;
+}
