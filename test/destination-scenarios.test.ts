@@ -1,7 +1,8 @@
 /**
- * Remote destinations (`user@host:/path`) through a loopback sshd the harness starts with a
- * throwaway key. The "remote" folder is on this machine, so the tests read it directly to check
- * what backplan did over ssh.
+ * What users do with a destination, through the CLI, against every destination kind (see
+ * support/destination-kinds.ts): a local folder, and `user@host:/path` through a loopback sshd
+ * the harness starts with a throwaway key. Every folder is on this machine, so the tests read it
+ * directly to check what backplan did there.
  */
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
@@ -21,43 +22,42 @@ import type { TestDatabase } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';
 import type { CliResult, TestProfile } from './support/profile.js';
 import { spawnCli } from './support/procs.js';
-import { sshdPath, startSshd } from './support/sshd.js';
-import type { LoopbackSshd } from './support/sshd.js';
+import { DESTINATION_KINDS } from './support/destination-kinds.js';
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
-describe('remote destinations over ssh', function () {
+for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.name}`, function () {
   this.timeout(180_000);
   let db: TestDatabase;
-  let sshd: LoopbackSshd;
   let p: TestProfile;
-  let remoteDir: string;
+  let destDir: string;
   let destination: string;
 
   before(async function () {
-    if (!sshdPath()) {
-      console.log('    (skipped: sshd is not installed; .ci/run installs openssh-server)');
+    const why = kind.unavailable();
+    if (why) {
+      console.log(`    (skipped: ${why})`);
       this.skip();
     }
-    sshd = await startSshd();
+    await kind.start();
   });
-  after(async () => sshd?.stop());
+  after(() => kind.stop());
 
   beforeEach(async () => {
     const server = await testServer();
     db = { server, name: await createDatabase(server, 'ssh') };
     p = await makeProfile(db, { nodes: 60 });
-    remoteDir = join(p.dir, 'remote backups');
-    destination = `${sshd.host}:${remoteDir}`;
+    destDir = join(p.dir, 'the backups');
+    destination = kind.spec(destDir);
   });
   afterEach(async () => {
     await p?.cleanup();
     if (db) await dropDatabase(db.server, db.name);
   });
 
-  const env = () => ({ ...sshd.env, BACKPLAN_STAGING: join(p.dir, 'staging') });
+  const env = () => kind.env(p.dir);
   const backplan = (args: string[]): Promise<CliResult> => cli(args, { env: env() });
-  const manifest = (extra: string, file = 'remote.yaml') => writeManifest(p, file, extra, { destination });
+  const manifest = (extra: string, file = 'backup.yaml') => writeManifest(p, file, extra, { destination });
 
   async function runOk(file: string): Promise<CliResult> {
     const result = await backplan(['run', file]);
@@ -66,21 +66,21 @@ describe('remote destinations over ssh', function () {
   }
 
   async function records(): Promise<SnapshotRecord[]> {
-    const { published } = await destinationState(remoteDir);
-    return Promise.all(published.map(async (id) => JSON.parse(await readFile(join(remoteDir, id, 'snapshot.json'), 'utf8')) as SnapshotRecord));
+    const { published } = await destinationState(destDir);
+    return Promise.all(published.map(async (id) => JSON.parse(await readFile(join(destDir, id, 'snapshot.json'), 'utf8')) as SnapshotRecord));
   }
 
-  it('rsync strategy: snapshots land over ssh laid out as SPEC says, hard-linked to the previous one, checksums matching', async () => {
+  it('rsync strategy: snapshots land laid out as SPEC says, hard-linked to the previous one, checksums matching', async () => {
     const file = await manifest('repository: { strategy: rsync }\ndatabase: { format: directory, compression: zstd }');
     await runOk(file);
     await sleepToNextSecond();
     await runOk(file);
-    const state = await expectOnlySoundSnapshots(remoteDir);
+    const state = await expectOnlySoundSnapshots(destDir);
     expect(state.published).to.have.length(2);
     expect(state.partial).to.deep.equal([]);
     expect(state.lock, 'lock released').to.equal(false);
     expect(state.latest).to.equal(state.published[1]);
-    const [first, second] = state.published.map((id) => join(remoteDir, id));
+    const [first, second] = state.published.map((id) => join(destDir, id));
     expect((await readdir(second!)).sort()).to.include.members(['config', 'database.dir', 'database.dir.SHA256SUMS', 'repository', 'repository.SHA256SUMS', 'snapshot.json']);
     // Every file of the copy is listed with its sha256, the way sha256sum -c reads it.
     const sums = (await readFile(join(second!, 'repository.SHA256SUMS'), 'utf8')).trim().split('\n');
@@ -90,10 +90,10 @@ describe('remote destinations over ssh', function () {
     const somePath = sums[0]!.split('  ')[1]!;
     expect((await stat(join(first!, somePath))).ino, 'unchanged file hard-linked').to.equal((await stat(join(second!, somePath))).ino);
     expect(await sha256File(join(second!, somePath))).to.deep.include({ sha256: sums[0]!.split('  ')[0] });
-    expect(await readdir(join(p.dir, 'staging')).then((d) => Promise.all(d.map((x) => readdir(join(p.dir, 'staging', x))))), 'staging emptied').to.deep.equal([[]]);
+    expect(await staged(), 'staging emptied').to.deep.equal([]);
   });
 
-  it('tar strategy: list, verify and check work over ssh; a corrupted artefact is caught', async () => {
+  it('tar strategy: list, verify and check work there; a corrupted artefact is caught', async () => {
     const file = await manifest('repository: { strategy: tar }');
     await runOk(file);
     const [record] = await records();
@@ -106,7 +106,7 @@ describe('remote destinations over ssh', function () {
     const verify = await backplan(['verify', file]);
     expect(verify.code, verify.stderr).to.equal(0);
     expect(verify.stdout).to.match(/ok/);
-    const artefact = join(remoteDir, record!.id, 'repository.tar.zst');
+    const artefact = join(destDir, record!.id, 'repository.tar.zst');
     const bytes = await readFile(artefact);
     bytes[bytes.length >> 1] ^= 0xff;
     await writeFile(artefact, bytes);
@@ -116,58 +116,58 @@ describe('remote destinations over ssh', function () {
     expect(broken.stderr).not.to.match(NO_STACK);
   });
 
-  it('applies retention over ssh and never prunes a pinned snapshot', async () => {
+  it('applies retention there and never prunes a pinned snapshot', async () => {
     const file = await manifest('repository: { strategy: tar }\nretention: { keepLast: 1 }');
     await runOk(file);
-    const [first] = (await destinationState(remoteDir)).published;
+    const [first] = (await destinationState(destDir)).published;
     const pin = await backplan(['pin', file, first!]);
     expect(pin.code, pin.stderr).to.equal(0);
     await sleepToNextSecond();
     await runOk(file);
     await sleepToNextSecond();
     await runOk(file);
-    const state = await destinationState(remoteDir);
+    const state = await destinationState(destDir);
     expect(state.published, 'the pinned first and the newest').to.have.length(2);
     expect(state.published[0]).to.equal(first);
     expect(await backplan(['unpin', file, first!]).then((r) => r.code)).to.equal(0);
     const prune = await backplan(['prune', file]);
     expect(prune.code, prune.stderr).to.equal(0);
-    expect((await destinationState(remoteDir)).published).to.deep.equal([state.published[1]]);
+    expect((await destinationState(destDir)).published).to.deep.equal([state.published[1]]);
   });
 
-  it('a held remote lock makes a second run exit 75, --wait-lock waits for it, a dead holder on this host is taken over', async () => {
+  it('a held lock makes a second run exit 75, --wait-lock waits for it, a dead holder on this host is taken over', async () => {
     const file = await manifest('repository: { strategy: tar }');
-    await mkdir(remoteDir, { recursive: true });
+    await mkdir(destDir, { recursive: true });
     const sleeper = spawn('sleep', ['60']);
     try {
       const live = { pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
-      await writeFile(join(remoteDir, '.lock'), JSON.stringify(live) + '\n');
+      await writeFile(join(destDir, '.lock'), JSON.stringify(live) + '\n');
       const locked = await backplan(['run', file]);
       expect(locked.code, locked.stderr).to.equal(75);
       expect(locked.stderr).to.contain(`process ${sleeper.pid}`);
-      expect(await exists(join(remoteDir, '.lock')), 'the holder keeps its lock').to.equal(true);
+      expect(await exists(join(destDir, '.lock')), 'the holder keeps its lock').to.equal(true);
     } finally {
       sleeper.kill();
     }
     await new Promise((r) => sleeper.once('exit', r));
-    // --wait-lock polls the remote lock: a live holder that lets go after a second is waited for.
+    // --wait-lock polls the lock: a live holder that lets go after a second is waited for.
     const holder = spawn('sleep', ['60']);
     const held = { pid: holder.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
-    await writeFile(join(remoteDir, '.lock'), JSON.stringify(held) + '\n');
+    await writeFile(join(destDir, '.lock'), JSON.stringify(held) + '\n');
     const waiting = spawnCli(['run', file, '--wait-lock', '60s'], { cwd: p.dir, mark: p.dir, env: env() });
     await waiting.waitFor(/waiting up to 1m00s for .*\.lock, held by process \d+/, 30_000);
-    await rm(join(remoteDir, '.lock'));
+    await rm(join(destDir, '.lock'));
     holder.kill();
     const waited = await waiting.exited;
     expect(waited.code, waited.stderr).to.equal(0);
     await sleepToNextSecond();
-    await writeFile(join(remoteDir, '.lock'), JSON.stringify(held) + '\n');
+    await writeFile(join(destDir, '.lock'), JSON.stringify(held) + '\n');
     const takeover = await runOk(file);
     expect(takeover.stderr).to.match(/taking over the lock/);
-    expect((await destinationState(remoteDir)).lock).to.equal(false);
+    expect((await destinationState(destDir)).lock).to.equal(false);
   });
 
-  it('kill -9 mid-run leaves only a .partial- there; the next run clears it and the staging', async () => {
+  it('kill -9 mid-run leaves only a .partial- there; the next run clears it and any staging', async () => {
     const file = await manifest('repository: { strategy: rsync }');
     // pg_dump waits on this lock, so the kill lands mid-run however fast the machine is.
     const blocker = await connectTo(db.server, db.name);
@@ -183,35 +183,36 @@ describe('remote destinations over ssh', function () {
       await blocker.query('ROLLBACK').catch(() => undefined);
       await blocker.end();
     }
-    const after = await destinationState(remoteDir);
+    const after = await destinationState(destDir);
     expect(after.published).to.deep.equal([]);
-    expect(after.partial, 'the remote .partial- made by the lock step').to.have.length(1);
+    expect(after.partial, 'the .partial- made by the lock step').to.have.length(1);
     expect(after.lock, 'the dead run still holds the lock').to.equal(true);
     const next = await runOk(file);
     expect(next.stderr).to.match(/taking over the lock/);
     expect(next.stderr).to.match(/removing .*\.partial-.*left by an interrupted run/);
-    expect(next.stderr).to.match(/staged by an interrupted run/);
-    const state = await expectOnlySoundSnapshots(remoteDir);
+    if (kind.stages) expect(next.stderr).to.match(/staged by an interrupted run/);
+    expect(await staged(), 'staging emptied').to.deep.equal([]);
+    const state = await expectOnlySoundSnapshots(destDir);
     expect(state.published).to.have.length(1);
     expect(state.partial).to.deep.equal([]);
   });
 
-  it('an unreachable host fails the run at its lock step: exit 1, the host named, what to check, no stack', async () => {
-    const file = await writeManifest(p, 'unreachable.yaml', 'repository: { strategy: tar }', { destination: `${sshd.host}:${remoteDir}` });
-    const closedPort = sshd.sshCommand.replace(/-p \d+/, '-p 1');
-    const result = await cli(['run', file], { env: { ...env(), BACKPLAN_SSH_COMMAND: `${closedPort} -o ConnectTimeout=5` } });
-    expect(result.code).to.equal(1);
-    expect(result.stderr).to.match(/cannot reach .*127\.0\.0\.1 over ssh/);
-    expect(result.stderr).to.match(/BACKPLAN_SSH_COMMAND/);
+  it('an unreachable destination fails the run at its lock step: exit 1, the place named, what to check, no stack', async () => {
+    const unreachable = kind.unreachable(p.dir);
+    const file = await writeManifest(p, 'unreachable.yaml', 'repository: { strategy: tar }', { destination: unreachable.spec });
+    const result = await cli(['run', file], { env: unreachable.env });
+    expect(result.code, result.stderr).to.equal(1);
+    expect(result.stderr).to.match(/step lock/);
+    for (const says of unreachable.says) expect(result.stderr).to.match(says);
     expect(result.stderr).not.to.match(NO_STACK);
   });
 
-  it('never lets the destination path reach the remote shell as code', async () => {
-    remoteDir = join(p.dir, `it's $(touch pwned) ; touch pwned2`);
-    destination = `${sshd.host}:${remoteDir}`;
+  it('never lets the destination path reach a shell as code', async () => {
+    destDir = join(p.dir, `it's $(touch pwned) ; touch pwned2`);
+    destination = kind.spec(destDir);
     const file = await manifest('repository: { strategy: rsync }');
     await runOk(file);
-    const state = await expectOnlySoundSnapshots(remoteDir);
+    const state = await expectOnlySoundSnapshots(destDir);
     expect(state.published).to.have.length(1);
     for (const where of [p.dir, process.env.HOME ?? '/root', '/']) {
       expect(await exists(join(where, 'pwned')), where).to.equal(false);
@@ -219,7 +220,7 @@ describe('remote destinations over ssh', function () {
     }
   });
 
-  it('restore and verify --restore-test fetch the snapshot over ssh: files byte-identical, database equal, scratch copy gone', async () => {
+  it('restore and verify --restore-test read the snapshot from there: files byte-identical, database equal, scratch copy gone', async () => {
     const file = await manifest('repository: { strategy: tar }');
     await runOk(file);
     const name = `${db.name}_restored`;
@@ -230,7 +231,7 @@ describe('remote destinations over ssh', function () {
     try {
       const restored = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name]);
       expect(restored.code, restored.stderr).to.equal(0);
-      expect(restored.stderr).to.match(/restore: copying .*127\.0\.0\.1:.* to /);
+      if (kind.stages) expect(restored.stderr).to.match(/restore: copying .*127\.0\.0\.1:.* to /);
       expect(await fileHashes(join(p.dir, 'restored', 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
       expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
     } finally {
@@ -242,6 +243,16 @@ describe('remote destinations over ssh', function () {
     expect(await fetchedCopies(), 'fetched copies deleted').to.deep.equal([]);
   });
 
+  /** Whatever is left in the staging folder (kinds that stage only). */
+  async function staged(): Promise<string[]> {
+    const staging = join(p.dir, 'staging');
+    const left: string[] = [];
+    for (const dest of await readdir(staging).catch(() => [] as string[])) {
+      left.push(...(await readdir(join(staging, dest))).filter((n) => n !== 'fetched'));
+    }
+    return left;
+  }
+
   async function fetchedCopies(): Promise<string[]> {
     const staging = join(p.dir, 'staging');
     const copies: string[] = [];
@@ -251,31 +262,31 @@ describe('remote destinations over ssh', function () {
     return copies;
   }
 
-  it('incremental strategy: a full and an incremental over ssh; restore fetches the chain and rebuilds the last state', async () => {
+  it('incremental strategy: a full and an incremental there; restore reads the chain and rebuilds the last state', async () => {
     // Its own database: the one beforeEach made already holds a profile.
     const chainDb: TestDatabase = { server: db.server, name: await createDatabase(db.server, 'sshincr') };
     const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });
     try {
-      const remoteChain = join(incr.dir, 'remote');
-      const file = join(incr.dir, 'remote.yaml');
+      const chainDir = join(incr.dir, 'backups');
+      const file = join(incr.dir, 'backup.yaml');
       const yaml = [
         'version: 1',
         'name: incr-test',
         'profile:',
         `  aiida: { config: ${JSON.stringify(incr.profile.configPath)}, profile: ${JSON.stringify(incr.profile.profileName)} }`,
-        `destination: ${JSON.stringify(`${sshd.host}:${remoteChain}`)}`,
+        `destination: ${JSON.stringify(kind.spec(chainDir))}`,
         'repository: { strategy: incremental, incremental: { margin: 1m } }',
         'database: { format: directory, compression: gzip }',
       ];
       await writeFile(file, yaml.join('\n') + '\n');
-      const env = { ...sshd.env, BACKPLAN_STAGING: join(incr.dir, 'staging') };
+      const env = kind.env(incr.dir);
       expect((await cli(['run', file], { env })).code).to.equal(0);
       await addNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 10, packed: true });
       await touchNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 4 });
       await sleepToNextSecond();
       const second = await cli(['run', file], { env });
       expect(second.code, second.stderr).to.equal(0);
-      const state = await expectOnlySoundSnapshots(remoteChain);
+      const state = await expectOnlySoundSnapshots(chainDir);
       expect(state.published.map((id) => id.slice(-4))).to.deep.equal(['full', 'incr']);
       const name = `${chainDb.name}_restored`;
       try {

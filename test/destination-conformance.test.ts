@@ -1,0 +1,223 @@
+/**
+ * The Destination interface's conformance suite, run against every kind (as restic runs one
+ * backend test suite against each backend): the same calls must leave the same folder behind,
+ * whether the folder is reached directly or over ssh. The CLI-level scenarios are in
+ * destination-scenarios.test.ts.
+ */
+import { expect } from 'chai';
+import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { hostname, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openDestination } from '../src/destination/registry.js';
+import type { Destination } from '../src/destination/types.js';
+import { isBackplanError } from '../src/errors.js';
+import { run } from '../src/execute/subprocess.js';
+import { acquireLock, releaseLock } from '../src/record/lock.js';
+import type { ArtefactRecord, SnapshotRecord } from '../src/record/snapshot-record.js';
+import { verifySnapshot } from '../src/record/verify.js';
+import { DESTINATION_KINDS } from './support/destination-kinds.js';
+
+const ID = '2026-11-22T030000Z-full';
+const LATER = '2026-11-23T030000Z-incr';
+
+for (const kind of DESTINATION_KINDS) {
+  describe(`destination conformance: ${kind.name}`, function () {
+    this.timeout(60_000);
+    let scratch: string;
+    let dir: string;
+    let dest: Destination;
+
+    before(async function () {
+      const why = kind.unavailable();
+      if (why) {
+        console.log(`    (skipped: ${why})`);
+        this.skip();
+      }
+      await kind.start();
+    });
+    after(() => kind.stop());
+    beforeEach(async () => {
+      scratch = await mkdtemp(join(tmpdir(), 'backplan-conformance-'));
+      dir = join(scratch, 'backups');
+      dest = openDestination(kind.spec(dir), { ...process.env, ...kind.env(scratch) });
+    });
+    afterEach(() => rm(scratch, { recursive: true, force: true }));
+
+    /** A snapshot as a run writes it before finalize: prepared, an artefact and a folder written. */
+    async function writeSnapshot(id: string, opts: { parent?: string } = {}): Promise<SnapshotRecord> {
+      await dest.prepare(id, () => undefined);
+      const { partialDir } = dest.snapshotPaths(id);
+      const content = `artefact of ${id}\n`;
+      await writeFile(join(partialDir, 'database.dump'), content);
+      const artefacts: ArtefactRecord[] = [{ path: 'database.dump', bytes: content.length, sha256: sha256(content) }];
+      artefacts.push(await rsyncFolder(id));
+      return snapshotRecord(id, artefacts, opts.parent);
+    }
+
+    async function publishSnapshot(id: string, opts: { parent?: string } = {}): Promise<SnapshotRecord> {
+      const record = await writeSnapshot(id, opts);
+      await dest.publish(id, record);
+      return record;
+    }
+
+    /** What repo-rsync does: rsync through the destination's target, then hash it where it landed. */
+    async function rsyncFolder(id: string): Promise<ArtefactRecord> {
+      const source = join(scratch, 'source');
+      await mkdir(join(source, 'ab'), { recursive: true });
+      await writeFile(join(source, 'ab', 'node'), 'node file\n');
+      await writeFile(join(source, 'top'), 'top file\n');
+      const { options, target } = dest.rsyncTarget(id, 'repository');
+      await run(['rsync', '--archive', ...options, '--', `${source}/`, `${target}/`], { stdout: 'ignore' });
+      return dest.folderSums(id, 'repository');
+    }
+
+    it('lists a missing destination as empty', async () => {
+      expect(await dest.list()).to.deep.equal([]);
+      expect(await dest.names()).to.deep.equal([]);
+      expect(dest.location('.lock')).to.match(new RegExp(`${escape(dir)}/\\.lock$`));
+    });
+
+    it('reads, writes, creates exclusively and removes small files', async () => {
+      expect(await dest.createText('.lock', 'first')).to.equal(true);
+      expect(await dest.createText('.lock', 'second'), 'exclusive').to.equal(false);
+      expect((await dest.readText('.lock'))?.trim()).to.equal('first');
+      expect(await dest.readText('missing.json')).to.equal(undefined);
+      await dest.writeText('.last-run.json', '{"a":1}\n');
+      await dest.writeText('.last-run.json', '{"a":2}\n');
+      expect(await readFile(join(dir, '.last-run.json'), 'utf8')).to.equal('{"a":2}\n');
+      expect((await readdir(dir)).sort(), 'no temporary file left by the atomic write').to.deep.equal(['.last-run.json', '.lock']);
+      await dest.removeFile('.lock');
+      await dest.removeFile('.lock');
+      expect(await dest.readText('.lock')).to.equal(undefined);
+    });
+
+    it('publishes a snapshot atomically: partial until publish, then complete, with its record and latest', async () => {
+      const record = await writeSnapshot(ID);
+      expect((await dest.list()).map((e) => [e.name, e.complete])).to.deep.equal([[`.partial-${ID}`, false]]);
+      expect(await exists(join(dir, ID)), 'nothing published before publish').to.equal(false);
+      await dest.publish(ID, record);
+      const [entry, ...rest] = await dest.list();
+      expect(rest).to.deep.equal([]);
+      expect(entry).to.deep.include({ id: ID, name: ID, kind: 'full', complete: true, pinned: false, recordFile: true });
+      expect(entry!.record).to.deep.equal(JSON.parse(JSON.stringify(record)));
+      expect(entry!.dir).to.equal(dest.snapshotPaths(ID).dir);
+      expect(await readlink(join(dir, 'latest'))).to.equal(ID);
+      expect(await readdir(join(dir, ID))).to.include.members(['snapshot.json', 'database.dump', 'repository', 'repository.SHA256SUMS']);
+      expect(dest.publishCommands(ID).length).to.be.greaterThan(0);
+    });
+
+    it('lists pins, verification and unreadable records as they are', async () => {
+      await publishSnapshot(ID);
+      await dest.writeText(`${ID}/.pinned`, 'pinned\n');
+      await dest.writeText(`${ID}/verification.json`, JSON.stringify({ verifiedAt: '2026-11-22T04:00:00.000Z' }));
+      await mkdir(join(dir, LATER));
+      await writeFile(join(dir, LATER, 'snapshot.json'), '{ truncated');
+      const [first, second] = await dest.list();
+      expect(first).to.deep.include({ id: ID, pinned: true, verifiedAt: '2026-11-22T04:00:00.000Z' });
+      expect(second).to.deep.include({ id: LATER, kind: 'incr', complete: false, recordFile: true, record: undefined });
+    });
+
+    it('hashes where the files lie: every artefact and every listed file, a flipped byte and a missing file named', async () => {
+      await publishSnapshot(ID);
+      const clean = await verifySnapshot(dest, ID, { deep: true });
+      expect(clean.problems).to.deep.equal([]);
+      expect(clean.checkedFiles, 'two artefacts and two listed files').to.equal(4);
+      await writeFile(join(dir, ID, 'repository', 'top'), 'top filE\n');
+      await rm(join(dir, ID, 'database.dump'));
+      const damaged = await verifySnapshot(dest, ID, { deep: true });
+      expect(damaged.problems.map((p) => p.path).sort()).to.deep.equal(['database.dump', 'repository/top']);
+      expect(damaged.problems.find((p) => p.path === 'database.dump')!.problem).to.equal('missing');
+    });
+
+    it('links an rsync folder to the same folder of an earlier snapshot', async () => {
+      await publishSnapshot(ID);
+      const { linkDest } = dest.rsyncTarget(LATER, 'repository', ID);
+      expect(linkDest).to.equal(join(dir, ID, 'repository'));
+    });
+
+    it('removes snapshots by name, complete or partial, refusing anything else', async () => {
+      await publishSnapshot(ID);
+      await dest.prepare(LATER, () => undefined);
+      await dest.removeSnapshots([ID, `.partial-${LATER}`, '2026-01-01T000000Z-full']);
+      expect(await dest.list()).to.deep.equal([]);
+      const refused = await dest.removeSnapshots(['..']).then(() => undefined, (e: Error) => e);
+      expect(refused?.message).to.match(/not a snapshot folder/);
+    });
+
+    it('fetches a chain as local folders holding the same bytes, and releases any copy', async () => {
+      await publishSnapshot(ID);
+      await publishSnapshot(LATER, { parent: ID });
+      const chain = (await dest.list()).map((e) => ({ ...e, record: e.record! }));
+      const local = await dest.fetch(chain, { log: () => undefined });
+      try {
+        expect(local.entries.map((e) => e.id)).to.deep.equal([ID, LATER]);
+        for (const entry of local.entries) {
+          expect(await readFile(join(entry.dir, 'database.dump'), 'utf8')).to.equal(`artefact of ${entry.id}\n`);
+          expect((await verifySnapshot(local.local, entry.id, { deep: true })).problems).to.deep.equal([]);
+        }
+      } finally {
+        await local.release();
+      }
+      if (local.copied) expect(await exists(local.entries[0]!.dir), 'copy released').to.equal(false);
+    });
+
+    it('locks: a live holder keeps it (LOCKED, naming it), a dead holder on this host is taken over, release frees it', async () => {
+      const sleeper = spawn('sleep', ['60']);
+      try {
+        await mkdir(dir, { recursive: true });
+        await writeFile(join(dir, '.lock'), JSON.stringify({ pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'other' }));
+        const locked = await acquireLock(dest, 'test-job', { waitMs: 0 }).then(() => undefined, (e: unknown) => e);
+        expect(isBackplanError(locked) && locked.code).to.equal('LOCKED');
+        expect((locked as Error).message).to.contain(`process ${sleeper.pid}`).and.to.contain('.lock');
+      } finally {
+        sleeper.kill();
+        await new Promise((r) => sleeper.once('exit', r));
+      }
+      const warnings: string[] = [];
+      const me = await acquireLock(dest, 'test-job', { waitMs: 0, warn: (m) => warnings.push(m) });
+      expect(warnings.join('\n')).to.match(new RegExp(`taking over the lock of process ${sleeper.pid}`));
+      expect(JSON.parse(await readFile(join(dir, '.lock'), 'utf8'))).to.deep.equal(me);
+      await releaseLock(dest);
+      expect((await readdir(dir)).filter((n) => n.startsWith('.lock'))).to.deep.equal([]);
+    });
+
+    it('says where a full disk matters, naming a local folder to measure', () => {
+      const space = dest.space();
+      expect(space.where).to.contain(dir);
+      expect(space.localFolder).to.be.a('string').and.not.equal('');
+    });
+  });
+}
+
+function snapshotRecord(id: string, artefacts: ArtefactRecord[], parent?: string): SnapshotRecord {
+  return {
+    format: 'backplan-snapshot/1',
+    id,
+    kind: id.endsWith('incr') ? 'incr' : 'full',
+    job: 'conformance',
+    startedAt: '2026-11-22T03:00:00.000Z',
+    completedAt: '2026-11-22T03:01:00.000Z',
+    tool: { name: 'backplan', version: '0.0.0-test' },
+    manifest: { file: 'm.yaml', sha256: '0'.repeat(64) },
+    parent,
+    artefacts,
+    steps: [],
+  };
+}
+
+function sha256(text: string): string {
+  return createHash('sha256').update(text).digest('hex');
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+async function exists(path: string): Promise<boolean> {
+  return readdir(path).then(
+    () => true,
+    () => false,
+  );
+}
