@@ -235,3 +235,7 @@ try {
 } finally {
   await closeDestinations();
 }
+// Ended explicitly: a natural end closes node's signal handles first, and a Ctrl-C landing in
+// that teardown would kill the process by signal, without an exit code. (stdout and stderr are
+// synchronous on Linux, so nothing written is lost.)
+process.exit(process.exitCode ?? EXIT.ok);
