@@ -36,10 +36,6 @@ export function validateManifest(data: unknown, doc: Document.Parsed, source: So
   return errors.sort((a, b) => a.offset - b.offset).map((e) => e.error);
 }
 
-export function isManifest(data: unknown): data is Manifest {
-  return checkSchema(data);
-}
-
 /** An unknown key is shown at the key; a missing key at its parent mapping; the rest at the value. */
 function offsetFor(error: ErrorObject, doc: Document.Parsed): number {
   const path = pointerToPath(error.instancePath);
