@@ -6,8 +6,8 @@ import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { hashingFileSink, pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
-import { tarExcludes } from '../steps/repo-tar.js';
 import { tarCounter } from '../record/tar-count.js';
+import { tarExcludes } from '../util/tar-args.js';
 
 export const ZSTD = ['zstd', '-3', '-T0', '-q', '-c'];
 /** GNU tar exits 1 when a file changed while read: harmless (files newer than the dump are). */

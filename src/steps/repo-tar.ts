@@ -7,6 +7,7 @@ import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 import { reportProgress } from './progress.js';
 import { tarCounter } from '../record/tar-count.js';
+import { tarExcludes } from '../util/tar-args.js';
 
 export interface RepoTarOptions {
   source: string;
@@ -38,11 +39,6 @@ export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
     commands: [renderPipeline(stages, { output: join(input.snapshot.partialDir, artefact) })],
     options: { source, stages, artefact, compression },
   };
-}
-
-/** `--exclude=PATTERN` as one argument each, so a pattern can never become an option. */
-export function tarExcludes(patterns: string[]): string[] {
-  return patterns.map((p) => `--exclude=${p}`);
 }
 
 /**
