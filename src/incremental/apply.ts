@@ -15,9 +15,10 @@ import { pipeline, run } from '../execute/subprocess.js';
 import { listSnapshots } from '../record/destination.js';
 import type { SnapshotEntry } from '../record/destination.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
-import { INDEX_ARTEFACT, sqliteArgv } from './container.js';
+import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
+import { sqliteArgv } from './sqlite.js';
 
 const UNZSTD = ['zstd', '-d', '-q', '-c', '--'];
 const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);
