@@ -1,14 +1,15 @@
 /** The AiiDA 1.x repository: a folder per node, whose files may be rewritten while the node is modified. */
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { nodeFolder } from '../../incremental/layout.js';
 import { fillerPool, makeFile } from './data.js';
 import type { GeneratedProfile } from './types.js';
 import { WRITES_IN_FLIGHT, forEachLimit, mkdirs, writeSmallFile } from './writer.js';
 import type { RepositoryWriter } from './writer.js';
 
-/** AiiDA 1.x: `repository/node/<uuid[:2]>/<uuid[2:4]>/<uuid[4:]>/path/<file>`. */
-function nodeFolder(repositoryPath: string, uuid: string): string {
-  return join(repositoryPath, 'repository', 'node', uuid.slice(0, 2), uuid.slice(2, 4), uuid.slice(4), 'path');
+/** A node folder keeps its files under `path/`. */
+function filesFolder(repositoryPath: string, uuid: string): string {
+  return join(repositoryPath, nodeFolder(uuid), 'path');
 }
 
 /** An empty 1.x repository. */
@@ -21,7 +22,7 @@ export function nodeFolderWriter(repositoryPath: string): RepositoryWriter {
     write: (nodes) =>
       forEachLimit(nodes, WRITES_IN_FLIGHT, async (node) => {
         if (!node.files.length) return; // a database-only profile (filesPerNode 0) has no folders
-        const folder = nodeFolder(repositoryPath, node.uuid);
+        const folder = filesFolder(repositoryPath, node.uuid);
         await mkdirs(folder);
         for (const f of node.files) await writeSmallFile(join(folder, f.name), f.data);
       }),
@@ -33,6 +34,6 @@ export async function rewriteFirstFiles(p: GeneratedProfile, rows: { uuid: strin
   const pool = fillerPool(p.seed, p.fileBytes);
   await forEachLimit(rows, WRITES_IN_FLIGHT, async ({ uuid, touches }) => {
     const file = makeFile(pool, uuid, 'file-0.txt', 0, p.fileBytes, ` touch ${touches + 1}`);
-    await writeSmallFile(join(nodeFolder(p.repositoryPath, uuid), file.name), file.data);
+    await writeSmallFile(join(filesFolder(p.repositoryPath, uuid), file.name), file.data);
   });
 }
