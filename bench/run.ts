@@ -34,7 +34,7 @@ import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { $ } from 'zx';
-import { addNodes, generateProfile } from '../src/demo/aiida-profile.js';
+import { addNodes, generateProfile } from '../src/demo/profile/index.js';
 import { tarCounter } from '../src/record/tar-count.js';
 import { acquireServer, connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';

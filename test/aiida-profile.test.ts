@@ -7,8 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type pg from 'pg';
-import { addNodes, generateProfile, touchNodes } from '../src/demo/aiida-profile.js';
-import type { AiidaLayout, GeneratedProfile } from '../src/demo/aiida-profile.js';
+import { addNodes, generateProfile, touchNodes } from '../src/demo/profile/index.js';
+import type { AiidaLayout, GeneratedProfile } from '../src/demo/profile/index.js';
 import { connectTo } from '../src/demo/cluster.js';
 import { useDatabase, withDatabase } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
@@ -83,7 +83,7 @@ const variants: { title: string; layout: AiidaLayout; packed?: boolean; packSize
   { title: 'disk-objectstore, packed', layout: 'disk-objectstore', packed: true, packSizeTarget: 16 * 1024 },
 ];
 
-describe('demo/aiida-profile', () => {
+describe('demo/profile', () => {
   for (const v of variants) {
     describe(v.title, () => {
       const db = useDatabase('profile');

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { access, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addNodes } from '../src/demo/aiida-profile.js';
+import { addNodes } from '../src/demo/profile/index.js';
 import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import { withDatabase } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';

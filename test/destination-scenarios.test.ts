@@ -10,7 +10,7 @@ import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
-import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
+import { addNodes, touchNodes } from '../src/demo/profile/index.js';
 import { expectRestoredMatchesDatabase, incrementalProfile } from './support/incremental.js';
 import { sha256File } from '../src/record/checksums.js';
 import { databaseText, fileHashes } from './support/compare.js';

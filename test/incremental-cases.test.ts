@@ -5,7 +5,7 @@ import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Header } from 'tar';
-import { addNodes } from '../src/demo/aiida-profile.js';
+import { addNodes } from '../src/demo/profile/index.js';
 import { connectTo } from '../src/demo/cluster.js';
 import { applyRepositoryDelta, unsafeEntry } from '../src/incremental/apply.js';
 import { repackedPacks } from '../src/incremental/container.js';

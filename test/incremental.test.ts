@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
+import { addNodes, touchNodes } from '../src/demo/profile/index.js';
 import { nodeFolder } from '../src/incremental/layout.js';
 import { formatBytes } from '../src/util/bytes.js';
 import type { Plan } from '../src/plan/types.js';

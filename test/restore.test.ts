@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { addNodes, touchNodes } from '../src/demo/aiida-profile.js';
+import { addNodes, touchNodes } from '../src/demo/profile/index.js';
 import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';
 import { BackplanError } from '../src/errors.js';

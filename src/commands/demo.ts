@@ -1,7 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { generateProfile } from '../demo/aiida-profile.js';
+import { generateProfile } from '../demo/profile/index.js';
 import { acquireServer, createDatabase, dropDatabase } from '../demo/cluster.js';
 import { openDestination } from '../destination/registry.js';
 import { listDestination, listTable } from './list.js';

@@ -13,9 +13,10 @@ import type { ReadEntry } from 'tar';
 import { BackplanError } from '../errors.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
-import { INDEX_ARTEFACT, sqliteArgv } from './container.js';
+import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
+import { sqliteArgv } from './sqlite.js';
 
 const UNZSTD = ['zstd', '-d', '-q', '-c', '--'];
 const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);

@@ -16,11 +16,11 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
-import { BackplanError } from '../errors.js';
-import { hashingFileSink, pipeline, run } from '../execute/subprocess.js';
+import { hashingFileSink, pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { ZSTD } from './archive.js';
 import type { ContainerRecord, IndexRecord, PackPiece, PackState } from './record.js';
+import { sqlite, sqliteArgv } from './sqlite.js';
 
 /** The region whose hash tells a repacked pack from a grown one. */
 const CHECK_BYTES = 1024 * 1024;
@@ -122,7 +122,7 @@ async function copyPiece(req: ContainerRequest, piece: PackPiece): Promise<Artef
 async function indexCopy(req: ContainerRequest): Promise<{ artefact: ArtefactRecord; record: IndexRecord }> {
   const copy = join(req.partialDir, INDEX_COPY);
   try {
-    await sqlite([join(req.dir, INDEX), `.backup ${dotArgument(copy)}`], req.signal);
+    await sqlite([join(req.dir, INDEX), `.backup ${dotArgument(copy)}`], { signal: req.signal });
     const maxId = await maxObjectId(copy, req.signal);
     const sink = hashingFileSink(join(req.partialDir, INDEX_ARTEFACT.copy));
     await pipeline([[...ZSTD, '--', copy]], { signal: req.signal, output: sink.stream });
@@ -165,22 +165,8 @@ async function indexDelta(req: ContainerRequest, parent: ContainerRecord, repack
 }
 
 async function maxObjectId(db: string, signal: AbortSignal): Promise<number> {
-  const out = await sqlite([db, 'SELECT coalesce(max(id), 0) FROM db_object;'], signal);
+  const out = await sqlite([db, 'SELECT coalesce(max(id), 0) FROM db_object;'], { signal });
   return Number(out.trim());
-}
-
-/** -bail: stop at the first error; -batch: never prompt. */
-export function sqliteArgv(args: string[]): string[] {
-  return ['sqlite3', '-bail', '-batch', ...args];
-}
-
-async function sqlite(args: string[], signal: AbortSignal): Promise<string> {
-  try {
-    return (await run(sqliteArgv(args), { signal })).stdout ?? '';
-  } catch (e) {
-    if (e instanceof BackplanError && e.code === 'COMMAND_FAILED') e.details.hint ??= 'packs.idx must be readable and its folder writable (SQLite WAL mode)';
-    throw e;
-  }
 }
 
 /** A path as an argument of an sqlite3 dot-command: double quotes, backslash escapes. */

@@ -4,8 +4,8 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { generateProfile } from '../../src/demo/aiida-profile.js';
-import type { AiidaLayout, GeneratedProfile } from '../../src/demo/aiida-profile.js';
+import { generateProfile } from '../../src/demo/profile/index.js';
+import type { AiidaLayout, GeneratedProfile } from '../../src/demo/profile/index.js';
 import type { TestDatabase } from './pg.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
