@@ -7,6 +7,7 @@
  * `<id>/snapshot.json`. A leaf module: it imports types only.
  */
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
+import type { SnapshotKind } from '../record/layout.js';
 
 export interface SnapshotEntry {
   id: string;
@@ -15,7 +16,7 @@ export interface SnapshotEntry {
   /** Where the folder is, for messages and for local reads (a local path, or `host:/path`). */
   dir: string;
   time: Date;
-  kind: 'full' | 'incr';
+  kind: SnapshotKind;
   /** Written as .partial-<id> or lacking snapshot.json: not a backup. */
   complete: boolean;
   pinned: boolean;

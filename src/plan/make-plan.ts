@@ -7,13 +7,14 @@ import { retentionInput } from '../record/prune.js';
 import { latestComplete } from '../destination/listing.js';
 import type { Destination, SnapshotEntry } from '../destination/types.js';
 import { snapshotId } from '../record/layout.js';
+import type { SnapshotKind } from '../record/layout.js';
 import type { PlanInput, PreviousSnapshot } from '../steps/plan-input.js';
 import { compileSteps } from './compile.js';
 import { checkGraph } from './graph.js';
 import type { StepPosition } from './graph.js';
 import { settingsOf } from './settings.js';
 import type { Settings } from './settings.js';
-import type { Plan, SnapshotKind } from './types.js';
+import type { Plan } from './types.js';
 import type { Manifest } from '../manifest.js';
 import type { IncrementalEstimate } from '../incremental/estimate.js';
 

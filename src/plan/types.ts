@@ -1,5 +1,6 @@
 import type { ResolvedProfile } from '../resolve/types.js';
 import type { SnapshotPaths } from '../destination/types.js';
+import type { SnapshotKind } from '../record/layout.js';
 
 /** Built-in step kinds; each has one module under src/steps/. */
 export type StepKind =
@@ -35,7 +36,6 @@ export interface PlannedStep<O = unknown> {
   options: O;
 }
 
-export type SnapshotKind = 'full' | 'incr';
 
 export interface Plan {
   manifest: { file: string; name: string; sha256: string };

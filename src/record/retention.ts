@@ -7,11 +7,12 @@
  * `plan`, `prune --dry-run` and the real prune all agree.
  */
 import type { Retention } from '../manifest.js';
+import type { SnapshotKind } from './layout.js';
 
 export interface SnapshotInfo {
   id: string;
   time: Date;
-  kind: 'full' | 'incr';
+  kind: SnapshotKind;
   complete: boolean;
   pinned: boolean;
   /** Id of the snapshot an incremental depends on. */

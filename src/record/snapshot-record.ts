@@ -1,4 +1,4 @@
-import type { SnapshotKind } from '../plan/types.js';
+import type { SnapshotKind } from './layout.js';
 
 /** One checksummed artefact. A folder artefact is recorded as its SHA256SUMS list. */
 export interface ArtefactRecord {

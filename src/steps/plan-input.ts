@@ -3,11 +3,12 @@ import type { Plan } from '../plan/types.js';
 import type { Settings } from '../plan/settings.js';
 import type { DatabaseConnection, ResolvedProfile } from '../resolve/types.js';
 import type { Destination } from '../destination/types.js';
+import type { SnapshotKind } from '../record/layout.js';
 
 /** The latest complete snapshot at the destination, as a later snapshot builds on it. */
 export interface PreviousSnapshot {
   id: string;
-  kind: 'full' | 'incr';
+  kind: SnapshotKind;
   time: Date;
 }
 
