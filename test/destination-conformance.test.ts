@@ -95,12 +95,12 @@ for (const kind of DESTINATION_KINDS) {
 
     it('publishes a snapshot atomically: partial until publish, then complete, with its record and latest', async () => {
       const record = await writeSnapshot(ID);
-      expect((await dest.list()).map((e) => [e.name, e.complete])).to.deep.equal([[`.partial-${ID}`, false]]);
+      expect((await dest.list()).map((e) => [e.name, e.recorded])).to.deep.equal([[`.partial-${ID}`, false]]);
       expect(await exists(join(dir, ID)), 'nothing published before publish').to.equal(false);
       await dest.publish(ID, record);
       const [entry, ...rest] = await dest.list();
       expect(rest).to.deep.equal([]);
-      expect(entry).to.deep.include({ id: ID, name: ID, kind: 'full', complete: true, pinned: false, recordFile: true });
+      expect(entry).to.deep.include({ id: ID, name: ID, kind: 'full', recorded: true, pinned: false, recordFile: true });
       expect(entry!.record).to.deep.equal(JSON.parse(JSON.stringify(record)));
       expect(entry!.dir).to.equal(dest.snapshotPaths(ID).dir);
       expect(await readlink(join(dir, 'latest'))).to.equal(ID);
@@ -115,8 +115,10 @@ for (const kind of DESTINATION_KINDS) {
       await mkdir(join(dir, LATER));
       await writeFile(join(dir, LATER, 'snapshot.json'), '{ truncated');
       const [first, second] = await dest.list();
-      expect(first).to.deep.include({ id: ID, pinned: true, verifiedAt: '2026-11-22T04:00:00.000Z' });
-      expect(second).to.deep.include({ id: LATER, kind: 'incr', complete: false, recordFile: true, record: undefined });
+      expect(first).to.deep.include({ id: ID, pinned: true, verification: { verifiedAt: '2026-11-22T04:00:00.000Z', failedAt: undefined } });
+      expect(second).to.deep.include({ id: LATER, kind: 'incr', recorded: false, recordFile: true });
+      expect(second!.record).to.equal(undefined);
+      expect(second!.recordProblem).to.match(/not valid JSON/);
     });
 
     it('hashes where the files lie: every artefact and every listed file, a flipped byte and a missing file named', async () => {

@@ -9,7 +9,7 @@ async function destinationWithSnapshot(dir: string, ageMs: number): Promise<stri
   const completedAt = new Date(Date.now() - ageMs);
   const id = `${completedAt.toISOString().replace(/\.\d{3}Z$/, 'Z').replace(/:/g, '')}-full`;
   await mkdir(join(dir, 'backups', id), { recursive: true });
-  const record = { format: 'backplan-snapshot/1', id, kind: 'full', completedAt: completedAt.toISOString(), artefacts: [], steps: [] };
+  const record = { format: 'backplan-snapshot/1', id, kind: 'full', job: 'fresh-job', completedAt: completedAt.toISOString(), artefacts: [], steps: [] };
   await writeFile(join(dir, 'backups', id, 'snapshot.json'), JSON.stringify(record));
   return id;
 }
@@ -62,7 +62,7 @@ describe('infra-repo workflow', function () {
     const manifest = await manifestFor(dir);
     const none = await cli(['check', manifest, '--max-age', '26h']);
     expect(none.code).to.equal(1);
-    expect(none.stdout).to.contain('no complete snapshot');
+    expect(none.stdout).to.contain('no restorable snapshot of fresh-job');
     await destinationWithSnapshot(dir, 60_000);
     const lastRun = { status: 'failed', endedAt: new Date().toISOString(), error: 'step db-dump: pg_dump exited with code 1' };
     await writeFile(join(dir, 'backups', '.last-run.json'), JSON.stringify(lastRun));

@@ -16,6 +16,8 @@ import type { Manifest } from '../src/manifest.js';
 import { formatPlan } from '../src/plan/format/index.js';
 import type { PlanFormat } from '../src/plan/format/index.js';
 import { openDestination } from '../src/destination/registry.js';
+import type { SnapshotEntry } from '../src/destination/types.js';
+import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { makePlan } from '../src/plan/make-plan.js';
 import type { PlanFacts } from '../src/plan/make-plan.js';
 import type { Plan, PlannedStep } from '../src/plan/types.js';
@@ -169,18 +171,21 @@ describe('plan goldens of the sample manifests', () => {
   });
 
   describe('with earlier snapshots at the destination', () => {
-    /** One complete nightly snapshot at 03:00 for each of the `days` days before the fixed now. */
-    function nightlies(destination: string, days: number, kind: (day: number) => 'full' | 'incr' = () => 'full') {
+    /** One complete nightly snapshot of `job` at 03:00 for each of the `days` days before the fixed now. */
+    function nightlies(destination: string, job: string, strategy: string, days: number, kind: (day: number) => 'full' | 'incr' = () => 'full'): SnapshotEntry[] {
+      let parent: string | undefined;
       return Array.from({ length: days }, (_, i) => {
         const day = days - i;
         const time = new Date(Date.parse('2026-11-22T03:00:00Z') - day * 86_400_000);
         const id = `${time.toISOString().slice(0, 10)}T030000Z-${kind(day)}`;
-        return { id, name: id, dir: `${destination}/${id}`, time, kind: kind(day), complete: true, pinned: false, recordFile: true };
+        const record = { format: 'backplan-snapshot/1', id, kind: kind(day), job, parent: kind(day) === 'incr' ? parent : undefined, artefacts: [], repository: { strategy } } as unknown as SnapshotRecord;
+        parent = id;
+        return { id, name: id, dir: `${destination}/${id}`, time, kind: kind(day), recorded: true, record, pinned: false, recordFile: true };
       });
     }
 
     it('the rsync sample hard-links to the latest snapshot and prunes beyond 7 dailies / 4 weeklies', async () => {
-      const plan = await planOf(SAMPLES[0]!, { snapshots: nightlies('/mnt/backup/aiida-1x-legacy', 40) });
+      const plan = await planOf(SAMPLES[0]!, { snapshots: nightlies('/mnt/backup/aiida-1x-legacy', 'aiida-1x-legacy', 'rsync', 40) });
       const argv = (step(plan, 'repository').options as { argv: string[] }).argv;
       expect(argv).to.include('--link-dest=/mnt/backup/aiida-1x-legacy/2026-11-21T030000Z-full/repository');
       expect(argv.indexOf('--link-dest=/mnt/backup/aiida-1x-legacy/2026-11-21T030000Z-full/repository')).to.be.below(argv.indexOf('--'));
@@ -192,10 +197,10 @@ describe('plan goldens of the sample manifests', () => {
 
     it('the incremental sample copies only changes since the latest snapshot until fullEvery is reached', async () => {
       const dest = '/mnt/backup/aiida-2x-prod';
-      const recent = await planOf(SAMPLES[1]!, { snapshots: nightlies(dest, 3, (d) => (d === 3 ? 'full' : 'incr')) });
+      const recent = await planOf(SAMPLES[1]!, { snapshots: nightlies(dest, 'aiida-2x-prod', 'incremental', 3, (d) => (d === 3 ? 'full' : 'incr')) });
       expect(recent.snapshot).to.deep.include({ id: '2026-11-22T030000Z-incr', kind: 'incr', parent: '2026-11-21T030000Z-incr' });
       expect(step(recent, 'repository').options).to.deep.include({ full: false, parent: '2026-11-21T030000Z-incr', artefact: 'repository-delta.tar.zst' });
-      const old = await planOf(SAMPLES[1]!, { snapshots: nightlies(dest, 31, (d) => (d === 31 ? 'full' : 'incr')) });
+      const old = await planOf(SAMPLES[1]!, { snapshots: nightlies(dest, 'aiida-2x-prod', 'incremental', 31, (d) => (d === 31 ? 'full' : 'incr')) });
       expect(old.snapshot.kind).to.equal('full');
       expect(step(old, 'repository').options).to.deep.include({ full: true });
     });

@@ -131,7 +131,7 @@ describe('incremental chains', () => {
     recordFile: complete,
     time: new Date(0),
     kind: id.endsWith('incr') ? 'incr' : 'full',
-    complete,
+    recorded: complete,
     pinned: false,
     record: complete ? ({ id, kind: id.endsWith('incr') ? 'incr' : 'full', parent, artefacts: [] } as unknown as SnapshotRecord) : undefined,
   });

@@ -139,30 +139,32 @@ describe('retention on disk', function () {
       await mkdir(join(destination, '.partial-2026-11-23T030000Z-full'));
       const partial = await cli(['pin', manifest, '2026-11-23T030000Z-full']);
       expect(partial.code).to.equal(1);
-      expect(partial.stderr).to.match(/incomplete and cannot be pinned/);
+      expect(partial.stderr).to.match(/is partial and cannot be pinned/);
     });
 
-    it('list shows id, kind, time, size, state and pinned; a .partial- one as incomplete', async () => {
+    it('list shows id, kind, parent, time, size, state and pinned; a .partial- one as partial, saying why', async () => {
       const partialId = '2026-11-23T030000Z-full';
       await mkdir(join(destination, `.partial-${partialId}`));
       await writeFile(join(destination, `.partial-${partialId}`, 'database.dump'), 'half');
       await cli(['pin', manifest, dailyId('2026-11-01')]);
       const r = await cli(['list', manifest]);
       expect(r.code, r.stderr).to.equal(0);
-      const [header, ...rows] = r.stdout.trimEnd().split('\n');
-      expect(header!.split(/\s+/)).to.deep.equal(['id', 'kind', 'time', 'size', 'state', 'verified', 'pinned']);
+      const [table, problems] = r.stdout.trimEnd().split('\n\n');
+      const [header, ...rows] = table!.split('\n');
+      expect(header!.split(/\s+/)).to.deep.equal(['id', 'kind', 'parent', 'time', 'size', 'state', 'verified', 'pinned']);
       expect(rows).to.have.length(61);
+      expect(problems).to.equal(`${partialId}: partial: not a backup: being written, or left by an interrupted run or prune`);
       const row = (id: string) => rows.find((l) => l.startsWith(id + ' '))!.split(/\s{2,}/);
       const size = `fabricated artefact of ${dailyId('2026-11-22')}\n`.length;
-      expect(row(dailyId('2026-11-22'))).to.deep.equal([dailyId('2026-11-22'), 'full', '2026-11-22T03:00:00.000Z', `${size} B`, 'complete', '-']);
-      expect(row(dailyId('2026-11-01'))).to.deep.equal([dailyId('2026-11-01'), 'full', '2026-11-01T03:00:00.000Z', `${size} B`, 'complete', '-', 'pinned']);
-      expect(row(partialId)).to.deep.equal([partialId, 'full', '2026-11-23T03:00:00.000Z', '-', 'incomplete', '-']);
+      expect(row(dailyId('2026-11-22'))).to.deep.equal([dailyId('2026-11-22'), 'full', '-', '2026-11-22T03:00:00.000Z', `${size} B`, 'complete', '-']);
+      expect(row(dailyId('2026-11-01'))).to.deep.equal([dailyId('2026-11-01'), 'full', '-', '2026-11-01T03:00:00.000Z', `${size} B`, 'complete', '-', 'pinned']);
+      expect(row(partialId)).to.deep.equal([partialId, 'full', '-', '2026-11-23T03:00:00.000Z', '-', 'partial', '-']);
 
       const json = JSON.parse((await cli(['list', manifest, '--json'])).stdout) as { id: string; state: string; pinned: boolean; bytes?: number }[];
       expect(json).to.have.length(61);
-      expect(json.find((s) => s.id === partialId)).to.include({ state: 'incomplete', pinned: false });
+      expect(json.find((s) => s.id === partialId)).to.include({ state: 'partial', pinned: false });
       expect(json.find((s) => s.id === dailyId('2026-11-01'))).to.include({ state: 'complete', pinned: true, bytes: size });
-      // Retention neither counts nor deletes the incomplete one.
+      // Retention neither counts nor deletes the partial one.
       await cli(['prune', manifest]);
       expect((await destinationState(destination)).partial).to.deep.equal([`.partial-${partialId}`]);
     });
@@ -250,7 +252,7 @@ describe('retention on disk', function () {
         const state = await expectOnlySoundSnapshots(p.destination);
         expect(state.published, 'only the newest snapshot stays').to.have.length(1);
         expect(state.partial).to.deep.equal([]);
-        for (const s of listed.filter((x) => x.state === 'incomplete')) expect(next.stderr).to.include(s.id);
+        for (const s of listed.filter((x) => x.state === 'partial')) expect(next.stderr).to.include(s.id);
         expect((await readdir(p.destination)).filter((n) => history.includes(n))).to.deep.equal([]);
       }));
   });

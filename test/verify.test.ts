@@ -62,7 +62,7 @@ describe('backplan verify', function () {
       expect(bad.code).to.equal(1);
       expect(bad.stdout).to.contain(`${repoFile}: sha256 does not match repository.SHA256SUMS`);
       expect(bad.stdout).to.contain('database.dump.zst: sha256');
-      expect(bad.stderr).to.contain('1 of 1 snapshot(s) failed verification');
+      expect(bad.stderr).to.contain('1 of 1 snapshot(s) cannot be restored');
       expect(bad.stderr).not.to.match(/^\s+at /m);
       const record = await verification(dir!);
       expect(record.problems.map((x) => x.path)).to.have.members([repoFile, 'database.dump.zst']);
@@ -81,7 +81,7 @@ describe('backplan verify', function () {
       expect((await cli(['verify', p.manifest])).code, 'latest is intact').to.equal(0);
       const all = await cli(['verify', p.manifest, '--all']);
       expect(all.code).to.equal(1);
-      expect(all.stderr).to.contain(`1 of 2 snapshot(s) failed verification: ${older!.split('/').at(-1)}`);
+      expect(all.stderr).to.contain(`1 of 2 snapshot(s) cannot be restored: ${older!.split('/').at(-1)} (a checksum or file does not match)`);
       expect(all.stdout).to.contain(`${newer!.split('/').at(-1)}  ok`);
     }));
 

@@ -13,8 +13,8 @@ import { runFile } from '../commands/run.js';
 import { demo } from '../commands/demo.js';
 import { importLegacy } from '../commands/import-legacy.js';
 import { checkFreshness, freshnessPrometheus, freshnessText } from '../commands/check.js';
-import { listDestination, listTable } from '../commands/list.js';
-import { describeDecision, openJob, pruneFile, setPinned } from '../commands/manage.js';
+import { listed, listTable } from '../commands/list.js';
+import { assessJob, describeDecision, openJob, pruneFile, setPinned } from '../commands/manage.js';
 import { jsonReporter, lineReporter, summaryTable, terminalReporter } from '../commands/reporters.js';
 import { formatPlan, PLAN_FORMATS } from '../plan/format/index.js';
 import type { PlanFormat } from '../plan/format/index.js';
@@ -83,11 +83,11 @@ function program(): Command {
 
   cli
     .command('list')
-    .description('snapshots at the destination: id, kind, time, size, state, verified, pinned')
+    .description('the job\'s snapshots: id, kind, parent, time, size, state (complete, damaged, broken-chain, partial), verified, pinned')
     .argument('<file>', 'manifest')
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => {
-      const rows = await listDestination((await openJob(file)).destination);
+      const rows = listed(await assessJob(await openJob(file)));
       process.stdout.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : listTable(rows));
     });
 
@@ -114,7 +114,7 @@ function program(): Command {
     .description('re-hash every artefact and listed file of a snapshot (default latest); exit 1 on any mismatch')
     .argument('<file>', 'manifest')
     .argument('[snapshot]', 'snapshot id, or latest')
-    .option('--all', 'every complete snapshot')
+    .option('--all', 'every snapshot and chain of the job, damaged ones included')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
     .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean }) => {
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
@@ -143,7 +143,7 @@ function program(): Command {
 
   cli
     .command('check')
-    .description('exit 1 when the newest complete snapshot is older than --max-age, or the last run failed')
+    .description('exit 1 when no restorable snapshot is younger than --max-age, the newest is not restorable, the last run failed, or the lock is stuck')
     .argument('<file>', 'manifest')
     .requiredOption('--max-age <duration>', 'e.g. 26h', durationArg)
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'prometheus']).default('text'))

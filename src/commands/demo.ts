@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { generateProfile } from '../demo/profile/index.js';
 import { acquireServer, createDatabase, dropDatabase } from '../demo/cluster.js';
-import { openDestination } from '../destination/registry.js';
-import { listDestination, listTable } from './list.js';
+import { listed, listTable } from './list.js';
+import { assessJob, openJob } from './manage.js';
 import type { Reporter } from './reporters.js';
 import { summaryTable } from './reporters.js';
 import { runFile } from './run.js';
@@ -35,7 +35,7 @@ export async function demo(opts: DemoOptions): Promise<RunSummary> {
     const summary = await runFile(manifest, { onEvent: opts.reporter.onEvent });
     opts.reporter.close();
     opts.write(summaryTable(summary));
-    opts.write(listTable(await listDestination(openDestination(join(dir, 'backups')))));
+    opts.write(listTable(listed(await assessJob(await openJob(manifest)))));
     opts.write(`demo finished in ${((Date.now() - started) / 1000).toFixed(1)}s\n`);
     return summary;
   } finally {

@@ -1,4 +1,4 @@
-import type { Destination, SnapshotEntry } from '../destination/types.js';
+import type { AssessedSnapshot, SnapshotState } from '../record/health.js';
 import { formatBytes } from '../util/bytes.js';
 import { textTable } from '../util/table.js';
 
@@ -7,32 +7,32 @@ export interface ListedSnapshot {
   kind: string;
   time: string;
   bytes?: number;
-  state: 'complete' | 'incomplete';
+  state: SnapshotState;
+  /** Why the snapshot is not complete. */
+  problem?: string;
   verified?: string;
   pinned: boolean;
   parent?: string;
 }
 
-export async function listDestination(destination: Destination): Promise<ListedSnapshot[]> {
-  return (await destination.list()).map(toListed);
-}
-
-function toListed(e: SnapshotEntry): ListedSnapshot {
-  return {
-    id: e.id,
-    kind: e.kind,
-    time: e.time.toISOString(),
-    bytes: e.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0),
-    state: e.complete ? 'complete' : 'incomplete',
-    verified: e.verifiedAt,
-    pinned: e.pinned,
-    parent: e.record?.parent,
-  };
+export function listed(assessed: AssessedSnapshot[]): ListedSnapshot[] {
+  return assessed.map((s) => ({
+    id: s.id,
+    kind: s.kind,
+    time: s.time.toISOString(),
+    bytes: s.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0),
+    state: s.state,
+    ...(s.problem ? { problem: s.problem } : {}),
+    verified: s.verification?.verifiedAt,
+    pinned: s.pinned,
+    parent: s.record?.parent,
+  }));
 }
 
 export function listTable(rows: ListedSnapshot[]): string {
   if (rows.length === 0) return 'no snapshots\n';
-  const header = ['id', 'kind', 'time', 'size', 'state', 'verified', 'pinned'];
-  const cells = rows.map((r) => [r.id, r.kind, r.time, r.bytes === undefined ? '-' : formatBytes(r.bytes), r.state, r.verified ?? '-', r.pinned ? 'pinned' : '']);
-  return textTable(header, cells);
+  const header = ['id', 'kind', 'parent', 'time', 'size', 'state', 'verified', 'pinned'];
+  const cells = rows.map((r) => [r.id, r.kind, r.parent ?? '-', r.time, r.bytes === undefined ? '-' : formatBytes(r.bytes), r.state, r.verified ?? '-', r.pinned ? 'pinned' : '']);
+  const problems = rows.filter((r) => r.problem).map((r) => `${r.id}: ${r.state}: ${r.problem}\n`);
+  return textTable(header, cells) + (problems.length > 0 ? '\n' + problems.join('') : '');
 }

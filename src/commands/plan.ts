@@ -51,7 +51,7 @@ export async function planSource(source: ValidSource, destination: Destination, 
   }
   const resolution = await resolveProfile(source.manifest, { positionOf: source.positionOf, env });
   const estimate = opts.estimate === true && source.manifest.repository?.strategy === 'incremental';
-  const facts = await probeFacts(destination, resolution, opts.now, { estimate });
+  const facts = await probeFacts(destination, source.manifest.name, resolution, opts.now, { estimate });
   const plan = makePlan({ source, resolution, destination, facts, waitLockMs: opts.waitLockMs });
   return { source, resolution, destination, plan };
 }

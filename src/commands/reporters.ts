@@ -69,7 +69,7 @@ export function terminalReporter(stream: NodeJS.WriteStream, env: NodeJS.Process
 function describe(e: RunEvent): string | undefined {
   switch (e.type) {
     case 'run-start':
-      return `run ${e.job}: snapshot ${e.snapshot} (${e.kind}), ${e.steps} steps`;
+      return `run ${e.job}: snapshot ${e.snapshot} (${e.kind}${e.reason ? `: ${e.reason}` : ''}), ${e.steps} steps`;
     case 'step-start':
       return `start ${e.step} (${e.kind})`;
     case 'step-log':

@@ -1,12 +1,11 @@
 import { join, resolve } from 'node:path';
-import { BackplanError } from '../errors.js';
-import type { CompleteSnapshot, Destination, LocalSnapshots, SnapshotEntry } from '../destination/types.js';
+import type { CompleteSnapshot, Destination, LocalSnapshots } from '../destination/types.js';
 import { snapshotChain } from '../record/chain.js';
 import { restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
 import { checkRestoreSources, executeRestore, prepareRestore, serverName } from '../restore/restore.js';
 import type { RestorePlan } from '../restore/restore.js';
-import { findIn, openJob } from './manage.js';
+import { assessJob, openJob, restorableIn } from './manage.js';
 import type { Manifest } from '../manifest.js';
 import type { Output } from './output.js';
 
@@ -22,15 +21,16 @@ export interface RestoreCommandOptions {
 }
 
 /**
- * `backplan restore FILE SNAPSHOT --to DIR`: repository, configuration and database back. From
- * an ssh destination the snapshot (and its chain) is copied here first (see restore/fetch.ts);
- * a dry run only looks at the remote listing.
+ * `backplan restore FILE SNAPSHOT --to DIR`: repository, configuration and database back. Only
+ * a restorable snapshot of the job is taken (`latest`: the newest). From a remote destination
+ * the snapshot and its chain are fetched here first; a dry run only reads the listing.
  */
 export async function restoreFile(file: string, id: string, o: RestoreCommandOptions, out: Output): Promise<void> {
-  const { manifest, destination } = await openJob(file);
+  const job = await openJob(file);
+  const { manifest, destination } = job;
   const log = (line: string) => out.err(`restore: ${line}\n`);
-  const listed = await destination.list();
-  const chain = snapshotChain(listed, completeIn(listed, id, destination));
+  const assessed = await assessJob(job);
+  const chain = snapshotChain(assessed, restorableIn(assessed, id, destination));
   // A dry run reads only the listing: nothing is copied from a remote destination.
   const local = o.dryRun ? readInPlace(chain, destination) : await destination.fetch(chain, { signal: o.signal, log });
   try {
@@ -69,16 +69,6 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     throw e;
   });
   out.out(restoreSummary(plan));
-}
-
-export function completeIn(entries: SnapshotEntry[], id: string, destination: Destination): CompleteSnapshot {
-  const entry: SnapshotEntry = findIn(entries, id, destination);
-  if (!entry.complete || !entry.record) {
-    throw new BackplanError('SNAPSHOT', `snapshot ${entry.id} is incomplete (no readable snapshot.json): it is not a backup`, {
-      hint: 'pick a complete snapshot (backplan list)',
-    });
-  }
-  return entry as CompleteSnapshot;
 }
 
 function restoreSummary(plan: RestorePlan): string {

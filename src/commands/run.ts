@@ -65,7 +65,8 @@ async function lockedRun(
   const state: RunState = { startedAt: new Date(), artefacts: [], steps: new Map() };
   const ctx: RunContext = { plan, destination, secrets: resolution.secrets, emit, state, onSettled: (l) => listeners.push(l) };
 
-  emit({ type: 'run-start', job: plan.manifest.name, snapshot: plan.snapshot.id, kind: plan.snapshot.kind, steps: plan.steps.length });
+  const { id, kind, reason } = plan.snapshot;
+  emit({ type: 'run-start', job: plan.manifest.name, snapshot: id, kind, steps: plan.steps.length, ...(reason ? { reason } : {}) });
   const ping = async (state: NotifyState, body?: string) => {
     const result = await notify(source.manifest.notify, state, body);
     if (result) emit({ type: 'notify', state, ok: result.ok, attempts: result.attempts, error: result.error });

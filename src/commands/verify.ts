@@ -1,6 +1,8 @@
 import { BackplanError, isBackplanError } from '../errors.js';
 import { VERIFICATION_FILE } from '../destination/listing.js';
-import type { CompleteSnapshot, Destination, SnapshotEntry } from '../destination/types.js';
+import type { CompleteSnapshot, Destination } from '../destination/types.js';
+import { newestRestorable } from '../record/health.js';
+import type { AssessedSnapshot } from '../record/health.js';
 import { snapshotChain } from '../record/chain.js';
 import { verifySnapshot } from '../record/verify.js';
 import type { VerifyReport } from '../destination/types.js';
@@ -9,8 +11,7 @@ import { restoreTest } from '../restore/restore-test.js';
 import type { RestoreTestResult } from '../restore/restore-test.js';
 import { formatBytes } from '../util/bytes.js';
 import type { Manifest } from '../manifest.js';
-import { completeIn } from './restore.js';
-import { openJob } from './manage.js';
+import { assessJob, findIn, openJob } from './manage.js';
 import type { Output } from './output.js';
 
 export interface VerifyCommandOptions {
@@ -29,51 +30,76 @@ export interface VerificationRecord extends VerifyReport {
 
 /**
  * `backplan verify FILE [SNAPSHOT]`: every artefact and every file of a SHA256SUMS list
- * re-hashed, each mismatch printed; VERIFY_FAILED (exit 1) naming the failed snapshots.
+ * re-hashed, each mismatch printed; then every chain judged again with what was found.
+ * VERIFY_FAILED (exit 1) names each damaged snapshot and broken chain. `latest` is moved to the
+ * newest restorable snapshot afterwards, so it never names one this verify found damaged.
  */
 export async function verifyFile(file: string, id: string | undefined, o: VerifyCommandOptions, out: Output): Promise<void> {
-  const { manifest, destination } = await openJob(file);
-  const entries = await destination.list();
-  const snapshots = selectSnapshots(entries, destination, id, o.all ?? false);
-  const failed: string[] = [];
-  for (const snapshot of snapshots) {
-    const verification = await verifyOne({ manifest, destination, entries }, snapshot, o, out);
+  const job = await openJob(file);
+  const assessed = await assessJob(job);
+  const targets = selectSnapshots(assessed, job.destination, id, o.all ?? false);
+  const failed = new Map<string, string>();
+  for (const snapshot of targets) {
+    if (snapshot.state === 'partial') {
+      out.out(`${snapshot.id}  partial  ${snapshot.problem}\n`);
+      continue;
+    }
+    if (!snapshot.record) {
+      out.out(`${snapshot.id}  DAMAGED  ${snapshot.problem}\n`);
+      failed.set(snapshot.id, snapshot.problem!);
+      continue;
+    }
+    const verification = await verifyOne({ ...job, assessed }, snapshot as AssessedSnapshot & CompleteSnapshot, o, out);
     out.out(verificationLine(snapshot.id, verification));
-    await recordVerification(destination, snapshot.id, verification, out);
-    if (verification.failedAt) failed.push(snapshot.id);
+    await recordVerification(job.destination, snapshot.id, verification, out);
+    if (verification.failedAt) failed.set(snapshot.id, 'a checksum or file does not match');
   }
-  if (failed.length > 0) {
-    throw new BackplanError('VERIFY_FAILED', `${failed.length} of ${snapshots.length} snapshot(s) failed verification: ${failed.join(', ')}`, {
-      hint: 'restore from a snapshot that verifies; check the destination disk',
+  const after = await assessJob(job);
+  for (const s of after.filter((a) => a.state === 'broken-chain' && targets.some((t) => t.id === a.id))) {
+    out.out(`${s.id}  BROKEN CHAIN  ${s.problem}\n`);
+    failed.set(s.id, `broken chain: ${s.problem}`);
+  }
+  await pointLatestAtRestorable(job.destination, after, out);
+  if (failed.size > 0) {
+    const listed = [...failed].map(([sid, why]) => `${sid} (${why})`).join(', ');
+    throw new BackplanError('VERIFY_FAILED', `${failed.size} of ${targets.length} snapshot(s) cannot be restored: ${listed}`, {
+      hint: 'restore from a snapshot that verifies (backplan list shows each state); check the destination disk',
     });
   }
 }
 
-function selectSnapshots(entries: SnapshotEntry[], destination: Destination, id: string | undefined, all: boolean): CompleteSnapshot[] {
+function selectSnapshots(assessed: AssessedSnapshot[], destination: Destination, id: string | undefined, all: boolean): AssessedSnapshot[] {
   if (id !== undefined && all) throw new BackplanError('USAGE', 'give a snapshot or --all, not both');
-  if (!all) return [completeIn(entries, id ?? 'latest', destination)];
-  const complete = entries.filter((e): e is CompleteSnapshot => e.complete && e.record !== undefined);
-  if (complete.length === 0) throw new BackplanError('SNAPSHOT', `no complete snapshot at ${destination.spec}`, { hint: 'run a backup first (backplan run)' });
-  return complete;
+  if (!all) return [findIn(assessed, id ?? 'latest', destination)];
+  if (assessed.length === 0) throw new BackplanError('SNAPSHOT', `no snapshot of this job at ${destination.spec}`, { hint: 'run a backup first (backplan run)' });
+  return assessed;
+}
+
+/** `latest` names the newest restorable snapshot of the job, or nothing when none is. */
+export async function pointLatestAtRestorable(destination: Destination, assessed: AssessedSnapshot[], out: Output): Promise<void> {
+  await destination.pointLatest(newestRestorable(assessed)?.id).catch((e: unknown) => {
+    out.err(`warning: could not move ${destination.location('latest')}: ${(e as Error).message}\n`);
+  });
 }
 
 interface VerifyJob {
   manifest: Manifest;
   destination: Destination;
-  entries: SnapshotEntry[];
+  assessed: AssessedSnapshot[];
 }
 
-async function verifyOne(job: VerifyJob, snapshot: CompleteSnapshot, o: VerifyCommandOptions, out: Output): Promise<VerificationRecord> {
+async function verifyOne(job: VerifyJob, snapshot: AssessedSnapshot & CompleteSnapshot, o: VerifyCommandOptions, out: Output): Promise<VerificationRecord> {
   const report = await verifySnapshot(job.destination, snapshot.id, { deep: true }).catch((e: unknown) => {
     if (isBackplanError(e)) throw e;
     return { checkedFiles: 0, checkedBytes: 0, problems: [{ path: 'snapshot.json', problem: `cannot be read: ${(e as Error).message}` }] };
   });
   const verification: VerificationRecord = { deep: true, ...report };
   for (const p of report.problems) out.out(`${snapshot.id}  ${p.path}: ${p.problem}\n`);
-  if (report.problems.length === 0 && o.restoreTest) {
+  // A broken chain cannot be restored; this verify reports it below.
+  if (report.problems.length === 0 && o.restoreTest && snapshot.state !== 'broken-chain') {
     const log = (line: string) => out.err(`restore-test: ${line}\n`);
     // A remote snapshot is copied here for the test, and that copy is verified again.
-    const snapshots = await job.destination.fetch(snapshotChain(job.entries, snapshot), { signal: o.signal, log });
+    const snapshots = await job.destination.fetch(snapshotChain(job.assessed, snapshot), { signal: o.signal, log });
     try {
       const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir);
       const verified = snapshots.copied ? [] : [snapshot.id];

@@ -126,8 +126,13 @@ export class LocalDestination implements Destination {
   }
 
   /** A new link renamed over the old one. */
-  private async pointLatest(id: string): Promise<void> {
+  async pointLatest(id: string | undefined): Promise<void> {
     const link = this.location(LATEST_LINK);
+    if (id === undefined) {
+      await rm(link, { force: true });
+      return;
+    }
+    if (!isSnapshotFolder(id)) throw new Error(`refusing to point latest at ${id}: not a snapshot`);
     const temp = `${link}.tmp-${process.pid}`;
     await unlink(temp).catch(() => undefined);
     await symlink(id, temp);

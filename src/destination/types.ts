@@ -17,13 +17,23 @@ export interface SnapshotEntry {
   dir: string;
   time: Date;
   kind: SnapshotKind;
-  /** Written as .partial-<id> or lacking snapshot.json: not a backup. */
-  complete: boolean;
+  /** Published with a valid snapshot.json (whether it is restorable is record/health.ts's call). */
+  recorded: boolean;
   pinned: boolean;
   record?: SnapshotRecord;
   /** snapshot.json exists, readable or not. */
   recordFile: boolean;
+  /** Why the snapshot.json that exists is no record. */
+  recordProblem?: string;
+  verification?: Verification;
+}
+
+/** What verification.json says of the last `verify`. */
+export interface Verification {
   verifiedAt?: string;
+  failedAt?: string;
+  /** The first problem found, for messages. */
+  summary?: string;
 }
 
 /** A complete snapshot, its record read. */
@@ -118,6 +128,8 @@ export interface Destination {
   publishCommands(id: string): string[];
   /** Makes snapshot `id` complete: snapshot.json written last, then atomically visible, then `latest`. */
   publish(id: string, record: SnapshotRecord, signal?: AbortSignal): Promise<void>;
+  /** Points `latest` at snapshot `id` atomically; undefined removes it. */
+  pointLatest(id: string | undefined): Promise<void>;
   /** Deletes snapshot folders by name (`<id>` or `.partial-<id>`); a crash halfway leaves a partial, never a broken snapshot. */
   removeSnapshots(names: string[]): Promise<void>;
 

@@ -1,6 +1,6 @@
 /** What a run tells the world, one event at a time (`--json` prints each as one line). */
 export type RunEvent =
-  | { type: 'run-start'; at: string; job: string; snapshot: string; kind: string; steps: number }
+  | { type: 'run-start'; at: string; job: string; snapshot: string; kind: string; steps: number; reason?: string }
   | { type: 'step-start'; at: string; step: string; kind: string }
   | { type: 'step-progress'; at: string; step: string; bytes: number }
   | { type: 'step-log'; at: string; step: string; level: 'info' | 'warn'; message: string }

@@ -4,8 +4,9 @@ import type { ManifestSource } from '../load/read-manifest.js';
 import type { Resolution } from '../resolve/types.js';
 import { decideRetention } from '../record/retention.js';
 import { retentionInput } from '../record/prune.js';
-import { latestComplete } from '../destination/listing.js';
 import type { Destination, SnapshotEntry } from '../destination/types.js';
+import { assessSnapshots, describeState, newestPublished, newestRestorable } from '../record/health.js';
+import type { AssessedSnapshot } from '../record/health.js';
 import { snapshotId } from '../record/layout.js';
 import type { SnapshotKind } from '../record/layout.js';
 import type { PlanInput, PreviousSnapshot } from '../steps/plan-input.js';
@@ -41,10 +42,12 @@ export interface PlanRequest {
 /** manifest + resolved profile + facts → the Plan that `run` executes and `plan` prints. */
 export function makePlan({ source, resolution, destination, facts, waitLockMs = 0 }: PlanRequest): Plan {
   const settings = settingsOf(source.manifest);
-  const previous = latestComplete(facts.snapshots);
-  const kind = snapshotKind(settings, facts, previous);
+  const assessed = assessSnapshots(facts.snapshots, settings.name);
+  // A run builds on (links to, or increments from) restorable snapshots only.
+  const previous = newestRestorable(assessed);
+  const { kind, reason } = snapshotKind(settings, assessed, facts.now);
   const id = snapshotId(facts.now, kind);
-  const snapshot = { id, kind, parent: kind === 'incr' ? previous?.id : undefined, ...destination.snapshotPaths(id) };
+  const snapshot = { id, kind, parent: kind === 'incr' ? previous?.id : undefined, ...(reason ? { reason } : {}), ...destination.snapshotPaths(id) };
   const input: PlanInput = {
     settings,
     destination,
@@ -56,7 +59,7 @@ export function makePlan({ source, resolution, destination, facts, waitLockMs = 
     exportedSnapshots: facts.exportedSnapshots,
     incrementalEstimate: facts.incremental,
   };
-  const expectedPrune = expectedDeletions(settings, facts.snapshots, snapshot, facts.now);
+  const expectedPrune = expectedDeletions(settings, assessed, snapshot, facts.now);
   const { steps, notes } = compileSteps(input, { waitLockMs, expectedPrune });
   const errors = checkGraph(steps, userStepPosition(source, settings));
   if (errors.length > 0) throw new BackplanErrors(errors);
@@ -65,29 +68,35 @@ export function makePlan({ source, resolution, destination, facts, waitLockMs = 
     destination: destination.spec,
     snapshot,
     profile: resolution.profile,
-    notes: [...facts.notes, ...notes],
+    notes: [...facts.notes, ...(reason ? [`a full snapshot: ${reason}`] : []), ...notes],
     steps,
   };
 }
 
 /**
- * Incremental runs start a new full when there is none yet, the last full is too old, or the
- * latest snapshot was made by another strategy (its record has no watermark to build on).
+ * Incremental runs start a new full, saying why, when there is no snapshot yet, when the latest
+ * one cannot be built on (damaged, broken chain), when it was made by another strategy (no
+ * watermark), or when the last full is older than fullEvery.
  */
-function snapshotKind(settings: Settings, facts: PlanFacts, previous: SnapshotEntry | undefined): SnapshotKind {
-  if (settings.repository.strategy !== 'incremental' || !previous) return 'full';
-  const previousStrategy = previous.record?.repository?.strategy;
-  if (previousStrategy !== undefined && previousStrategy !== 'incremental') return 'full';
-  const lastFull = facts.snapshots.filter((s) => s.complete && s.kind === 'full').at(-1);
-  if (!lastFull) return 'full';
-  return facts.now.getTime() - lastFull.time.getTime() >= settings.repository.incremental.fullEveryMs ? 'full' : 'incr';
+function snapshotKind(settings: Settings, assessed: AssessedSnapshot[], now: Date): { kind: SnapshotKind; reason?: string } {
+  if (settings.repository.strategy !== 'incremental') return { kind: 'full' };
+  const latest = newestPublished(assessed);
+  if (!latest) return { kind: 'full', reason: 'no earlier snapshot of this job' };
+  if (latest.state !== 'complete') return { kind: 'full', reason: `the latest snapshot ${latest.id} cannot be built on (${describeState(latest)})` };
+  const strategy = latest.record?.repository?.strategy;
+  if (strategy !== undefined && strategy !== 'incremental') return { kind: 'full', reason: `the latest snapshot ${latest.id} was made by the ${strategy} strategy` };
+  const lastFull = assessed.filter((s) => s.state === 'complete' && s.kind === 'full').at(-1);
+  if (!lastFull) return { kind: 'full', reason: 'no restorable full snapshot of this job' };
+  const fullEveryMs = settings.repository.incremental.fullEveryMs;
+  if (now.getTime() - lastFull.time.getTime() >= fullEveryMs) return { kind: 'full', reason: `the last full ${lastFull.id} is older than fullEvery` };
+  return { kind: 'incr' };
 }
 
-function toPrevious(entry: SnapshotEntry): PreviousSnapshot {
+function toPrevious(entry: AssessedSnapshot): PreviousSnapshot {
   return { id: entry.id, kind: entry.kind, time: entry.time };
 }
 
-function expectedDeletions(settings: Settings, existing: SnapshotEntry[], next: Plan['snapshot'], now: Date): string[] {
+function expectedDeletions(settings: Settings, existing: AssessedSnapshot[], next: Plan['snapshot'], now: Date): string[] {
   const all = [
     ...retentionInput(existing),
     { id: next.id, time: now, kind: next.kind, complete: true, pinned: false, parent: next.parent },

@@ -1,8 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import type { Resolution } from '../resolve/types.js';
-import { latestComplete } from '../destination/listing.js';
 import type { Destination, SnapshotEntry } from '../destination/types.js';
+import { assessSnapshots, newestRestorable } from '../record/health.js';
 import { estimateIncremental } from '../incremental/estimate.js';
 import type { IncrementalEstimate } from '../incremental/estimate.js';
 import { connect } from '../db/connect.js';
@@ -16,7 +16,7 @@ const run = promisify(execFile);
  * With `estimate`, also what the next incremental would copy (a query and a stat per changed
  * path: worth it for `plan`, not for every run).
  */
-export async function probeFacts(destination: Destination, resolution: Resolution, now = new Date(), opts: { estimate?: boolean } = {}): Promise<PlanFacts> {
+export async function probeFacts(destination: Destination, job: string, resolution: Resolution, now = new Date(), opts: { estimate?: boolean } = {}): Promise<PlanFacts> {
   const notes: string[] = [];
   const [pgDumpMajor, exportedSnapshots, snapshots] = await Promise.all([
     pgDumpMajorVersion().catch(() => {
@@ -30,13 +30,13 @@ export async function probeFacts(destination: Destination, resolution: Resolutio
       return [];
     }),
   ]);
-  const incremental = opts.estimate ? await incrementalEstimate(snapshots, resolution, notes) : undefined;
+  const incremental = opts.estimate ? await incrementalEstimate(snapshots, job, resolution, notes) : undefined;
   return { now, pgDumpMajor, exportedSnapshots, snapshots, notes, ...(incremental ? { incremental } : {}) };
 }
 
-/** Estimated against the latest complete snapshot, the parent an incremental would have. */
-async function incrementalEstimate(snapshots: SnapshotEntry[], { profile, secrets }: Resolution, notes: string[]): Promise<IncrementalEstimate | undefined> {
-  const parent = latestComplete(snapshots)?.record;
+/** Estimated against the newest restorable snapshot, the parent an incremental would have. */
+async function incrementalEstimate(snapshots: SnapshotEntry[], job: string, { profile, secrets }: Resolution, notes: string[]): Promise<IncrementalEstimate | undefined> {
+  const parent = newestRestorable(assessSnapshots(snapshots, job))?.record;
   if (!parent) return undefined;
   return estimateIncremental(profile, secrets, parent).catch((e: unknown) => {
     notes.push(`could not estimate what the incremental would copy: ${(e as Error).message}`);

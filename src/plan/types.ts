@@ -40,7 +40,8 @@ export interface PlannedStep<O = unknown> {
 export interface Plan {
   manifest: { file: string; name: string; sha256: string };
   destination: string;
-  snapshot: { id: string; kind: SnapshotKind; parent?: string } & SnapshotPaths;
+  /** `reason`: why a full was taken where the strategy makes incrementals. */
+  snapshot: { id: string; kind: SnapshotKind; parent?: string; reason?: string } & SnapshotPaths;
   profile: ResolvedProfile;
   /** Things the user should know: fallbacks taken, tools missing. */
   notes: string[];

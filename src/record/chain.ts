@@ -12,8 +12,8 @@ export function snapshotChain(entries: SnapshotEntry[], wanted: CompleteSnapshot
   for (let current = wanted; current.record.kind === 'incr'; ) {
     const parentId = current.record.parent;
     const parent = parentId === undefined ? undefined : byId.get(parentId);
-    if (!parent?.record || !parent.complete || chain.some((c) => c.id === parent.id)) {
-      const why = parentId === undefined ? 'names no parent' : parent?.complete ? 'loops back on itself' : `depends on ${parentId}, which is ${parent ? 'incomplete' : 'missing'}`;
+    if (!parent?.record || chain.some((c) => c.id === parent.id)) {
+      const why = parentId === undefined ? 'names no parent' : parent?.record ? 'loops back on itself' : `depends on ${parentId}, which is ${parent ? 'incomplete' : 'missing'}`;
       throw new BackplanError('SNAPSHOT', `incremental snapshot ${current.id} ${why}; the chain to ${wanted.id} cannot be restored`, {
         hint: 'restore an older full snapshot (backplan list shows kinds and parents)',
       });

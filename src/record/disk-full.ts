@@ -12,7 +12,7 @@ import { walkFiles } from './checksums.js';
 export async function explainDiskFull(error: BackplanError, dest: Destination, partialDir: string): Promise<BackplanError> {
   const { where, localFolder } = dest.space();
   const free = await statfs(localFolder).then((s) => s.bavail * s.bsize).catch(() => undefined);
-  const previous = (await dest.list().catch(() => [])).filter((e) => e.complete).at(-1);
+  const previous = (await dest.list().catch(() => [])).filter((e) => e.record).at(-1);
   const previousBytes = previous?.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0);
   const written = await bytesUnder(partialDir);
   const need = previousBytes !== undefined ? `the previous snapshot took ${formatBytes(previousBytes)}` : `this snapshot had written ${formatBytes(written)} when it filled, and needs more`;

@@ -31,6 +31,8 @@ export interface SnapshotRecord {
   tool: { name: 'backplan'; version: string };
   manifest: { file: string; sha256: string };
   parent?: string;
+  /** Why this is a full where the strategy makes incrementals (e.g. the latest snapshot was damaged). */
+  reason?: string;
   /** Database clock at snapshot start, minus the margin: the next incremental copies what changed after it. */
   watermark?: string;
   database?: {

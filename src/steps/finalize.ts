@@ -31,6 +31,7 @@ export const runFinalize: StepRun<Record<string, never>> = async (_step, ctx, si
     tool: { name: 'backplan', version: TOOL_VERSION },
     manifest: { file: plan.manifest.file, sha256: plan.manifest.sha256 },
     parent: plan.snapshot.parent,
+    ...(plan.snapshot.reason ? { reason: plan.snapshot.reason } : {}),
     watermark: state.watermark,
     database: state.database,
     repository: state.repository,

@@ -47,7 +47,7 @@ export const runLock: StepRun<LockOptions> = async (step, ctx, signal) => {
 function leftoversOf(entries: SnapshotEntry[], warn: (message: string) => void): string[] {
   const leftovers: string[] = [];
   for (const entry of entries) {
-    if (entry.complete) continue;
+    if (entry.recorded) continue;
     if (entry.name.startsWith(PARTIAL_PREFIX)) {
       warn(`removing ${entry.dir}, left by an interrupted run`);
       leftovers.push(entry.name);

@@ -25,6 +25,6 @@ export function planPrune(input: PlanInput, expected: string[]): PlannedStep<Pru
 }
 
 export const runPrune: StepRun<PruneOptions> = async (step, ctx) => {
-  const decision = await pruneDestination(ctx.destination, step.options.retention, { dryRun: false });
+  const decision = await pruneDestination(ctx.destination, ctx.plan.manifest.name, step.options.retention, { dryRun: false });
   for (const p of decision.prune) ctx.emit({ type: 'step-log', step: step.id, level: 'info', message: `deleted ${p.id}: ${p.reason}` });
 };

@@ -1,6 +1,7 @@
 import type { PlannedStep } from '../plan/types.js';
 import { BackplanError } from '../errors.js';
 import { VERIFICATION_FILE } from '../destination/listing.js';
+import { assessSnapshots, newestRestorable } from '../record/health.js';
 import { verifySnapshot } from '../record/verify.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
@@ -18,18 +19,24 @@ export function planVerify(input: PlanInput): PlannedStep<Record<string, never>>
   };
 }
 
-/** Re-hashes the new snapshot's artefacts (not every file of a folder: `backplan verify` does that). */
+/**
+ * Re-hashes the new snapshot's artefacts (not every file of a folder: `backplan verify` does
+ * that). A mismatch is recorded, so every command sees the snapshot as damaged, and `latest`
+ * goes back to the newest restorable snapshot.
+ */
 export const runVerify: StepRun<Record<string, never>> = async (step, ctx) => {
   const { id } = ctx.plan.snapshot;
-  const report = await verifySnapshot(ctx.destination, id, { deep: false });
+  const dest = ctx.destination;
+  const report = await verifySnapshot(dest, id, { deep: false });
+  const outcome = report.problems.length > 0 ? { failedAt: new Date().toISOString() } : { verifiedAt: new Date().toISOString() };
+  await dest.writeText(`${id}/${VERIFICATION_FILE}`, JSON.stringify({ ...outcome, deep: false, ...report }, null, 2) + '\n');
   if (report.problems.length > 0) {
+    await dest.pointLatest(newestRestorable(assessSnapshots(await dest.list(), ctx.plan.manifest.name))?.id);
     const list = report.problems.map((p) => `${p.path}: ${p.problem}`).join('; ');
     throw new BackplanError('VERIFY_FAILED', `the new snapshot does not match its snapshot.json: ${list}`, {
       hint: 'the destination may be failing; check its disk and run `backplan verify`',
     });
   }
-  const verification = { verifiedAt: new Date().toISOString(), deep: false, ...report };
-  await ctx.destination.writeText(`${id}/${VERIFICATION_FILE}`, JSON.stringify(verification, null, 2) + '\n');
   ctx.emit({ type: 'step-log', step: step.id, level: 'info', message: `${report.checkedFiles} artefact(s) match their checksums` });
   return { bytes: report.checkedBytes };
 };

@@ -77,6 +77,12 @@ for f; do
   i=$((i + 1))
 done`,
 
+  /** Points latest at "$2" in "$1" (a new link renamed over the old one); no "$2" removes it. */
+  link: `
+cd -- "$1" || exit 2
+if [ -z "$2" ]; then rm -f -- latest; exit 0; fi
+ln -sfn -- "$2" .latest.tmp && mv -T -- .latest.tmp latest || exit 2`,
+
   /** sha256sum -c of the list "$2" inside "$1": one "PATH: OK|FAILED…" line per file. */
   check: `cd -- "$1" || exit 2; sha256sum -c -- "$2" 2>/dev/null; exit 0`,
 

@@ -148,6 +148,11 @@ export class SshDestination implements Destination {
     await rm(partialDir, { recursive: true, force: true });
   }
 
+  async pointLatest(id: string | undefined): Promise<void> {
+    if (id !== undefined && !isSnapshotFolder(id)) throw new Error(`refusing to point latest at ${id}: not a snapshot`);
+    await remoteRun(this.ssh, this.remote, 'link', [this.remote.path, id ?? '']);
+  }
+
   async removeSnapshots(names: string[]): Promise<void> {
     for (const name of names) {
       if (!isSnapshotFolder(name)) throw new Error(`refusing to delete ${name}: not a snapshot folder`);
@@ -178,7 +183,7 @@ export class SshDestination implements Destination {
       const copies = new Map((await local.list()).map((e) => [e.id, e]));
       const entries = chain.map((entry) => {
         const copy = copies.get(entry.id);
-        if (!copy?.complete || !copy.record) throw new BackplanError('SNAPSHOT', `the copy of ${entry.id} in ${scratch} is incomplete`, { hint: 'run the restore again' });
+        if (!copy?.record) throw new BackplanError('SNAPSHOT', `the copy of ${entry.id} in ${scratch} is incomplete`, { hint: 'run the restore again' });
         return copy as CompleteSnapshot;
       });
       return { entries, local, copied: true, release };
