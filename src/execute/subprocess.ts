@@ -16,6 +16,7 @@ import { StringDecoder } from 'node:string_decoder';
 import { BackplanError } from '../errors.js';
 import type { ErrorCode, ErrorDetails } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import { renderCommand, renderPipeline } from './render.js';
 
 export { hashingFileSink } from './hashing-sink.js';
 export type { HashingFileSink } from './hashing-sink.js';
@@ -150,28 +151,6 @@ export async function pipeline(stages: string[][], opts: PipelineOptions): Promi
   } finally {
     await file.close();
   }
-}
-
-/** A copy-pasteable rendering of argv for people: display only, never executed. */
-export function renderCommand(argv: string[]): string {
-  return argv.map(quoteArg).join(' ');
-}
-
-const SAFE_ARG = /^[A-Za-z0-9_@%+=:,./-]+$/;
-const CONTROL_CHAR = /[\x00-\x1f\x7f]/;
-const CONTROL_CHARS = new RegExp(CONTROL_CHAR.source, 'g');
-const CONTROL_ESCAPES: Record<string, string> = { '\n': '\\n', '\t': '\\t', '\r': '\\r' };
-
-function quoteArg(arg: string): string {
-  if (SAFE_ARG.test(arg)) return arg;
-  // $'…' keeps a newline from breaking the one-line rendering; bash, zsh and ksh read it back.
-  if (CONTROL_CHAR.test(arg)) {
-    const escaped = arg
-      .replace(/[\\']/g, '\\$&')
-      .replace(CONTROL_CHARS, (c) => CONTROL_ESCAPES[c] ?? `\\x${c.charCodeAt(0).toString(16).padStart(2, '0')}`);
-    return `$'${escaped}'`;
-  }
-  return `'${arg.replace(/'/g, `'\\''`)}'`;
 }
 
 type Output = 'ignore' | 'capture' | Writable | number;
@@ -612,8 +591,4 @@ function commandName(argv: string[]): string {
 
 function pipelineName(display: string[][]): string {
   return display.map(commandName).join(' | ');
-}
-
-function renderPipeline(display: string[][]): string {
-  return display.map(renderCommand).join(' | ');
 }

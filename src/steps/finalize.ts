@@ -1,7 +1,7 @@
 import type { PlannedStep } from '../plan/types.js';
 import { publishSnapshot } from '../record/publish.js';
 import { uploadArgv } from '../record/remote/destination.js';
-import { renderCommand } from '../execute/subprocess.js';
+import { renderCommand } from '../execute/render.js';
 import { remoteDestination } from '../util/destination.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { TOOL_VERSION } from '../version.js';
