@@ -38,7 +38,8 @@ import { addNodes, generateProfile } from '../src/demo/aiida-profile.js';
 import { tarCounter } from '../src/record/tar-count.js';
 import { acquireServer, connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';
-import { hashingFileSink, pipeline } from '../src/execute/subprocess.js';
+import { hashingFileSink } from '../src/execute/hashing-sink.js';
+import { pipeline } from '../src/execute/subprocess.js';
 
 // ---------------------------------------------------------------------------------------------
 // Options

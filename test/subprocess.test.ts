@@ -7,7 +7,8 @@ import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../src/errors.js';
 import { renderCommand } from '../src/execute/render.js';
-import { CommandError, hashingFileSink, pipeline, run } from '../src/execute/subprocess.js';
+import { hashingFileSink } from '../src/execute/hashing-sink.js';
+import { CommandError, pipeline, run } from '../src/execute/subprocess.js';
 
 /** Awaits a promise that must reject, and returns its CommandError. */
 async function rejection(promise: Promise<unknown>): Promise<CommandError> {

@@ -18,9 +18,6 @@ import type { ErrorCode, ErrorDetails } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { renderCommand, renderPipeline } from './render.js';
 
-export { hashingFileSink } from './hashing-sink.js';
-export type { HashingFileSink } from './hashing-sink.js';
-
 export interface CommandResult {
   argv: string[];
   /** null when the process was killed by a signal or could not be started. */
