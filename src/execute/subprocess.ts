@@ -17,22 +17,8 @@ import { BackplanError } from '../errors.js';
 import type { ErrorCode, ErrorDetails } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { renderCommand, renderPipeline } from './render.js';
-
-export interface CommandResult {
-  argv: string[];
-  /** null when the process was killed by a signal or could not be started. */
-  exitCode: number | null;
-  signal: NodeJS.Signals | null;
-  /** The last 20 lines / 4 KiB of stderr (ring-buffered: never the whole stderr). */
-  stderrTail: string;
-  durationMs: number;
-  /**
-   * Bytes the process wrote to stdout, counted where they pass through backplan or land in an
-   * output file. Inner pipeline stages feed the next stage inside the kernel: 0 for them, unless
-   * a tap routes their stdout through backplan.
-   */
-  stdoutBytes: number;
-}
+import { CommandError } from './result.js';
+import type { CommandResult } from './result.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -84,23 +70,6 @@ export interface PipelineOptions
 export interface PipelineTap {
   after: number;
   onChunk(chunk: Buffer): void;
-}
-
-/** A command or pipeline that failed, with what is known about each of its processes. */
-export class CommandError extends BackplanError {
-  /** The process the failure is attributed to (the last stage when the whole pipeline stopped). */
-  readonly result: CommandResult;
-  /** That process's index in the pipeline; 0 for run(). */
-  readonly stage: number;
-  /** Every stage's result, in pipeline order. */
-  readonly results: CommandResult[];
-
-  constructor(code: ErrorCode, message: string, details: ErrorDetails, results: CommandResult[], stage: number) {
-    super(code, message, details);
-    this.results = results;
-    this.stage = stage;
-    this.result = results[stage]!;
-  }
 }
 
 const TAIL_LINES = 20;
