@@ -12,13 +12,13 @@ import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline as pipeStreams } from 'node:stream/promises';
-import { StringDecoder } from 'node:string_decoder';
 import { BackplanError } from '../errors.js';
 import type { ErrorCode, ErrorDetails } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { renderCommand, renderPipeline } from './render.js';
 import { CommandError } from './result.js';
 import type { CommandResult } from './result.js';
+import { StderrTail } from './stderr-tail.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -72,14 +72,8 @@ export interface PipelineTap {
   onChunk(chunk: Buffer): void;
 }
 
-const TAIL_LINES = 20;
-const TAIL_BYTES = 4096;
-const LINE_CHARS = 1024;
 const CAPTURE_BYTES = 1024 * 1024;
 const KILL_GRACE_MS = 3000;
-const DISK_FULL_TEXT = /No space left on device|Disk quota exceeded/i;
-/** How a tool reports that the stage after it stopped reading (see Blame.ReaderGone). */
-const READER_GONE_TEXT = /Broken pipe|Connection reset by peer/i;
 /** The same seen by node writing into a stage that has exited (or closed its stdin before we ended it). */
 const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
@@ -328,57 +322,6 @@ function signalGroup(pid: number, signal: NodeJS.Signals): void {
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
   }
-}
-
-/** The last lines of a stderr of any size, in bounded memory, watching for a full disk on the way. */
-class StderrTail {
-  private readonly decoder = new StringDecoder('utf8');
-  private readonly lines: string[] = [];
-  private bytes = 0;
-  private partial = '';
-  // Seen in any line, even one long scrolled out of the tail.
-  diskFull = false;
-  readerGone = false;
-
-  constructor(private readonly onLine: (line: string) => void) {}
-
-  push(chunk: Buffer): void {
-    // \r ends a line too: progress output (rsync, zstd) redraws with it.
-    const pieces = this.decoder.write(chunk).split(/[\r\n]/);
-    const rest = pieces.pop()!;
-    for (const piece of pieces) {
-      this.line(this.partial + piece);
-      this.partial = '';
-    }
-    this.partial = clip(this.partial + rest);
-  }
-
-  end(): void {
-    this.line(this.partial + this.decoder.end());
-    this.partial = '';
-  }
-
-  text(): string {
-    return this.lines.join('\n');
-  }
-
-  private line(raw: string): void {
-    if (raw === '') return;
-    const line = clip(raw);
-    if (DISK_FULL_TEXT.test(line)) this.diskFull = true;
-    if (READER_GONE_TEXT.test(line)) this.readerGone = true;
-    this.onLine(line);
-    this.lines.push(line);
-    this.bytes += Buffer.byteLength(line);
-    while (this.lines.length > TAIL_LINES || this.bytes > TAIL_BYTES) {
-      this.bytes -= Buffer.byteLength(this.lines.shift()!);
-    }
-  }
-}
-
-/** Caps a line so that one endless line (a binary spewed to stderr) cannot exhaust memory. */
-function clip(line: string): string {
-  return line.length > LINE_CHARS ? `${line.slice(0, LINE_CHARS)}…` : line;
 }
 
 /** Abort signal and timeout, both of which stop every process of a run. */
