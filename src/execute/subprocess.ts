@@ -8,15 +8,12 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import { basename } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { Readable, Writable } from 'node:stream';
 import { finished, pipeline as pipeStreams } from 'node:stream/promises';
 import { BackplanError } from '../errors.js';
-import type { ErrorCode, ErrorDetails } from '../errors.js';
-import { formatDuration } from '../util/duration.js';
-import { renderCommand, renderPipeline } from './render.js';
-import { CommandError } from './result.js';
+import { Blame, failure, pipelineName, writeFailure } from './blame.js';
+import type { IoFailure } from './blame.js';
 import type { CommandResult } from './result.js';
 import { StderrTail } from './stderr-tail.js';
 
@@ -76,8 +73,6 @@ const CAPTURE_BYTES = 1024 * 1024;
 const KILL_GRACE_MS = 3000;
 /** The same seen by node writing into a stage that has exited (or closed its stdin before we ended it). */
 const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
-const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
-const DISK_FULL_HINT = 'free space at the destination';
 
 /** Runs one command without a shell; resolves with its result, rejects with a BackplanError. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult & { stdout?: string }> {
@@ -124,11 +119,6 @@ function checkTap(tap: PipelineTap | undefined, stages: number, output: Pipeline
 
 interface ExecOptions extends Omit<PipelineOptions, 'output' | 'displayStages'> {
   display: string[][];
-}
-
-interface IoFailure {
-  what: 'input' | 'output' | 'tap';
-  error: unknown;
 }
 
 /** What a tap threw, told apart from the errors of the streams around it. */
@@ -215,25 +205,8 @@ function stdoutStdio(output: Output): 'ignore' | 'pipe' | number {
   return 'pipe';
 }
 
-/** How much a stage's failure is its own; the culprit of a pipeline is the lowest, then the first. */
-const enum Blame {
-  /** It failed by itself. */
-  Own,
-  /** It exited by itself (not by our signal) after we had signalled it: maybe its own failure. */
-  ExitedAfterOurSignal,
-  /** Our signal killed it: it failed because another stage did. */
-  OurSignal,
-  /**
-   * The stage after it stopped reading: the cause lies downstream. Node connects stages with
-   * socketpairs, not pipes, so a writer whose reader is gone gets SIGPIPE only if the reader had
-   * drained the socket, and otherwise ECONNRESET, which tools report as "Connection reset by
-   * peer" and an exit code; hence the stderr check.
-   */
-  ReaderGone,
-}
-
 /** One spawned process, in its own process group so that a kill reaches its children too. */
-class Proc {
+export class Proc {
   readonly child: ChildProcess;
   readonly tail: StderrTail;
   /** Resolves once the process has exited and its stdio closed; never rejects. */
@@ -422,82 +395,4 @@ async function settleOutput(output: Output, ok: boolean): Promise<unknown> {
     () => undefined,
     (e: unknown) => e,
   );
-}
-
-function failure(
-  procs: Proc[],
-  results: CommandResult[],
-  stopped: 'aborted' | 'timeout' | undefined,
-  io: IoFailure | undefined,
-  opts: ExecOptions,
-): CommandError | undefined {
-  const last = procs.length - 1;
-  const whole = (code: ErrorCode, message: string, extra: ErrorDetails = {}) =>
-    new CommandError(code, message, { command: renderPipeline(opts.display), ...extra }, results, last);
-  const name = pipelineName(opts.display);
-
-  if (stopped === 'aborted') return whole('INTERRUPTED', `${name} was interrupted`);
-  if (stopped === 'timeout') {
-    const stderrTail = results.map((r) => r.stderrTail).filter(Boolean).join('\n') || undefined;
-    return whole('COMMAND_FAILED', `${name} timed out after ${formatDuration(opts.timeoutMs!)}`, { stderrTail });
-  }
-  if (io !== undefined) {
-    const { code, hint } = diskFullOr(io.error);
-    const verb = { output: 'writing the output of', input: 'reading the input of', tap: 'watching the stream of' }[io.what];
-    return whole(code, `${verb} ${name} failed: ${messageOf(io.error)}`, { hint, cause: io.error });
-  }
-  const stage = culprit(procs);
-  return stage === undefined ? undefined : stageFailure(procs[stage]!, stage, results, opts.display);
-}
-
-/** The failing stage most to blame; the first in pipeline order among equals. */
-function culprit(procs: Proc[]): number | undefined {
-  let best: number | undefined;
-  procs.forEach((p, i) => {
-    if (p.failed && (best === undefined || p.blame < procs[best]!.blame)) best = i;
-  });
-  return best;
-}
-
-function stageFailure(proc: Proc, stage: number, results: CommandResult[], display: string[][]): CommandError {
-  const result = results[stage]!;
-  const name = commandName(display[stage]!);
-  const label = display.length > 1 ? `${name} (stage ${stage + 1} of ${display.length})` : name;
-  const details: ErrorDetails = {
-    command: renderCommand(display[stage]!),
-    stderrTail: result.stderrTail || undefined,
-  };
-  const fail = (code: ErrorCode, message: string, hint?: string) =>
-    new CommandError(code, message, { ...details, hint }, results, stage);
-
-  const { spawnError } = proc;
-  if (spawnError?.code === 'ENOENT') return fail('COMMAND_FAILED', `${label}: command not found`, `install ${name}`);
-  if (spawnError) return fail('COMMAND_FAILED', `cannot run ${label}: ${spawnError.message}`);
-  const how = result.signal ? `was killed by ${result.signal}` : `exited with code ${result.exitCode}`;
-  if (proc.tail.diskFull) return fail('DISK_FULL', `${label} ${how}: no space left on device`, DISK_FULL_HINT);
-  return fail('COMMAND_FAILED', `${label} ${how}`);
-}
-
-function writeFailure(path: string, e: unknown): BackplanError {
-  const { code, hint } = diskFullOr(e);
-  return new BackplanError(code, `writing ${path} failed: ${messageOf(e)}`, { hint, cause: e });
-}
-
-function diskFullOr(e: unknown): { code: ErrorCode; hint?: string } {
-  const errno = (e as NodeJS.ErrnoException | undefined)?.code;
-  return errno !== undefined && DISK_FULL_CODES.has(errno)
-    ? { code: 'DISK_FULL', hint: DISK_FULL_HINT }
-    : { code: 'COMMAND_FAILED' };
-}
-
-function messageOf(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
-}
-
-function commandName(argv: string[]): string {
-  return basename(argv[0] ?? '');
-}
-
-function pipelineName(display: string[][]): string {
-  return display.map(commandName).join(' | ');
 }
