@@ -6,10 +6,10 @@ import { basename } from 'node:path';
 import { BackplanError } from '../errors.js';
 import type { ErrorCode, ErrorDetails } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
+import type { Proc } from './lifetime.js';
 import { renderCommand, renderPipeline } from './render.js';
 import { CommandError } from './result.js';
 import type { CommandResult } from './result.js';
-import type { Proc } from './subprocess.js';
 
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 const DISK_FULL_HINT = 'free space at the destination';
