@@ -14,6 +14,8 @@ import { Blame, failure, pipelineName, writeFailure } from './blame.js';
 import type { IoFailure } from './blame.js';
 import { Proc, watchStop } from './lifetime.js';
 import type { CommandResult } from './result.js';
+import { checkTap, counting, joinThroughTap, TapError } from './tap.js';
+import type { PipelineTap } from './tap.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -62,15 +64,7 @@ export interface PipelineOptions
   tap?: PipelineTap;
 }
 
-export interface PipelineTap {
-  after: number;
-  onChunk(chunk: Buffer): void;
-}
-
 const CAPTURE_BYTES = 1024 * 1024;
-/** The same seen by node writing into a stage that has exited (or closed its stdin before we ended it). */
-const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
-
 /** Runs one command without a shell; resolves with its result, rejects with a BackplanError. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult & { stdout?: string }> {
   const execOpts = { ...opts, display: [opts.displayArgv ?? argv], okExitCodes: [opts.okExitCodes] };
@@ -107,22 +101,8 @@ export async function pipeline(stages: string[][], opts: PipelineOptions): Promi
 
 type Output = 'ignore' | 'capture' | Writable | number;
 
-function checkTap(tap: PipelineTap | undefined, stages: number, output: PipelineOptions['output']): void {
-  if (tap === undefined) return;
-  if (!Number.isInteger(tap.after) || tap.after < 0 || tap.after >= stages) throw new RangeError(`no stage ${tap.after} to tap`);
-  // A path output is written by the last stage itself; its bytes never reach JS.
-  if (tap.after === stages - 1 && typeof output === 'string') throw new TypeError('a tap on the last stage needs a Writable output');
-}
-
 interface ExecOptions extends Omit<PipelineOptions, 'output' | 'displayStages'> {
   display: string[][];
-}
-
-/** What a tap threw, told apart from the errors of the streams around it. */
-class TapError extends Error {
-  constructor(readonly error: unknown) {
-    super('tap failed');
-  }
 }
 
 async function execute(
@@ -209,22 +189,6 @@ function feedStdin(input: NodeJS.ReadableStream, child: ChildProcess, onError: (
   input.pipe(child.stdin!);
 }
 
-/**
- * Joins `from`'s stdout to `to`'s stdin through node, showing every chunk to onChunk on the way;
- * resolves with the bytes passed, never rejects. The kernel pipe it replaces is mimicked: stream
- * pipeline() gives backpressure, ends `to`'s stdin when `from` stops writing (exited or died),
- * and on any error destroys our end of `from`'s stdout, so that `from` sees its reader gone
- * (EPIPE, ECONNRESET) as it would have and Blame.ReaderGone stays right.
- */
-async function joinThroughTap(from: Proc, to: Proc, onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
-  const counted = counting(onChunk);
-  // `to` gone is its own exit status's business, as with a kernel pipe; not an IO failure.
-  await pipeStreams(from.child.stdout!, counted.transform, to.child.stdin!).catch((e: unknown) => {
-    if (e instanceof TapError || !READER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? '')) onError(e);
-  });
-  return counted.bytes();
-}
-
 /** Takes the last stage's stdout where it belongs; never rejects (errors go to onError). */
 async function drainStdout(
   stdout: Readable | null,
@@ -238,23 +202,6 @@ async function drainStdout(
   // end: false — whether the output is ended or destroyed depends on how every stage ends.
   await pipeStreams(stdout!, counted.transform, output, { end: false }).catch(onError);
   return { bytes: counted.bytes() };
-}
-
-/** A pass-through that counts bytes and shows each chunk to a tap, whose errors become TapErrors. */
-function counting(onChunk?: (chunk: Buffer) => void) {
-  let bytes = 0;
-  const transform = async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      bytes += chunk.length;
-      try {
-        onChunk?.(chunk);
-      } catch (e) {
-        throw new TapError(e);
-      }
-      yield chunk;
-    }
-  };
-  return { transform, bytes: () => bytes };
 }
 
 function capture(stdout: Readable): Promise<{ bytes: number; text: string }> {
