@@ -5,16 +5,16 @@
  * zx runs commands through a shell and keeps all of stdout in memory, while we stream multi-GB
  * dumps and must never let a shell interpret an argument.
  */
-import type { ChildProcess } from 'node:child_process';
 import { open } from 'node:fs/promises';
-import type { Readable, Writable } from 'node:stream';
-import { finished, pipeline as pipeStreams } from 'node:stream/promises';
+import type { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
 import { Blame, failure, pipelineName, writeFailure } from './blame.js';
 import type { IoFailure } from './blame.js';
 import { Proc, watchStop } from './lifetime.js';
 import type { CommandResult } from './result.js';
-import { checkTap, counting, joinThroughTap, TapError } from './tap.js';
+import { drainStdout, feedStdin, settleOutput, stdoutStdio } from './stdio.js';
+import type { Output } from './stdio.js';
+import { checkTap, joinThroughTap, TapError } from './tap.js';
 import type { PipelineTap } from './tap.js';
 
 export interface RunOptions {
@@ -64,7 +64,6 @@ export interface PipelineOptions
   tap?: PipelineTap;
 }
 
-const CAPTURE_BYTES = 1024 * 1024;
 /** Runs one command without a shell; resolves with its result, rejects with a BackplanError. */
 export async function run(argv: string[], opts: RunOptions = {}): Promise<CommandResult & { stdout?: string }> {
   const execOpts = { ...opts, display: [opts.displayArgv ?? argv], okExitCodes: [opts.okExitCodes] };
@@ -98,8 +97,6 @@ export async function pipeline(stages: string[][], opts: PipelineOptions): Promi
     await file.close();
   }
 }
-
-type Output = 'ignore' | 'capture' | Writable | number;
 
 interface ExecOptions extends Omit<PipelineOptions, 'output' | 'displayStages'> {
   display: string[][];
@@ -175,57 +172,4 @@ function spawnAll(stages: string[][], opts: ExecOptions, output: Output): Proc[]
     throw e;
   }
   return procs;
-}
-
-function stdoutStdio(output: Output): 'ignore' | 'pipe' | number {
-  if (output === 'ignore' || typeof output === 'number') return output;
-  return 'pipe';
-}
-
-function feedStdin(input: NodeJS.ReadableStream, child: ChildProcess, onError: (e: unknown) => void): void {
-  // A child may stop reading early (EPIPE); its exit status says whether that is a failure.
-  child.stdin!.on('error', () => undefined);
-  input.on('error', onError);
-  input.pipe(child.stdin!);
-}
-
-/** Takes the last stage's stdout where it belongs; never rejects (errors go to onError). */
-async function drainStdout(
-  stdout: Readable | null,
-  output: Output,
-  onError: (e: unknown) => void,
-  onChunk?: (chunk: Buffer) => void,
-): Promise<{ bytes: number; text?: string }> {
-  if (output === 'capture') return capture(stdout!);
-  if (output === 'ignore' || typeof output === 'number') return { bytes: 0 };
-  const counted = counting(onChunk);
-  // end: false — whether the output is ended or destroyed depends on how every stage ends.
-  await pipeStreams(stdout!, counted.transform, output, { end: false }).catch(onError);
-  return { bytes: counted.bytes() };
-}
-
-function capture(stdout: Readable): Promise<{ bytes: number; text: string }> {
-  const kept: Buffer[] = [];
-  let bytes = 0;
-  stdout.on('data', (chunk: Buffer) => {
-    if (bytes < CAPTURE_BYTES) kept.push(chunk.subarray(0, CAPTURE_BYTES - bytes));
-    bytes += chunk.length;
-  });
-  return new Promise((resolve) =>
-    stdout.on('close', () => resolve({ bytes, text: Buffer.concat(kept).toString('utf8') })),
-  );
-}
-
-/** Ends a Writable output after success (waiting for it to flush), destroys it after a failure. */
-async function settleOutput(output: Output, ok: boolean): Promise<unknown> {
-  if (typeof output !== 'object') return undefined;
-  if (!ok) {
-    output.destroy();
-    return undefined;
-  }
-  output.end();
-  return finished(output).then(
-    () => undefined,
-    (e: unknown) => e,
-  );
 }
