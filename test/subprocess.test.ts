@@ -6,7 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../src/errors.js';
-import { CommandError, hashingFileSink, pipeline, renderCommand, run } from '../src/execute/subprocess.js';
+import { hashingFileSink } from '../src/execute/hashing-sink.js';
+import { renderCommand } from '../src/execute/render.js';
+import { CommandError } from '../src/execute/result.js';
+import { pipeline, run } from '../src/execute/subprocess.js';
 
 /** Awaits a promise that must reject, and returns its CommandError. */
 async function rejection(promise: Promise<unknown>): Promise<CommandError> {

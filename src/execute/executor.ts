@@ -4,7 +4,7 @@ import type { PlannedStep } from '../plan/types.js';
 import type { StepRecord } from '../record/snapshot-record.js';
 import { formatDuration } from '../util/duration.js';
 import type { EventSink, StepStatus } from './events.js';
-import { CommandError } from './subprocess.js';
+import { CommandError } from './result.js';
 
 /** What a step's run hands back; the executor adds status and duration. */
 export interface StepOutcome {

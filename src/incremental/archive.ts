@@ -4,7 +4,8 @@
  */
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { hashingFileSink, pipeline } from '../execute/subprocess.js';
+import { hashingFileSink } from '../execute/hashing-sink.js';
+import { pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { tarCounter } from '../record/tar-count.js';
 import { tarExcludes } from '../util/tar-args.js';

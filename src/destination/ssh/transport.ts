@@ -15,7 +15,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../../errors.js';
-import { CommandError, run } from '../../execute/subprocess.js';
+import { CommandError } from '../../execute/result.js';
+import { run } from '../../execute/subprocess.js';
 import { SCRIPTS } from './scripts.js';
 import type { RemoteOp } from './scripts.js';
 

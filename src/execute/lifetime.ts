@@ -1,0 +1,123 @@
+/**
+ * How long a process lives: spawned in its own process group, stopped on abort or timeout with
+ * SIGTERM to the whole group, then SIGKILL after a grace period.
+ */
+import { spawn } from 'node:child_process';
+import type { ChildProcess, StdioOptions } from 'node:child_process';
+import { performance } from 'node:perf_hooks';
+import { Blame } from './blame.js';
+import type { CommandResult } from './result.js';
+import { StderrTail } from './stderr-tail.js';
+
+const KILL_GRACE_MS = 3000;
+
+/** One spawned process, in its own process group so that a kill reaches its children too. */
+export class Proc {
+  readonly child: ChildProcess;
+  readonly tail: StderrTail;
+  /** Resolves once the process has exited and its stdio closed; never rejects. */
+  readonly closed: Promise<void>;
+  /** Why the process could not be started (ENOENT: no such tool). */
+  spawnError?: NodeJS.ErrnoException;
+  private durationMs = 0;
+  private isClosed = false;
+  private stopping = false;
+  /** We signalled it before it exited, so its death may be our doing. */
+  private signalledWhileRunning = false;
+  private killTimer?: NodeJS.Timeout;
+
+  constructor(
+    readonly argv: string[],
+    stdio: StdioOptions,
+    private readonly opts: { env: NodeJS.ProcessEnv; cwd?: string; okExitCodes: number[] },
+    onLine: (line: string) => void,
+  ) {
+    if (argv.length === 0) throw new TypeError('cannot run an empty argv');
+    const startedAt = performance.now();
+    // detached: its own process group, which we kill as a whole (a pg_dump -j's workers, a
+    // hook's children). It also keeps a terminal's Ctrl-C away from it: the CLI turns SIGINT
+    // into an abort, which stops the children in order.
+    const { cwd, env } = opts;
+    this.child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio, shell: false, detached: true });
+    this.tail = new StderrTail(onLine);
+    this.child.stderr!.on('data', (chunk: Buffer) => this.tail.push(chunk));
+    this.child.on('error', (e) => (this.spawnError = e));
+    this.closed = new Promise((resolve) =>
+      this.child.on('close', () => {
+        this.durationMs = performance.now() - startedAt;
+        this.isClosed = true;
+        this.tail.end();
+        this.sweep();
+        resolve();
+      }),
+    );
+  }
+
+  get failed(): boolean {
+    const { exitCode } = this.child;
+    return this.spawnError !== undefined || exitCode === null || !this.opts.okExitCodes.includes(exitCode);
+  }
+
+  /** How much a failure is this process's own (see Blame). */
+  get blame(): Blame {
+    const { exitCode, signalCode } = this.child;
+    if (signalCode === 'SIGPIPE' || exitCode === 128 + 13 || this.tail.readerGone) return Blame.ReaderGone;
+    if (!this.signalledWhileRunning) return Blame.Own;
+    return signalCode === null ? Blame.ExitedAfterOurSignal : Blame.OurSignal;
+  }
+
+  result(stdoutBytes: number): CommandResult {
+    return {
+      argv: this.argv,
+      exitCode: this.spawnError ? null : this.child.exitCode,
+      signal: this.child.signalCode,
+      stderrTail: this.tail.text(),
+      durationMs: Math.round(this.durationMs),
+      stdoutBytes,
+    };
+  }
+
+  /** SIGTERM to the group, SIGKILL after a grace period. Idempotent. */
+  terminate(): void {
+    const pid = this.child.pid;
+    // Once closed, the pid may belong to someone else.
+    if (pid === undefined || this.stopping || this.isClosed) return;
+    this.stopping = true;
+    this.signalledWhileRunning = this.child.exitCode === null && this.child.signalCode === null;
+    signalGroup(pid, 'SIGTERM');
+    this.killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+  }
+
+  /** Once a process we stopped is gone, whatever is left of its group outlived SIGTERM: kill it. */
+  private sweep(): void {
+    clearTimeout(this.killTimer);
+    if (this.stopping) signalGroup(this.child.pid!, 'SIGKILL');
+  }
+}
+
+function signalGroup(pid: number, signal: NodeJS.Signals): void {
+  try {
+    process.kill(-pid, signal);
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+  }
+}
+
+/** Abort signal and timeout, both of which stop every process of a run. */
+export function watchStop(opts: { signal?: AbortSignal; timeoutMs?: number }, stopAll: () => void) {
+  let reason: 'aborted' | 'timeout' | undefined;
+  const stop = (why: 'aborted' | 'timeout') => {
+    reason ??= why;
+    stopAll();
+  };
+  const onAbort = () => stop('aborted');
+  opts.signal?.addEventListener('abort', onAbort, { once: true });
+  const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => stop('timeout'), opts.timeoutMs);
+  return {
+    reason: () => reason,
+    dispose() {
+      clearTimeout(timer);
+      opts.signal?.removeEventListener('abort', onAbort);
+    },
+  };
+}
