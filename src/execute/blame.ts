@@ -14,23 +14,6 @@ import type { CommandResult } from './result.js';
 const DISK_FULL_CODES = new Set(['ENOSPC', 'EDQUOT']);
 const DISK_FULL_HINT = 'free space at the destination';
 
-/** How much a stage's failure is its own; the culprit of a pipeline is the lowest, then the first. */
-export const enum Blame {
-  /** It failed by itself. */
-  Own,
-  /** It exited by itself (not by our signal) after we had signalled it: maybe its own failure. */
-  ExitedAfterOurSignal,
-  /** Our signal killed it: it failed because another stage did. */
-  OurSignal,
-  /**
-   * The stage after it stopped reading: the cause lies downstream. Node connects stages with
-   * socketpairs, not pipes, so a writer whose reader is gone gets SIGPIPE only if the reader had
-   * drained the socket, and otherwise ECONNRESET, which tools report as "Connection reset by
-   * peer" and an exit code; hence the stderr check.
-   */
-  ReaderGone,
-}
-
 /** A stream around the processes failed (stdin, the output, a tap), not a process. */
 export interface IoFailure {
   what: 'input' | 'output' | 'tap';

@@ -5,9 +5,25 @@
 import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
-import { Blame } from './blame.js';
 import type { CommandResult } from './result.js';
 import { StderrTail } from './stderr-tail.js';
+
+/** How much a stage's failure is its own; the culprit of a pipeline is the lowest, then the first. */
+export const enum Blame {
+  /** It failed by itself. */
+  Own,
+  /** It exited by itself (not by our signal) after we had signalled it: maybe its own failure. */
+  ExitedAfterOurSignal,
+  /** Our signal killed it: it failed because another stage did. */
+  OurSignal,
+  /**
+   * The stage after it stopped reading: the cause lies downstream. Node connects stages with
+   * socketpairs, not pipes, so a writer whose reader is gone gets SIGPIPE only if the reader had
+   * drained the socket, and otherwise ECONNRESET, which tools report as "Connection reset by
+   * peer" and an exit code; hence the stderr check.
+   */
+  ReaderGone,
+}
 
 const KILL_GRACE_MS = 3000;
 

@@ -8,9 +8,9 @@
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
-import { Blame, failure, pipelineName, writeFailure } from './blame.js';
+import { failure, pipelineName, writeFailure } from './blame.js';
 import type { IoFailure } from './blame.js';
-import { Proc, watchStop } from './lifetime.js';
+import { Blame, Proc, watchStop } from './lifetime.js';
 import type { CommandResult } from './result.js';
 import { drainStdout, feedStdin, settleOutput, stdoutStdio } from './stdio.js';
 import type { Output } from './stdio.js';
