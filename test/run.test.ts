@@ -45,7 +45,7 @@ describe('backplan run', function () {
     expect(await readlink(join(p.destination, 'latest'))).to.equal(id);
     expect((await readdir(dir)).sort()).to.include.members(['config', 'database.dump.zst', 'repository.tar.zst', 'snapshot.json']);
     expect(record.artefacts.map((a) => a.path)).to.include.members(['config/config.json', 'database.dump.zst', 'repository.tar.zst']);
-    expect(record.database?.rowCounts.db_dbnode).to.equal(200);
+    expect(record.database?.rowCounts['public.db_dbnode']).to.equal(200);
     expect(record.database?.exportedSnapshot).to.equal(true);
     expect(record.repository?.files).to.be.greaterThan(0);
     expect(record.repository).to.deep.include(tarListing(join(dir, 'repository.tar.zst')));

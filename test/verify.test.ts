@@ -85,17 +85,28 @@ describe('backplan verify', function () {
       expect(all.stdout).to.contain(`${newer!.split('/').at(-1)}  ok`);
     }));
 
-  it('--restore-test restores into scratch copies, compares the recorded counts, records it, and drops the copies', () =>
+  it('--restore-test restores into scratch copies, compares the counts of every schema and the large objects, records it, and drops the copies', () =>
     withDatabase('verify', async (db) => {
       p = await makeProfile(db, { nodes: 50, extra: 'repository: { strategy: tar }\ndatabase: { format: directory }' });
+      const client = await connectTo(db.server, db.name);
+      try {
+        await client.query('CREATE SCHEMA lab; CREATE TABLE lab.samples (id int); INSERT INTO lab.samples SELECT generate_series(1, 3)');
+        await client.query("SELECT lo_from_bytea(0, 'a large object')");
+      } finally {
+        await client.end();
+      }
       expect((await cli(['run', p.manifest])).code).to.equal(0);
       const [dir] = await snapshotDirs(p.destination);
+      const recorded = (JSON.parse(await readFile(join(dir!, 'snapshot.json'), 'utf8')) as SnapshotRecord).database!.rowCounts;
+      expect(recorded).to.include({ 'public.db_dbnode': 50, 'lab.samples': 3, 'large objects': 1 });
       const result = await cli(['verify', p.manifest, '--restore-test']);
       expect(result.code, result.stderr).to.equal(0);
-      expect(result.stdout).to.contain('restore test passed (2 table counts match, ');
+      expect(result.stdout).to.contain(`restore test passed (${Object.keys(recorded).length} table counts match, `);
       const record = await verification(dir!);
       expect(record.restoreTest).to.include({ ok: true });
-      expect(record.restoreTest!.rowCounts!.db_dbnode).to.deep.equal({ recorded: 50, restored: 50 });
+      expect(record.restoreTest!.rowCounts!['public.db_dbnode']).to.deep.equal({ recorded: 50, restored: 50 });
+      expect(record.restoreTest!.rowCounts!['lab.samples']).to.deep.equal({ recorded: 3, restored: 3 });
+      expect(record.restoreTest!.rowCounts!['large objects']).to.deep.equal({ recorded: 1, restored: 1 });
       expect(record.restoreTest!.repository!.restored).to.deep.equal(record.restoreTest!.repository!.recorded);
       expect((await listed(p))[0]!.verified).to.equal(record.verifiedAt);
       expect(await scratchDatabases(db.server)).to.deep.equal([]);
@@ -103,11 +114,13 @@ describe('backplan verify', function () {
       // A snapshot that does not restore to what it recorded fails, and is still cleaned up.
       const file = join(dir!, 'snapshot.json');
       const snapshot = JSON.parse(await readFile(file, 'utf8')) as SnapshotRecord;
-      snapshot.database!.rowCounts.db_dbnode = 51;
+      snapshot.database!.rowCounts['lab.samples'] = 4;
+      snapshot.database!.rowCounts['large objects'] = 2;
       await writeFile(file, JSON.stringify(snapshot));
       const failed = await cli(['verify', p.manifest, '--restore-test']);
       expect(failed.code).to.equal(1);
-      expect(failed.stdout).to.contain('restore test: table db_dbnode: 51 rows recorded, 50 restored');
+      expect(failed.stdout).to.contain('restore test: table lab.samples: 4 recorded, 3 restored');
+      expect(failed.stdout).to.contain('restore test: large objects: 2 recorded, 1 restored');
       expect((await verification(dir!)).restoreTest).to.include({ ok: false });
       expect(await scratchDatabases(db.server)).to.deep.equal([]);
     }));

@@ -6,6 +6,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
+import { countRowsIn } from '../db/row-counts.js';
 import { BackplanError } from '../errors.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
@@ -152,21 +153,11 @@ export async function localToolVersion(tool: 'pg_restore' | 'psql'): Promise<str
   return toolVersion(stdout);
 }
 
-const UNDEFINED_TABLE = '42P01';
-
-/** Row counts of the named tables in a restored database (null: no such table), to compare with the recorded ones. */
-export async function countRows(connection: DatabaseConnection, secrets: Secrets, name: string, tables: string[]): Promise<Record<string, number | null>> {
+/** Every table's rows and the large objects of a restored database (db/row-counts.ts). */
+export async function countRows(connection: DatabaseConnection, secrets: Secrets, name: string): Promise<Record<string, number>> {
   const client = await connect(connection, secrets, { database: name });
   try {
-    const counts: Record<string, number | null> = {};
-    for (const table of tables) {
-      const result = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${pg.escapeIdentifier(table)}`).catch((e: { code?: string }) => {
-        if (e.code === UNDEFINED_TABLE) return undefined;
-        throw e;
-      });
-      counts[table] = result ? Number(result.rows[0]!.n) : null;
-    }
-    return counts;
+    return await countRowsIn(client);
   } catch (e) {
     throw databaseError(e, connection, name);
   } finally {

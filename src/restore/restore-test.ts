@@ -11,6 +11,7 @@ import { join } from 'node:path';
 import { walkFiles } from '../record/checksums.js';
 import type { LocalSnapshots } from '../destination/types.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
+import { LARGE_OBJECTS, qualifiedKey } from '../db/row-counts.js';
 import { countRows, restoreEnv, runDbCommand } from './database.js';
 import { checkRestoreSources, executeRestore, INCREMENTAL, prepareRestore } from './restore.js';
 import type { Log } from './restore.js';
@@ -67,11 +68,12 @@ async function compare(input: RestoreTestInput, database: string | undefined, re
   const result: Omit<RestoreTestResult, 'durationMs'> = { ok: true, problems };
   const recordedCounts = record.database?.rowCounts ?? {};
   if (database) {
-    const restored = await countRows(input.connection, input.secrets, database, Object.keys(recordedCounts));
+    const restored = await countRows(input.connection, input.secrets, database);
     result.rowCounts = {};
-    for (const [table, recorded] of Object.entries(recordedCounts)) {
-      result.rowCounts[table] = { recorded, restored: restored[table] ?? null };
-      if (restored[table] !== recorded) problems.push(`table ${table}: ${recorded} rows recorded, ${restored[table] ?? 'no table'} restored`);
+    for (const [key, recorded] of Object.entries(recordedCounts)) {
+      const back = restored[qualifiedKey(key)] ?? null;
+      result.rowCounts[key] = { recorded, restored: back };
+      if (back !== recorded) problems.push(`${key === LARGE_OBJECTS ? key : `table ${key}`}: ${recorded} recorded, ${back ?? 'no table'} restored`);
     }
   }
   const files = record.repository?.files;

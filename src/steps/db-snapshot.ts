@@ -1,5 +1,6 @@
 import pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
+import { countRowsIn } from '../db/row-counts.js';
 import type { PlannedStep } from '../plan/types.js';
 import type { PlanInput } from './plan-input.js';
 import type { RunContext, StepRun } from './run-context.js';
@@ -28,9 +29,6 @@ export function planDbSnapshot(input: PlanInput, readers: string[]): PlannedStep
     options: { database: { ...db }, readers },
   };
 }
-
-/** AiiDA's main tables; for other databases every table of the public schema is counted. */
-const AIIDA_TABLES = ['db_dbnode', 'db_dblink'];
 
 /**
  * Exports the snapshot and returns at once so its readers can start; the transaction stays
@@ -71,21 +69,8 @@ function settledAll(ctx: RunContext, ids: string[]): Promise<void> {
 /** Server version and row counts, read inside the exported snapshot so they match the dump. */
 export async function describeDatabase(client: pg.Client, ctx: RunContext): Promise<void> {
   const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
-  const tables = await countedTables(client);
-  const rowCounts: Record<string, number> = {};
-  for (const table of tables) {
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${pg.escapeIdentifier(table)}`);
-    rowCounts[table] = Number(rows[0]!.n);
-  }
+  const rowCounts = await countRowsIn(client);
   ctx.state.database = { ...(ctx.state.database ?? emptyDatabaseInfo(ctx)), serverVersion: version, rowCounts };
-}
-
-async function countedTables(client: pg.Client): Promise<string[]> {
-  const { rows } = await client.query<{ name: string }>(
-    "SELECT tablename AS name FROM pg_tables WHERE schemaname = 'public' ORDER BY tablename",
-  );
-  const all = rows.map((r) => r.name);
-  return AIIDA_TABLES.every((t) => all.includes(t)) ? AIIDA_TABLES : all;
 }
 
 export function emptyDatabaseInfo(ctx: RunContext): NonNullable<RunContext['state']['database']> {
