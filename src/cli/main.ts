@@ -7,25 +7,15 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BackplanError, BackplanErrors, formatError } from '../errors.js';
 import { processOutput } from '../commands/output.js';
-import { validateCommand } from '../commands/validate.js';
-import { planFile } from '../commands/plan.js';
-import { runFile } from '../commands/run.js';
-import { demo } from '../commands/demo.js';
-import { importLegacy } from '../commands/import-legacy.js';
-import { checkFreshness, freshnessPrometheus, freshnessText } from '../commands/check.js';
-import { listed, listTable } from '../commands/list.js';
-import { assessJob, describeDecision, openJob, pruneFile, setPinned } from '../commands/manage.js';
-import { jsonReporter, lineReporter, summaryTable, terminalReporter } from '../commands/reporters.js';
 import { formatPlan, PLAN_FORMATS } from '../plan/format/index.js';
 import type { PlanFormat } from '../plan/format/index.js';
-import { schemaUrl } from '../validate/validate.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { restoreFile } from '../commands/restore.js';
 import { interruptController, interruptible } from './signals.js';
-import { verifyFile } from '../commands/verify.js';
 import { TOOL_VERSION } from '../version.js';
-import { closeDestinations } from '../destination/registry.js';
+
+// Commands are imported where they run: `--version`, `--help` and `validate` then start without
+// loading pg, tar or the destination layer.
 
 
 function durationArg(value: string): number {
@@ -49,6 +39,7 @@ function program(): Command {
     .argument('<files...>', 'manifest files or folders of them')
     .addOption(new Option('--format <format>', 'text, or github for ::error annotations').choices(['text', 'github']).default('text'))
     .action(async (files: string[], o: { format: 'text' | 'github' }) => {
+      const { validateCommand } = await import('../commands/validate.js');
       const errors = await validateCommand(files, o.format, processOutput);
       process.exitCode = errors.length > 0 ? Math.max(...errors.map((e) => exitCodeFor(e.code))) : EXIT.ok;
     });
@@ -60,6 +51,7 @@ function program(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(PLAN_FORMATS).default('text'))
     .option('--offline', 'plan without reading the profile, the database or the destination (CI)')
     .action(async (file: string, o: { format: PlanFormat; offline?: boolean }) => {
+      const { planFile } = await import('../commands/plan.js');
       const { plan } = await planFile(file, { estimate: true, offline: o.offline });
       process.stdout.write(formatPlan(plan, o.format));
     });
@@ -74,6 +66,7 @@ function program(): Command {
     .option('--concurrency <n>', 'steps running at once', (v) => positiveInt(v), 4)
     .action(async (file: string, o: { dryRun?: boolean; json?: boolean; waitLock: number; concurrency: number }) => {
       if (o.dryRun) {
+        const { planFile } = await import('../commands/plan.js');
         const { plan } = await planFile(file, { waitLockMs: o.waitLock, estimate: true });
         process.stdout.write(formatPlan(plan, o.json ? 'json' : 'text'));
         return;
@@ -87,6 +80,7 @@ function program(): Command {
     .argument('<file>', 'manifest')
     .option('--json', 'print JSON')
     .action(async (file: string, o: { json?: boolean }) => {
+      const [{ listed, listTable }, { assessJob, openJob }] = await Promise.all([import('../commands/list.js'), import('../commands/manage.js')]);
       const rows = listed(await assessJob(await openJob(file)));
       process.stdout.write(o.json ? JSON.stringify(rows, null, 2) + '\n' : listTable(rows));
     });
@@ -106,6 +100,7 @@ function program(): Command {
     .action(async (file: string, id: string, o: { to: string; database?: string; owner?: string | false; jobs: number; force?: boolean; dryRun?: boolean }) => {
       // commander turns --no-owner into owner: false.
       const owner = typeof o.owner === 'string' ? o.owner : undefined;
+      const { restoreFile } = await import('../commands/restore.js');
       await interruptible((signal) => restoreFile(file, id, { ...o, owner, noOwner: o.owner === false, signal }, processOutput));
     });
 
@@ -117,6 +112,7 @@ function program(): Command {
     .option('--all', 'every snapshot and chain of the job, damaged ones included')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
     .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean }) => {
+      const { verifyFile } = await import('../commands/verify.js');
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
     });
 
@@ -126,6 +122,7 @@ function program(): Command {
     .argument('<file>', 'manifest')
     .option('--dry-run', 'say what would be deleted and why each survivor stays')
     .action(async (file: string, o: { dryRun?: boolean }) => {
+      const { describeDecision, pruneFile } = await import('../commands/manage.js');
       process.stdout.write(describeDecision(await pruneFile(file, o.dryRun ?? false), o.dryRun ?? false));
     });
 
@@ -136,6 +133,7 @@ function program(): Command {
       .argument('<file>', 'manifest')
       .argument('<snapshot>', 'snapshot id, or latest')
       .action(async (file: string, id: string) => {
+        const { setPinned } = await import('../commands/manage.js');
         const entry = await setPinned(file, id, pinned);
         process.stdout.write(`${pinned ? 'pinned' : 'unpinned'} ${entry.id}\n`);
       });
@@ -149,6 +147,7 @@ function program(): Command {
     .addOption(new Option('--format <format>', 'output format').choices(['text', 'json', 'prometheus']).default('text'))
     .option('--json', 'same as --format json')
     .action(async (file: string, o: { maxAge: number; format: string; json?: boolean }) => {
+      const { checkFreshness, freshnessPrometheus, freshnessText } = await import('../commands/check.js');
       const f = await checkFreshness(file, o.maxAge);
       const format = o.json ? 'json' : o.format;
       process.stdout.write(format === 'json' ? JSON.stringify(f, null, 2) + '\n' : format === 'prometheus' ? freshnessPrometheus(f) : freshnessText(f));
@@ -161,6 +160,7 @@ function program(): Command {
     .option('--nodes <n>', 'nodes in the generated profile', (v) => positiveInt(v), 3000)
     .option('--keep', 'keep the generated profile and its backup folder')
     .action(async (o: { nodes: number; keep?: boolean }) => {
+      const [{ demo }, { lineReporter, terminalReporter }] = await Promise.all([import('../commands/demo.js'), import('../commands/reporters.js')]);
       const reporter = process.stderr.isTTY ? terminalReporter(process.stderr) : lineReporter((s) => process.stderr.write(s));
       const summary = await demo({ nodes: o.nodes, keep: o.keep ?? false, reporter, write: (s) => process.stdout.write(s) });
       if (summary.failure) throw summary.failure;
@@ -173,6 +173,7 @@ function program(): Command {
     .option('--name <name>', 'job name (default aiida-<profile>)')
     .option('--profile <profile>', 'the AiiDA profile start_backup.py ran for')
     .action(async (file: string, o: { name?: string; profile?: string }) => {
+      const { importLegacy } = await import('../commands/import-legacy.js');
       process.stdout.write(await importLegacy(file, o));
     });
 
@@ -180,7 +181,7 @@ function program(): Command {
     .command('schema')
     .description('print the manifest JSON Schema')
     .action(() => {
-      process.stdout.write(readFileSync(schemaUrl, 'utf8'));
+      process.stdout.write(readFileSync(new URL('../../../schemas/manifest.schema.json', import.meta.url), 'utf8'));
     });
 
   return cli;
@@ -194,6 +195,10 @@ function positiveInt(value: string): number {
 
 /** A signal cancels the run (see ./signals.ts): exit 130. */
 async function runWithSignals(file: string, o: { json?: boolean; waitLock: number; concurrency: number }): Promise<number> {
+  const [{ runFile }, { jsonReporter, lineReporter, summaryTable, terminalReporter }] = await Promise.all([
+    import('../commands/run.js'),
+    import('../commands/reporters.js'),
+  ]);
   const controller = interruptController();
   const reporter = o.json
     ? jsonReporter((s) => process.stdout.write(s))
@@ -232,8 +237,6 @@ try {
   await program().parseAsync(process.argv);
 } catch (e) {
   process.exitCode = report(e);
-} finally {
-  await closeDestinations();
 }
 // Ended explicitly: a natural end closes node's signal handles first, and a Ctrl-C landing in
 // that teardown would kill the process by signal, without an exit code. (stdout and stderr are

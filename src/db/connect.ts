@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { BackplanError } from '../errors.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 
@@ -6,7 +6,9 @@ const CONNECT_TIMEOUT_MS = 10_000;
 
 /** A node-postgres client for the profile's database; errors never carry the password. */
 export async function connect(db: DatabaseConnection, secrets: Secrets, opts: { database?: string } = {}): Promise<pg.Client> {
-  const client = new pg.Client({
+  // Loaded here, not at start-up: `validate` and `plan --offline` never connect.
+  const { default: pgModule } = await import('pg');
+  const client = new pgModule.Client({
     host: db.host,
     port: db.port,
     user: db.user,

@@ -4,7 +4,7 @@
  * exported snapshot at backup time, so the counts match the dump exactly; read again after a
  * restore test to compare.
  */
-import pg from 'pg';
+import type pg from 'pg';
 
 /** The key large objects are counted under (no table can be named so: it holds a space). */
 export const LARGE_OBJECTS = 'large objects';
@@ -19,7 +19,7 @@ const USER_TABLES = `
 export async function countRowsIn(client: pg.Client): Promise<Record<string, number>> {
   const counts: Record<string, number> = {};
   for (const { schema, name } of (await client.query<{ schema: string; name: string }>(USER_TABLES)).rows) {
-    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${pg.escapeIdentifier(schema)}.${pg.escapeIdentifier(name)}`);
+    const { rows } = await client.query<{ n: string }>(`SELECT count(*) AS n FROM ${client.escapeIdentifier(schema)}.${client.escapeIdentifier(name)}`);
     counts[tableKey(schema, name)] = Number(rows[0]!.n);
   }
   const { rows } = await client.query<{ n: string }>('SELECT count(*) AS n FROM pg_largeobject_metadata');

@@ -4,7 +4,7 @@
  */
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
-import pg from 'pg';
+import type pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
 import { countRowsIn } from '../db/row-counts.js';
 import { BackplanError } from '../errors.js';

@@ -1,4 +1,4 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
 import { countRowsIn } from '../db/row-counts.js';
 import type { PlannedStep } from '../plan/types.js';

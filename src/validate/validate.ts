@@ -1,24 +1,10 @@
-import { readFileSync } from 'node:fs';
-import { Ajv } from 'ajv';
 import type { ErrorObject } from 'ajv';
-import addFormatsModule from 'ajv-formats';
 import type { Document } from 'yaml';
 import type { BackplanError } from '../errors.js';
-import type { Manifest } from '../manifest.js';
 import { offsetOf, pairAt, pointerToPath } from '../load/source.js';
 import type { SourceText } from '../load/source.js';
+import checkSchema from './manifest-validator.js';
 import { describeSchemaError } from './messages.js';
-
-export const schemaUrl = new URL('../../../schemas/manifest.schema.json', import.meta.url);
-export const manifestSchema = JSON.parse(readFileSync(schemaUrl, 'utf8')) as Record<string, unknown>;
-
-// ajv-formats ships CommonJS; its default export arrives wrapped under NodeNext.
-const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
-
-// Compiled once at module load: validation is then a function call.
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true });
-addFormats(ajv, ['uri']);
-const checkSchema = ajv.compile<Manifest>(manifestSchema);
 
 /** Every schema violation of the data, each pointing at the offending key or value. */
 export function validateManifest(data: unknown, doc: Document.Parsed, source: SourceText): BackplanError[] {

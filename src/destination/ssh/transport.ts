@@ -10,6 +10,7 @@
  * makes a dozen remote calls; they share one connection (ControlMaster, a socket in a private
  * temp folder), so that only the first pays for the handshake.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -51,9 +52,25 @@ const hostsUsed = new Map<string, string[]>();
 /** The ssh client argv, from the environment a destination was opened with. */
 export function sshCommand(env: NodeJS.ProcessEnv): string[] {
   const custom = env.BACKPLAN_SSH_COMMAND?.trim();
-  controlDir ??= mkdtempSync(join(tmpdir(), 'backplan-ssh-'));
-  const shared = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${join(controlDir, '%C')}`, '-o', `ControlPersist=${PERSIST_SECONDS}`];
+  const shared = ['-o', 'ControlMaster=auto', '-o', `ControlPath=${join(ensureControlDir(), '%C')}`, '-o', `ControlPersist=${PERSIST_SECONDS}`];
   return [...(custom ? custom.split(/ +/) : ['ssh']), '-o', 'BatchMode=yes', ...shared];
+}
+
+function ensureControlDir(): string {
+  if (controlDir === undefined) {
+    controlDir = mkdtempSync(join(tmpdir(), 'backplan-ssh-'));
+    // The CLI exits without waiting for anyone: the connections end with the process.
+    process.once('exit', endConnectionsNow);
+  }
+  return controlDir;
+}
+
+function endConnectionsNow(): void {
+  if (controlDir === undefined) return;
+  for (const [host, ssh] of hostsUsed) spawnSync(ssh[0]!, [...ssh.slice(1), '-O', 'exit', '--', host], { stdio: 'ignore', timeout: 5000 });
+  hostsUsed.clear();
+  rmSync(controlDir, { recursive: true, force: true });
+  controlDir = undefined;
 }
 
 /** Ends the shared connections this process opened (best effort: they would expire anyway). */
