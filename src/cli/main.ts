@@ -13,6 +13,8 @@ import { parseDuration } from '../util/duration.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { interruptController, interruptible } from './signals.js';
 import { TOOL_VERSION } from '../version.js';
+import { eventSink } from '../execute/events.js';
+import type { DistributiveOmit, RunEvent } from '../execute/events.js';
 
 // Commands are imported where they run: `--version`, `--help` and `validate` then start without
 // loading pg, tar or the destination layer.
@@ -64,14 +66,26 @@ function program(): Command {
     .option('--json', 'one JSON event per line on stdout')
     .option('--wait-lock <duration>', 'wait this long for a held lock (e.g. 10m)', durationArg, 0)
     .option('--concurrency <n>', 'steps running at once', (v) => positiveInt(v), 4)
-    .action(async (file: string, o: { dryRun?: boolean; json?: boolean; waitLock: number; concurrency: number }) => {
-      if (o.dryRun) {
-        const { planFile } = await import('../commands/plan.js');
-        const { plan } = await planFile(file, { waitLockMs: o.waitLock, estimate: true });
-        process.stdout.write(formatPlan(plan, o.json ? 'json' : 'text'));
-        return;
+    .option('--quiet', 'print only failures and how the run ended')
+    .option('--verbose', 'also print what each step notes (files verified, snapshots pruned, windows copied)')
+    .option('--progress-every <duration>', 'without a terminal (cron, CI), a progress line per running step this often; 0 for none', durationArg, 60_000)
+    .action(async (file: string, o: RunCliOptions) => {
+      // With --json, stdout is one event per line whatever happens, failures included.
+      const events = o.json ? eventSink((e) => process.stdout.write(JSON.stringify(e) + '\n')) : undefined;
+      try {
+        if (o.dryRun) {
+          const { planFile } = await import('../commands/plan.js');
+          const { plan } = await planFile(file, { waitLockMs: o.waitLock, estimate: true });
+          if (events) events({ type: 'plan', plan });
+          else process.stdout.write(formatPlan(plan, 'text'));
+          return;
+        }
+        process.exitCode = await runWithSignals(file, o);
+      } catch (e) {
+        if (!events) throw e;
+        for (const error of errorsOf(e)) events(errorEvent(error));
+        throw e;
       }
-      process.exitCode = await runWithSignals(file, o);
     });
 
   cli
@@ -194,22 +208,33 @@ function positiveInt(value: string): number {
 }
 
 /** A signal cancels the run (see ./signals.ts): exit 130. */
-async function runWithSignals(file: string, o: { json?: boolean; waitLock: number; concurrency: number }): Promise<number> {
+interface RunCliOptions {
+  dryRun?: boolean;
+  json?: boolean;
+  waitLock: number;
+  concurrency: number;
+  quiet?: boolean;
+  verbose?: boolean;
+  progressEvery: number;
+}
+
+async function runWithSignals(file: string, o: RunCliOptions): Promise<number> {
   const [{ runFile }, { jsonReporter, lineReporter, summaryTable, terminalReporter }] = await Promise.all([
     import('../commands/run.js'),
     import('../commands/reporters.js'),
   ]);
   const controller = interruptController();
+  const verbosity = o.quiet ? 'quiet' : o.verbose ? 'verbose' : 'normal';
   const reporter = o.json
     ? jsonReporter((s) => process.stdout.write(s))
     : // TERM=dumb (Emacs shell, some CI consoles): a terminal that cannot move the cursor.
       process.stderr.isTTY && process.env.TERM !== 'dumb'
-      ? terminalReporter(process.stderr)
-      : lineReporter((s) => process.stderr.write(s));
+      ? terminalReporter(process.stderr, { verbosity })
+      : lineReporter((s) => process.stderr.write(s), { verbosity, progressEveryMs: o.progressEvery });
   try {
     const summary = await runFile(file, { waitLockMs: o.waitLock, concurrency: o.concurrency, signal: controller.signal, onEvent: reporter.onEvent });
     reporter.close();
-    if (!o.json) process.stdout.write(summaryTable(summary));
+    if (!o.json && !o.quiet) process.stdout.write(summaryTable(summary));
     if (summary.failure) process.stderr.write(formatError(summary.failure) + '\n');
     if (summary.status === 'interrupted') return EXIT.interrupted;
     return summary.failure ? exitCodeFor(summary.failure.code) : EXIT.ok;
@@ -217,6 +242,18 @@ async function runWithSignals(file: string, o: { json?: boolean; waitLock: numbe
     reporter.close();
     controller.abort();
   }
+}
+
+/** The expected failures inside `e`; anything else is not an expected failure. */
+function errorsOf(e: unknown): BackplanError[] {
+  if (e instanceof BackplanErrors) return e.errors;
+  if (e instanceof BackplanError) return [e];
+  return [];
+}
+
+function errorEvent(e: BackplanError): DistributiveOmit<RunEvent, 'at' | 'v'> {
+  const { pos, hint } = e.details;
+  return { type: 'error', code: e.code, message: e.message, ...(hint ? { hint } : {}), ...(pos ? { file: pos.file, line: pos.line, col: pos.col } : {}) };
 }
 
 function report(e: unknown): number {

@@ -88,8 +88,10 @@ async function lockedRun(
       state.steps.set(step.id, record);
       for (const listener of listeners) listener(step, record);
     },
-    // Always-hooks undo before-hooks, which run only once the lock is ours.
-    alwaysRuns: (step) => step.kind === 'unlock' || state.steps.get('lock')?.status === 'ok',
+    // Always-hooks undo before-hooks, which run only once the lock is ours; and unlock has
+    // nothing to release when the lock step failed (the lock taken before planning, if any, is
+    // released by runFile itself).
+    alwaysRuns: () => state.steps.get('lock')?.status === 'ok',
   });
   const { records } = executed;
   const failure = executed.failure?.code === 'DISK_FULL' ? await explainDiskFull(executed.failure, destination, plan.snapshot.partialDir) : executed.failure;

@@ -102,7 +102,7 @@ async function runOne(step: PlannedStep, controller: AbortController, opts: Exec
   const timer = step.timeoutMs ? setTimeout(() => controller.abort(timeoutReason(step)), step.timeoutMs) : undefined;
   try {
     const outcome = (await opts.runStep(step, controller.signal)) ?? {};
-    const record: StepRecord = { id: step.id, kind: step.kind, status: 'ok', durationMs: performance.now() - started, ...outcome };
+    const record: StepRecord = { id: step.id, kind: step.kind, status: 'ok', durationMs: elapsedMs(started), ...outcome };
     opts.emit({ type: 'step-end', step: step.id, kind: step.kind, status: 'ok', durationMs: record.durationMs, bytes: outcome.bytes });
     return { record };
   } catch (e) {
@@ -112,7 +112,7 @@ async function runOne(step: PlannedStep, controller: AbortController, opts: Exec
       id: step.id,
       kind: step.kind,
       status: cancelled ? 'cancelled' : 'failed',
-      durationMs: performance.now() - started,
+      durationMs: elapsedMs(started),
       stderrTail: error.details.stderrTail,
     };
     opts.emit({
@@ -129,6 +129,11 @@ async function runOne(step: PlannedStep, controller: AbortController, opts: Exec
   } finally {
     clearTimeout(timer);
   }
+}
+
+/** Whole milliseconds, as every event and record carries them. */
+function elapsedMs(started: number): number {
+  return Math.round(performance.now() - started);
 }
 
 function timeoutReason(step: PlannedStep): BackplanError {
