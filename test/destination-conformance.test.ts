@@ -17,7 +17,7 @@ import { run } from '../src/execute/subprocess.js';
 import { acquireLock, releaseLock } from '../src/record/lock.js';
 import type { ArtefactRecord, SnapshotRecord } from '../src/record/snapshot-record.js';
 import { verifySnapshot } from '../src/record/verify.js';
-import { DESTINATION_KINDS } from './support/destination-kinds.js';
+import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 
 const ID = '2026-11-22T030000Z-full';
 const LATER = '2026-11-23T030000Z-incr';
@@ -29,15 +29,7 @@ for (const kind of DESTINATION_KINDS) {
     let dir: string;
     let dest: Destination;
 
-    before(async function () {
-      const why = kind.unavailable();
-      if (why) {
-        console.log(`    (skipped: ${why})`);
-        this.skip();
-      }
-      await kind.start();
-    });
-    after(() => kind.stop());
+    useKind(kind);
     beforeEach(async () => {
       scratch = await mkdtemp(join(tmpdir(), 'backplan-conformance-'));
       dir = join(scratch, 'backups');

@@ -22,7 +22,7 @@ import type { TestDatabase } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';
 import type { CliResult, TestProfile } from './support/profile.js';
 import { spawnCli } from './support/procs.js';
-import { DESTINATION_KINDS } from './support/destination-kinds.js';
+import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
@@ -33,15 +33,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
   let destDir: string;
   let destination: string;
 
-  before(async function () {
-    const why = kind.unavailable();
-    if (why) {
-      console.log(`    (skipped: ${why})`);
-      this.skip();
-    }
-    await kind.start();
-  });
-  after(() => kind.stop());
+  useKind(kind);
 
   beforeEach(async () => {
     const server = await testServer();

@@ -7,6 +7,7 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } fro
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
 import { BackplanError } from '../errors.js';
+import { fsyncPath, writeFileAtomic } from '../util/durable.js';
 import { run } from '../execute/subprocess.js';
 import { parseSumsLine, sha256File, writeSha256Sums } from '../record/checksums.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
@@ -121,7 +122,7 @@ export class LocalDestination implements Destination {
     // The rename is the commit: an interrupted run (exit 130) leaves its snapshot .partial-.
     if (signal?.aborted) throw new BackplanError('INTERRUPTED', `interrupted before ${id} was published`);
     await rename(partialDir, dir);
-    await fsyncDir(this.spec);
+    await fsyncPath(this.spec);
     await this.pointLatest(id);
   }
 
@@ -137,7 +138,7 @@ export class LocalDestination implements Destination {
     await unlink(temp).catch(() => undefined);
     await symlink(id, temp);
     await rename(temp, link);
-    await fsyncDir(this.spec);
+    await fsyncPath(this.spec);
   }
 
   async removeSnapshots(names: string[]): Promise<void> {
@@ -179,29 +180,6 @@ export class LocalDestination implements Destination {
 
   space(): SpaceContext {
     return { where: `the destination ${this.spec}`, localFolder: this.spec };
-  }
-}
-
-/** Writes a temporary file, fsyncs it, renames it over `path`, fsyncs the folder. */
-export async function writeFileAtomic(path: string, text: string): Promise<void> {
-  const temp = `${path}.tmp-${process.pid}`;
-  const file = await open(temp, 'w', 0o600);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-  await rename(temp, path);
-  await fsyncDir(dirname(path));
-}
-
-export async function fsyncDir(path: string): Promise<void> {
-  const dir = await open(path, 'r');
-  try {
-    await dir.sync();
-  } finally {
-    await dir.close();
   }
 }
 

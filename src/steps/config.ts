@@ -1,6 +1,7 @@
-import { cp, mkdir, open, readFile } from 'node:fs/promises';
+import { cp, mkdir, readFile } from 'node:fs/promises';
 import { basename, join, relative } from 'node:path';
 import type { PlannedStep } from '../plan/types.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { fileArtefact, walkFiles } from '../record/checksums.js';
 import { singleProfileConfig } from '../resolve/resolve.js';
 import type { PlanInput } from './plan-input.js';
@@ -36,7 +37,7 @@ export const runConfig: StepRun<ConfigOptions> = async (step, ctx) => {
   await mkdir(target, { recursive: true, mode: 0o700 });
   if (aiida) {
     const full = JSON.parse(await readFile(aiida.configPath, 'utf8')) as unknown;
-    await writeFileSynced(join(target, 'config.json'), JSON.stringify(singleProfileConfig(full, aiida.profileName), null, 4) + '\n');
+    await writeFileAtomic(join(target, 'config.json'), JSON.stringify(singleProfileConfig(full, aiida.profileName), null, 4) + '\n');
   }
   for (const path of paths) await cp(path, join(target, basename(path)), { recursive: true, preserveTimestamps: true });
   const snapshotDir = ctx.plan.snapshot.partialDir;
@@ -48,13 +49,3 @@ export const runConfig: StepRun<ConfigOptions> = async (step, ctx) => {
   }
   return { bytes };
 };
-
-async function writeFileSynced(path: string, text: string): Promise<void> {
-  const file = await open(path, 'w', 0o600);
-  try {
-    await file.writeFile(text);
-    await file.sync();
-  } finally {
-    await file.close();
-  }
-}

@@ -61,3 +61,16 @@ const ssh: DestinationKindFixture = {
 };
 
 export const DESTINATION_KINDS: DestinationKindFixture[] = [local, ssh];
+
+/** Inside a `describe`: skips it, saying why, where the kind cannot run here; else starts and stops it. */
+export function useKind(kind: DestinationKindFixture): void {
+  before(async function () {
+    const why = kind.unavailable();
+    if (why) {
+      console.log(`    (skipped: ${why})`);
+      this.skip();
+    }
+    await kind.start();
+  });
+  after(() => kind.stop());
+}
