@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, utimes, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDestination } from '../src/destination/registry.js';
@@ -91,6 +91,16 @@ for (const kind of DESTINATION_KINDS) {
       await dest.removeFile('.lock');
       await dest.removeFile('.lock');
       expect(await dest.readText('.lock')).to.equal(undefined);
+    });
+
+    it('stats a file: its size, its mtime and its age; a missing one is undefined', async () => {
+      expect(await dest.stat('.lock')).to.equal(undefined);
+      expect(await dest.createText('.lock', 'twelve bytes')).to.equal(true);
+      const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 11 * 60_000);
+      await utimes(join(dir, '.lock'), mtime, mtime);
+      const stat = await dest.stat('.lock');
+      expect(stat).to.deep.include({ bytes: 'twelve bytes\n'.length, mtimeMs: mtime.getTime() });
+      expect(stat!.ageMs).to.be.within(11 * 60_000 - 1000, 11 * 60_000 + 60_000);
     });
 
     it('publishes a snapshot atomically: partial until publish, then complete, with its record and latest', async () => {
