@@ -126,7 +126,8 @@ function program(): Command {
     .argument('<file>', 'manifest')
     .option('--dry-run', 'say what would be deleted and why each survivor stays')
     .action(async (file: string, o: { dryRun?: boolean }) => {
-      process.stdout.write(describeDecision(await pruneFile(file, o.dryRun ?? false), o.dryRun ?? false));
+      const warn = (message: string) => process.stderr.write(`warning: ${message}\n`);
+      process.stdout.write(describeDecision(await pruneFile(file, o.dryRun ?? false, warn), o.dryRun ?? false));
     });
 
   for (const pinned of [true, false]) {

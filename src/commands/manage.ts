@@ -40,11 +40,11 @@ export async function setPinned(file: string, id: string, pinned: boolean): Prom
 }
 
 /** Prunes under the destination lock, so it never races a run's own prune. */
-export async function pruneFile(file: string, dryRun: boolean): Promise<RetentionDecision> {
+export async function pruneFile(file: string, dryRun: boolean, warn?: (message: string) => void): Promise<RetentionDecision> {
   const { manifest, destination } = await openJob(file);
   const retention = manifest.retention ?? {};
   if (dryRun) return pruneDestination(destination, retention, { dryRun });
-  await acquireLock(destination, manifest.name, { waitMs: 0 });
+  await acquireLock(destination, manifest.name, { waitMs: 0, warn });
   try {
     return await pruneDestination(destination, retention, { dryRun });
   } finally {
