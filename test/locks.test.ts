@@ -18,8 +18,11 @@ import { acquireLock, releaseLock } from '../src/record/lock.js';
 import { DESTINATION_KINDS } from './support/destination-kinds.js';
 import { spawnHolder } from './support/lock-holder.js';
 import type { Holder } from './support/lock-holder.js';
-import { cli, cliPath } from './support/profile.js';
-import type { CliResult } from './support/profile.js';
+import { writeManifest } from './support/manifests.js';
+import { useDatabase } from './support/pg.js';
+import { killLeftovers, spawnCli } from './support/procs.js';
+import { cli, cliPath, makeProfile } from './support/profile.js';
+import type { CliResult, TestProfile } from './support/profile.js';
 
 const MINUTE = 60_000;
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -189,11 +192,136 @@ for (const kind of DESTINATION_KINDS) {
         expect(await ours()).to.equal(true);
       });
     });
+
+    describe('backplan unlock FILE', () => {
+      it('no lock: says so, exit 0', async () => {
+        const r = await backplan('unlock', manifest);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(/no lock at .*\.lock/);
+      });
+
+      it('a dead holder: removed, saying whose it was', async () => {
+        const gone = holder('other');
+        const lock = gone.lock();
+        await gone.stop();
+        await writeFile(lockFile, lock);
+        const r = await backplan('unlock', manifest);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(new RegExp(`removed .*\\.lock, held by process ${gone.pid} on .*, which is no longer running`));
+        expect(await lockText()).to.equal(undefined);
+      });
+
+      it('a pid now another process: removed, saying why', async () => {
+        const sleeper = holder('other');
+        await writeFile(lockFile, sleeper.lock(new Date(Date.now() - 60 * MINUTE).toISOString()));
+        const r = await backplan('unlock', manifest);
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stdout).to.match(new RegExp(`removed .*\\.lock, held by process ${sleeper.pid} .*after the lock was taken`));
+        expect(await lockText()).to.equal(undefined);
+      });
+
+      it('a live backplan run: refused (exit 1, naming it), --force removes it', async () => {
+        const run = holder('backplan');
+        const written = run.lock();
+        await writeFile(lockFile, written);
+        const refused = await backplan('unlock', manifest);
+        expect(refused.code, refused.stderr).to.equal(1);
+        expect(refused.stderr).to.match(new RegExp(`held by process ${run.pid} on .*${escape(cliPath)}.*still running`)).and.to.match(/--force/).and.not.to.match(NO_STACK);
+        expect(await lockText(), 'kept').to.equal(written);
+        const forced = await backplan('unlock', manifest, '--force');
+        expect(forced.code, forced.stderr).to.equal(0);
+        expect(forced.stdout).to.match(new RegExp(`removed .*\\.lock \\(--force\\), held by process ${run.pid}`));
+        expect(await lockText()).to.equal(undefined);
+      });
+
+      it('a holder on another host: refused naming the host, --force removes it', async () => {
+        await writeFile(lockFile, JSON.stringify({ pid: 4242, host: 'elsewhere.example', startedAt: new Date().toISOString(), job: 'theirs' }));
+        const refused = await backplan('unlock', manifest);
+        expect(refused.code, refused.stderr).to.equal(1);
+        expect(refused.stderr).to.contain('process 4242 on elsewhere.example').and.to.match(/another host/).and.to.match(/process 4242 on elsewhere\.example is not a running backplan/);
+        expect(await lockText()).not.to.equal(undefined);
+        const forced = await backplan('unlock', manifest, '--force');
+        expect(forced.code, forced.stderr).to.equal(0);
+        expect(forced.stdout).to.match(/removed .*\.lock \(--force\), held by process 4242 on elsewhere\.example/);
+        expect(await lockText()).to.equal(undefined);
+      });
+
+      for (const [what, text, says] of [
+        ['empty', '', /which is empty/],
+        ['unparsable', 'garbage', /which is not a backplan lock/],
+      ] as const) {
+        it(`an ${what} lock, however young: removed, saying what it was`, async () => {
+          await writeFile(lockFile, text);
+          const r = await backplan('unlock', manifest);
+          expect(r.code, r.stderr).to.equal(0);
+          expect(r.stdout).to.match(/removed .*\.lock, /).and.to.match(says);
+          expect(await lockText()).to.equal(undefined);
+        });
+      }
+
+      it('is listed in --help', async () => {
+        const help = await backplan('--help');
+        expect(help.stdout).to.match(/unlock .*break the destination lock by hand/);
+      });
+    });
   });
 }
+
+describe('locks: a real backplan run holding the lock', function () {
+  this.timeout(180_000);
+  const db = useDatabase('locks');
+  let p: TestProfile;
+
+  before(async () => {
+    p = await makeProfile(db, { nodes: 20, extra: 'repository: { strategy: tar }' });
+  });
+  after(async () => {
+    if (p) await killLeftovers(p.dir);
+    await p?.cleanup();
+  });
+
+  for (const kind of DESTINATION_KINDS) {
+    describe(kind.name, () => {
+      before(async function () {
+        if (kind.unavailable()) this.skip();
+        await kind.start();
+      });
+      after(() => kind.stop());
+
+      it('keeps its lock from another run (exit 75) and from unlock (exit 1); unlock --force breaks it', async () => {
+        const destDir = join(p.dir, `backups-${kind.stages ? 'ssh' : 'local'}`);
+        const file = await writeManifest(p, `hold-${kind.stages ? 'ssh' : 'local'}.yaml`, 'hooks: { before: [{ run: [sleep, "60"] }] }', { destination: kind.spec(destDir) });
+        const env = kind.env(p.dir);
+        const holding = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env });
+        try {
+          await holding.waitFor(/start before-1/);
+          const lock = JSON.parse(await readFile(join(destDir, '.lock'), 'utf8')) as Record<string, unknown>;
+          expect(lock.pid).to.equal(holding.pid);
+          const second = await cli(['prune', file], { env });
+          expect(second.code, second.stderr).to.equal(75);
+          expect(second.stderr).to.contain(`process ${holding.pid}`);
+          const refused = await cli(['unlock', file], { env });
+          expect(refused.code, refused.stderr).to.equal(1);
+          expect(refused.stderr).to.match(new RegExp(`held by process ${holding.pid} .*running \`.*main\\.js run .*still running`));
+          const forced = await cli(['unlock', file, '--force'], { env });
+          expect(forced.code, forced.stderr).to.equal(0);
+          expect(forced.stdout).to.match(new RegExp(`removed .*\\.lock \\(--force\\), held by process ${holding.pid}`));
+        } finally {
+          holding.child.kill('SIGTERM');
+          await holding.exited;
+          await killLeftovers(p.dir);
+        }
+      });
+    });
+  }
+});
 
 /** /proc/<pid>/stat field 22: the process's start, in clock ticks since boot. */
 function startTicks(pid: number): number {
   const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
   return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[19]);
+}
+
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
 }

@@ -24,6 +24,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import { restoreFile } from '../commands/restore.js';
 import { interruptController, interruptible } from './signals.js';
 import { verifyFile } from '../commands/verify.js';
+import { unlockFile } from '../commands/unlock.js';
 import { TOOL_VERSION } from '../version.js';
 import { closeDestinations } from '../destination/registry.js';
 
@@ -141,6 +142,15 @@ function program(): Command {
         process.stdout.write(`${pinned ? 'pinned' : 'unpinned'} ${entry.id}\n`);
       });
   }
+
+  cli
+    .command('unlock')
+    .description('break the destination lock by hand (like borg break-lock), after checking its holder')
+    .argument('<file>', 'manifest')
+    .option('--force', 'remove it even if its holder is still running, or is on another host')
+    .action(async (file: string, o: { force?: boolean }) => {
+      process.stdout.write(await unlockFile(file, { force: o.force ?? false }));
+    });
 
   cli
     .command('check')
