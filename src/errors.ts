@@ -23,6 +23,7 @@
  * | UNSAFE_ARCHIVE    | an archive entry would land outside the restore target      | 1    |
  * | DISK_FULL         | the destination ran out of space                            | 1    |
  * | STALE             | `check`: newest snapshot too old, or the last run failed    | 1    |
+ * | UNLOCK_REFUSED    | `unlock`: the holder may be running (no --force)            | 1    |
  * | LOCKED            | another run holds the destination lock                      | 75   |
  * | INTERRUPTED       | SIGINT/SIGTERM                                              | 130  |
  */
@@ -45,6 +46,7 @@ export type ErrorCode =
   | 'UNSAFE_ARCHIVE'
   | 'DISK_FULL'
   | 'STALE'
+  | 'UNLOCK_REFUSED'
   | 'LOCKED'
   | 'INTERRUPTED';
 

@@ -5,10 +5,9 @@
  * destination-scenarios.test.ts.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
-import { hostname, tmpdir } from 'node:os';
+import { mkdir, mkdtemp, readFile, readdir, readlink, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDestination } from '../src/destination/registry.js';
 import type { Destination } from '../src/destination/types.js';
@@ -18,6 +17,7 @@ import { acquireLock, releaseLock } from '../src/record/lock.js';
 import type { ArtefactRecord, SnapshotRecord } from '../src/record/snapshot-record.js';
 import { verifySnapshot } from '../src/record/verify.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
+import { spawnHolder } from './support/lock-holder.js';
 
 const ID = '2026-11-22T030000Z-full';
 const LATER = '2026-11-23T030000Z-incr';
@@ -83,6 +83,16 @@ for (const kind of DESTINATION_KINDS) {
       await dest.removeFile('.lock');
       await dest.removeFile('.lock');
       expect(await dest.readText('.lock')).to.equal(undefined);
+    });
+
+    it('stats a file: its size, its mtime and its age; a missing one is undefined', async () => {
+      expect(await dest.stat('.lock')).to.equal(undefined);
+      expect(await dest.createText('.lock', 'twelve bytes')).to.equal(true);
+      const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 11 * 60_000);
+      await utimes(join(dir, '.lock'), mtime, mtime);
+      const stat = await dest.stat('.lock');
+      expect(stat).to.deep.include({ bytes: 'twelve bytes\n'.length, mtimeMs: mtime.getTime() });
+      expect(stat!.ageMs).to.be.within(11 * 60_000 - 1000, 11 * 60_000 + 60_000);
     });
 
     it('publishes a snapshot atomically: partial until publish, then complete, with its record and latest', async () => {
@@ -158,16 +168,15 @@ for (const kind of DESTINATION_KINDS) {
     });
 
     it('locks: a live holder keeps it (LOCKED, naming it), a dead holder on this host is taken over, release frees it', async () => {
-      const sleeper = spawn('sleep', ['60']);
+      const sleeper = spawnHolder('backplan');
       try {
         await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, '.lock'), JSON.stringify({ pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'other' }));
+        await writeFile(join(dir, '.lock'), sleeper.lock());
         const locked = await acquireLock(dest, 'test-job', { waitMs: 0 }).then(() => undefined, (e: unknown) => e);
         expect(isBackplanError(locked) && locked.code).to.equal('LOCKED');
         expect((locked as Error).message).to.contain(`process ${sleeper.pid}`).and.to.contain('.lock');
       } finally {
-        sleeper.kill();
-        await new Promise((r) => sleeper.once('exit', r));
+        await sleeper.stop();
       }
       const warnings: string[] = [];
       const me = await acquireLock(dest, 'test-job', { waitMs: 0, warn: (m) => warnings.push(m) });

@@ -5,9 +5,7 @@
  * directly to check what backplan did there.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes, touchNodes } from '../src/demo/profile/index.js';
@@ -22,6 +20,7 @@ import type { TestDatabase } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';
 import type { CliResult, TestProfile } from './support/profile.js';
 import { spawnCli } from './support/procs.js';
+import { spawnHolder } from './support/lock-holder.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -130,30 +129,29 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
   it('a held lock makes a second run exit 75, --wait-lock waits for it, a dead holder on this host is taken over', async () => {
     const file = await manifest('repository: { strategy: tar }');
     await mkdir(destDir, { recursive: true });
-    const sleeper = spawn('sleep', ['60']);
+    // A live process whose argv names backplan's CLI, as a run's does.
+    const sleeper = spawnHolder('backplan');
     try {
-      const live = { pid: sleeper.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
-      await writeFile(join(destDir, '.lock'), JSON.stringify(live) + '\n');
+      await writeFile(join(destDir, '.lock'), sleeper.lock());
       const locked = await backplan(['run', file]);
       expect(locked.code, locked.stderr).to.equal(75);
       expect(locked.stderr).to.contain(`process ${sleeper.pid}`);
       expect(await exists(join(destDir, '.lock')), 'the holder keeps its lock').to.equal(true);
     } finally {
-      sleeper.kill();
+      await sleeper.stop();
     }
-    await new Promise((r) => sleeper.once('exit', r));
     // --wait-lock polls the lock: a live holder that lets go after a second is waited for.
-    const holder = spawn('sleep', ['60']);
-    const held = { pid: holder.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'test-job' };
-    await writeFile(join(destDir, '.lock'), JSON.stringify(held) + '\n');
+    const holder = spawnHolder('backplan');
+    const held = holder.lock();
+    await writeFile(join(destDir, '.lock'), held);
     const waiting = spawnCli(['run', file, '--wait-lock', '60s'], { cwd: p.dir, mark: p.dir, env: env() });
     await waiting.waitFor(/waiting up to 1m00s for .*\.lock, held by process \d+/, 30_000);
     await rm(join(destDir, '.lock'));
-    holder.kill();
+    await holder.stop();
     const waited = await waiting.exited;
     expect(waited.code, waited.stderr).to.equal(0);
     await sleepToNextSecond();
-    await writeFile(join(destDir, '.lock'), JSON.stringify(held) + '\n');
+    await writeFile(join(destDir, '.lock'), held);
     const takeover = await runOk(file);
     expect(takeover.stderr).to.match(/taking over the lock/);
     expect((await destinationState(destDir)).lock).to.equal(false);

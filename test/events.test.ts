@@ -4,13 +4,12 @@
  * manifest that is invalid, a dry run.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
 import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
+import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
 import { testServer } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
@@ -71,17 +70,17 @@ describe('run --json events', function () {
     expect(failed.events.at(-1)).to.include({ type: 'run-end', status: 'failed' });
     expect(failed.events.find((e) => e.type === 'step-end' && e.status === 'failed')).to.have.property('error');
 
-    const holder = spawn('sleep', ['60']);
+    const holder = spawnHolder('backplan');
     try {
       await mkdir(p.destination, { recursive: true });
-      await writeFile(join(p.destination, '.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), startedAt: new Date().toISOString(), job: 'other' }));
+      await writeFile(join(p.destination, '.lock'), holder.lock());
       const locked = await events(['run', failing, '--json']);
       expect(locked.code).to.equal(75);
       expect(locked.events.at(-1)).to.include({ type: 'run-end', status: 'locked' });
       expect(locked.events.find((e) => e.type === 'step-end' && e.step === 'unlock')).to.include({ status: 'skipped' });
       expect(JSON.parse(await readFile(join(p.destination, '.lock'), 'utf8'))).to.include({ pid: holder.pid });
     } finally {
-      holder.kill();
+      await holder.stop();
     }
   });
 

@@ -3,15 +3,14 @@
  * or partial, and `list`, `verify`, `check`, `prune` and `restore` agree on it, per job.
  */
 import { expect } from 'chai';
-import { spawn } from 'node:child_process';
 import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import type { SnapshotEntry } from '../src/destination/types.js';
 import { assessSnapshots } from '../src/record/health.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { dailyId, destinationState, fabricateSnapshot } from './support/destination.js';
+import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
 import { testServer } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
@@ -171,17 +170,17 @@ describe('snapshot health through the commands', function () {
 
   it('check: a lock held far longer than a run takes fails it, naming the holder', async () => {
     await fabricateSnapshot(p.destination, dailyAt(new Date(Date.now() - 600_000)));
-    const holder = spawn('sleep', ['60']);
+    const holder = spawnHolder('backplan');
     try {
       const startedAt = new Date(Date.now() - 30 * 3_600_000).toISOString();
-      await writeFile(join(p.destination, '.lock'), JSON.stringify({ pid: holder.pid, host: hostname(), startedAt, job: 'test-job' }));
+      await writeFile(join(p.destination, '.lock'), holder.lock(startedAt));
       const check = await cli(['check', p.manifest, '--max-age', '26h']);
       expect(check.code).to.equal(1);
       expect(check.stdout).to.contain(`the destination lock has been held for 1d06h (since ${startedAt}, by process ${holder.pid}`);
       await rm(join(p.destination, '.lock'));
       expect((await cli(['check', p.manifest, '--max-age', '26h'])).code).to.equal(0);
     } finally {
-      holder.kill();
+      await holder.stop();
     }
   });
 

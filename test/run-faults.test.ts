@@ -18,6 +18,7 @@ import { acquireLock, releaseLock } from '../src/record/lock.js';
 import { openDestination } from '../src/destination/registry.js';
 import { snapshotId } from '../src/record/layout.js';
 import { destinationState, exists, expectOnlySoundSnapshots, fabricateSnapshot } from './support/destination.js';
+import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
 import { useDatabase } from './support/pg.js';
 import { killLeftovers, processesOf, seededRandom, settledProcesses, spawnCli } from './support/procs.js';
@@ -279,8 +280,8 @@ describe('backplan run under faults', function () {
     }
 
     it('exits 75 naming the live holder and its start time, and leaves its lock alone', async () => {
-      holder = spawn('sleep', ['60'], { stdio: 'ignore' });
-      const startedAt = '2026-11-22T03:00:00.000Z';
+      holder = spawnHolder('backplan').child;
+      const startedAt = new Date().toISOString();
       await holdLock(holder.pid!, startedAt);
       const run = await spawnCli(['run', lockManifest], { cwd: p.dir, mark: p.dir }).exited;
       show('lock held by a live process', run.stderr);
@@ -299,8 +300,8 @@ describe('backplan run under faults', function () {
     });
 
     it('SIGINT while waiting for the lock: exit 130 at once, no hook run, the holder\'s lock untouched', async () => {
-      holder = spawn('sleep', ['60'], { stdio: 'ignore' });
-      await holdLock(holder.pid!, '2026-11-22T03:00:00.000Z');
+      holder = spawnHolder('backplan').child;
+      await holdLock(holder.pid!, new Date().toISOString());
       const run = spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir });
       await run.waitFor(new RegExp(`lock: waiting up to 1m00s for .*held by process ${holder.pid} `));
       const sentAt = Date.now();
@@ -318,7 +319,7 @@ describe('backplan run under faults', function () {
     });
 
     it('with --wait-lock 3s waits for a holder that goes away after 1s, then succeeds', async () => {
-      holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+      holder = spawnHolder('backplan').child;
       await holdLock(holder.pid!, new Date().toISOString());
       const pid = holder.pid!;
       const run = spawnCli(['run', lockManifest, '--wait-lock', '3s'], { cwd: p.dir, mark: p.dir });
@@ -336,7 +337,7 @@ describe('backplan run under faults', function () {
     });
 
     it('with --wait-lock 2s gives up on a holder that stays, exit 75 saying it waited', async () => {
-      holder = spawn('sleep', ['60'], { stdio: 'ignore' });
+      holder = spawnHolder('backplan').child;
       await holdLock(holder.pid!, new Date().toISOString());
       const started = Date.now();
       const run = await spawnCli(['run', lockManifest, '--wait-lock', '2s'], { cwd: p.dir, mark: p.dir }).exited;

@@ -137,7 +137,8 @@ function program(): Command {
     .option('--dry-run', 'say what would be deleted and why each survivor stays')
     .action(async (file: string, o: { dryRun?: boolean }) => {
       const { describeDecision, pruneFile } = await import('../commands/manage.js');
-      process.stdout.write(describeDecision(await pruneFile(file, o.dryRun ?? false), o.dryRun ?? false));
+      const warn = (message: string) => process.stderr.write(`warning: ${message}\n`);
+      process.stdout.write(describeDecision(await pruneFile(file, o.dryRun ?? false, warn), o.dryRun ?? false));
     });
 
   for (const pinned of [true, false]) {
@@ -152,6 +153,16 @@ function program(): Command {
         process.stdout.write(`${pinned ? 'pinned' : 'unpinned'} ${entry.id}\n`);
       });
   }
+
+  cli
+    .command('unlock')
+    .description('break the destination lock by hand (like borg break-lock), after checking its holder')
+    .argument('<file>', 'manifest')
+    .option('--force', 'remove it even if its holder is still running, or is on another host')
+    .action(async (file: string, o: { force?: boolean }) => {
+      const { unlockFile } = await import('../commands/unlock.js');
+      process.stdout.write(await unlockFile(file, { force: o.force ?? false }));
+    });
 
   cli
     .command('check')

@@ -3,7 +3,7 @@ import { settingsOf } from '../plan/settings.js';
 import { describeState, newestPublished, newestRestorable } from '../record/health.js';
 import { readLastRun } from '../record/last-run.js';
 import type { LastRun } from '../record/last-run.js';
-import { readHolder } from '../record/lock.js';
+import { inspectLock } from '../record/lock.js';
 import type { LockHolder } from '../record/lock.js';
 import { formatDuration } from '../util/duration.js';
 import { assessJob, openJob } from './manage.js';
@@ -27,7 +27,8 @@ export async function checkFreshness(file: string, maxAgeMs: number, now = new D
   const job = await openJob(file);
   const { manifest, destination: dest } = job;
   const assessed = await assessJob(job);
-  const [lastRun, holder] = await Promise.all([readLastRun(dest), readHolder(dest).catch(() => undefined)]);
+  const [lastRun, lock] = await Promise.all([readLastRun(dest), inspectLock(dest).catch(() => undefined)]);
+  const holder = lock?.kind === 'held' ? lock.holder : undefined;
   const problems: string[] = [];
   const restorable = newestRestorable(assessed);
   let newestInfo: Freshness['newest'];

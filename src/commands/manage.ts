@@ -59,11 +59,11 @@ export async function setPinned(file: string, id: string, pinned: boolean): Prom
 }
 
 /** Prunes under the destination lock, so it never races a run's own prune. */
-export async function pruneFile(file: string, dryRun: boolean): Promise<PruneDecision> {
+export async function pruneFile(file: string, dryRun: boolean, warn?: (message: string) => void): Promise<PruneDecision> {
   const { manifest, destination } = await openJob(file);
   const retention = manifest.retention ?? {};
   if (dryRun) return pruneDestination(destination, manifest.name, retention, { dryRun });
-  await acquireLock(destination, manifest.name, { waitMs: 0 });
+  await acquireLock(destination, manifest.name, { waitMs: 0, warn });
   try {
     return await pruneDestination(destination, manifest.name, retention, { dryRun });
   } finally {

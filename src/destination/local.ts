@@ -13,7 +13,7 @@ import { parseSumsLine, sha256File, writeSha256Sums } from '../record/checksums.
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from './listing.js';
-import type { ArtefactHasher, CompleteSnapshot, Destination, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
+import type { ArtefactHasher, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
 
 export class LocalDestination implements Destination {
   readonly spec: string;
@@ -85,6 +85,16 @@ export class LocalDestination implements Destination {
 
   async removeFile(path: string): Promise<void> {
     await rm(this.location(path), { force: true });
+  }
+
+  async stat(path: string): Promise<FileStat | undefined> {
+    try {
+      const { size, mtimeMs } = await stat(this.location(path));
+      return { bytes: size, mtimeMs, ageMs: Date.now() - mtimeMs };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
+      throw e;
+    }
   }
 
   snapshotPaths(id: string): SnapshotPaths {

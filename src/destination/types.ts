@@ -96,6 +96,15 @@ export interface SpaceContext {
   localFolder: string;
 }
 
+/** A file's size and age where it lies. */
+export interface FileStat {
+  bytes: number;
+  /** Last modified, by the clock of the machine the file is on. */
+  mtimeMs: number;
+  /** How long ago that was, by the same clock: a remote host's clock may differ from ours. */
+  ageMs: number;
+}
+
 export interface Destination {
   /** As the manifest names it, a local path made absolute. */
   readonly spec: string;
@@ -115,6 +124,8 @@ export interface Destination {
   createText(path: string, text: string): Promise<boolean>;
   /** Removes a small file; a missing one is fine. */
   removeFile(path: string): Promise<void>;
+  /** A file's size and age (how old an unreadable lock is); undefined when it does not exist. */
+  stat(path: string): Promise<FileStat | undefined>;
 
   /** The paths of snapshot `id` (pure: nothing is touched). */
   snapshotPaths(id: string): SnapshotPaths;

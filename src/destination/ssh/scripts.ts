@@ -39,6 +39,11 @@ rm -f -- "$tmp"; exit 2`,
 
   remove: `rm -f -- "$@"`,
 
+  /** "BYTES MTIME NOW" (seconds, NOW by this host's clock, to age the file by one clock); exit 3 if it is not there. */
+  stat: `
+s=$(stat -c '%s %Y' -- "$1" 2>/dev/null) || exit 3
+printf '%s %s\\n' "$s" "$(date +%s)"`,
+
   mkdir: `mkdir -p -m 700 -- "$@"`,
 
   /**

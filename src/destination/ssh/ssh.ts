@@ -17,7 +17,7 @@ import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-recor
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
 import { LocalDestination } from '../local.js';
 import { writeFileAtomic } from '../../util/durable.js';
-import type { ArtefactHasher, CompleteSnapshot, Destination, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
+import type { ArtefactHasher, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { remoteHasher, remoteSha256Sums } from './hashing.js';
 import { remoteRun, remoteSpec, rsyncShell, sshCommand } from './transport.js';
 import type { RemotePath } from './transport.js';
@@ -87,6 +87,15 @@ export class SshDestination implements Destination {
 
   async removeFile(path: string): Promise<void> {
     await remoteRun(this.ssh, this.remote, 'remove', [this.at(path).path]);
+  }
+
+  async stat(path: string): Promise<FileStat | undefined> {
+    const { exitCode, stdout } = await remoteRun(this.ssh, this.remote, 'stat', [this.at(path).path], { answers: [ANSWER] });
+    if (exitCode !== 0) return undefined;
+    const m = /^(\d+) (\d+) (\d+)$/.exec(stdout.trim());
+    if (!m) throw new BackplanError('COMMAND_FAILED', `stat of ${this.location(path)} answered ${JSON.stringify(stdout.trim())}`, { hint: 'the remote needs GNU coreutils (stat -c)' });
+    const [bytes, mtime, now] = m.slice(1).map(Number) as [number, number, number];
+    return { bytes, mtimeMs: mtime * 1000, ageMs: (now - mtime) * 1000 };
   }
 
   snapshotPaths(id: string): SnapshotPaths {
