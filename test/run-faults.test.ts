@@ -4,7 +4,9 @@
  * the real binary as a child process.
  *
  * BACKPLAN_FAULT_TRIALS (default 28: with the two fixed points, 30 kills) sets how many random SIGKILL points are tried besides the
- * fixed ones; BACKPLAN_FAULT_SEED (default 20261122) makes them reproducible.
+ * fixed ones; BACKPLAN_FAULT_SEED (default 20261122) makes them reproducible: each is a fraction
+ * of a run, counted from its first step line, and each trial checks from the run's own output that
+ * the kill landed between its "start lock" and its end.
  */
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
@@ -21,8 +23,9 @@ import { destinationState, exists, expectOnlySoundSnapshots, fabricateSnapshot }
 import { writeManifest } from './support/manifests.js';
 import { useDatabase } from './support/pg.js';
 import { killLeftovers, processesOf, seededRandom, settledProcesses, spawnCli } from './support/procs.js';
-import type { SpawnedCli } from './support/procs.js';
+import type { Exited, SpawnedCli } from './support/procs.js';
 import { makeProfile } from './support/profile.js';
+import { slowTarPath } from './support/tools.js';
 import type { TestProfile } from './support/profile.js';
 
 const TRIALS = Number(process.env.BACKPLAN_FAULT_TRIALS ?? 28);
@@ -37,7 +40,7 @@ describe('backplan run under faults', function () {
   this.timeout(180_000);
   const db = useDatabase('faults');
   let p: TestProfile;
-  /** level 19 over 1000 nodes' files: a run of a few seconds, with the copy longer than the dump. */
+  /** level 19 over 1000 nodes' files: the copy takes longer than the dump. */
   let slow: string;
   /** The same profile and destination at level 3: the quick "next run". */
   let quick: string;
@@ -76,30 +79,69 @@ describe('backplan run under faults', function () {
 
   describe('kill -9', () => {
     const random = seededRandom(SEED);
+    /** Of the shortest run seen: a kill aimed later could miss a run that happens to be quicker still. */
+    const AIM_WITHIN = 0.85;
+    /** A random trial kills at a seeded fraction of the way through a run (timed below), counted from its first step line. */
     const points: { name: string; at: RegExp | number }[] = [
       { name: 'after it printed "start db-dump"', at: /start db-dump/ },
       { name: 'after it printed "start finalize"', at: /start finalize/ },
       ...Array.from({ length: TRIALS }, (_, i) => {
-        const ms = Math.round(200 + random() * 2500);
-        return { name: `at a random moment (seed ${SEED}, trial ${i + 1}: ${ms}ms)`, at: ms };
+        const fraction = random() * AIM_WITHIN;
+        return { name: `at a random moment (seed ${SEED}, trial ${i + 1}: ${Math.round(fraction * 100)}% into the run)`, at: fraction };
       }),
     ];
+    /** The shortest run of `slow` seen, from its "start lock" line to its "run ok" line (their timestamps). */
+    let runMs = Infinity;
+    /** A kill that missed (the run had ended) is re-aimed at the same fraction of the quicker run, this many times in all. */
+    const ATTEMPTS = 3;
+    const lineTime = (stderr: string, line: RegExp) => Date.parse(new RegExp(`^(\\S+)${line.source}`, 'm').exec(stderr)?.[1] ?? 'NaN');
+    const RUN_ENDED = / run (ok|failed|interrupted|locked) in /;
+
+    before(async () => {
+      for (let i = 0; i < 3; i++) {
+        const timed = await start(slow).exited;
+        expect(timed.code, timed.stderr).to.equal(0);
+        runMs = Math.min(runMs, lineTime(timed.stderr, RUN_ENDED) - lineTime(timed.stderr, / start lock /));
+      }
+      expect(runMs, 'a timed run').to.be.within(1, 600_000);
+    });
+
+    /** Starts `slow` and SIGKILLs it at `point`; for a random point, re-aims while the kill lands after the run ended. */
+    async function killMidRun(point: RegExp | number): Promise<{ run: SpawnedCli; killed: Exited; aimed: string }> {
+      for (let attempt = 1; ; attempt++) {
+        const run = start(slow);
+        let aimed = '';
+        if (point instanceof RegExp) {
+          await run.waitFor(point);
+        } else {
+          await run.waitFor(/ start lock /);
+          const delay = Math.round(point * runMs);
+          aimed = ` (attempt ${attempt}: aimed ${delay}ms after "start lock", of a ${runMs}ms run)`;
+          await Promise.race([sleep(delay), run.exited]);
+        }
+        run.child.kill('SIGKILL');
+        const killed = await run.exited;
+        const missed = killed.signal !== 'SIGKILL' || RUN_ENDED.test(killed.stderr);
+        if (!missed || typeof point !== 'number' || attempt === ATTEMPTS) return { run, killed, aimed };
+        show(`missed${aimed}`, killed.stderr);
+        runMs = Math.min(runMs, lineTime(killed.stderr, RUN_ENDED) - lineTime(killed.stderr, / start lock /));
+      }
+    }
 
     for (const point of points) {
       it(`leaves nothing complete-looking ${point.name}, and the next run recovers`, async () => {
-        const run = start(slow);
-        if (point.at instanceof RegExp) await run.waitFor(point.at);
-        else await Promise.race([sleep(point.at), run.exited]);
-        run.child.kill('SIGKILL');
-        const killed = await run.exited;
-        show(`killed ${point.name}`, killed.stderr + `\n(left running: ${(await processesOf(p.dir)).map((x) => x.cmdline).join('; ') || 'nothing'})`);
+        const { run, killed, aimed } = await killMidRun(point.at);
+        show(`killed ${point.name}${aimed}`, killed.stderr + `\n(left running: ${(await processesOf(p.dir)).map((x) => x.cmdline).join('; ') || 'nothing'})`);
+        // The kill landed mid-run: after the run's first step began, before it said how it ended.
+        expect(killed.signal, `the run exited before the kill${aimed}:\n${killed.stderr}`).to.equal('SIGKILL');
+        expect(killed.stderr, `the kill landed after the run started${aimed}`).to.match(/ start lock /);
+        expect(killed.stderr, `the kill landed before the run ended${aimed}`).not.to.match(RUN_ENDED);
         const state = await expectOnlySoundSnapshots(p.destination);
+        if (!/ start unlock /.test(killed.stderr)) expect(state.lock, 'the killed run held the lock').to.equal(true);
         if (point.at instanceof RegExp) {
-          expect(killed.signal, killed.stderr).to.equal('SIGKILL');
-          expect(state.lock, 'the killed run held the lock').to.equal(true);
           expect(state.partial, 'the killed run left its .partial-').to.have.length.greaterThan(0);
         }
-        await expectRecovery(state, killed.signal === 'SIGKILL' ? run.pid : undefined);
+        await expectRecovery(state, run.pid);
       });
     }
   });
@@ -129,16 +171,6 @@ describe('backplan run under faults', function () {
       return rows.length > 0;
     }
 
-    /** `tar` first on PATH: the real one, sleeping at checkpoints, so the copy outlasts the dump. */
-    async function slowTarPath(): Promise<string> {
-      const bin = join(p.dir, 'slow-bin');
-      await mkdir(bin, { recursive: true });
-      const realTar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
-      await writeFile(join(bin, 'tar'), `#!/bin/sh\nexec ${realTar} --checkpoint=20 --checkpoint-action=sleep=1 "$@"\n`);
-      await chmod(join(bin, 'tar'), 0o755);
-      return `${bin}:${process.env.PATH}`;
-    }
-
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       for (const where of ['mid-dump', 'mid-copy'] as const) {
         it(`${signal} ${where}: exit 130, children gone, snapshot left .partial, lock released, always-hooks run`, async () => {
@@ -159,7 +191,7 @@ describe('backplan run under faults', function () {
               await sleep(50);
             }
           } else {
-            run = start(manifest, [], { PATH: await slowTarPath() });
+            run = start(manifest, [], { PATH: await slowTarPath(p.dir) });
             await run.waitFor(/done db-dump/);
             const tar = (await processesOf(p.dir)).filter((x) => /\btar\b.*--create/.test(x.cmdline));
             expect(tar, 'tar is still copying').to.have.length.greaterThan(0);
