@@ -26,6 +26,7 @@ import { killLeftovers, processesOf, seededRandom, settledProcesses, spawnCli } 
 import type { Exited, SpawnedCli } from './support/procs.js';
 import { makeProfile } from './support/profile.js';
 import { slowTarPath } from './support/tools.js';
+import { waitUntil } from './support/wait.js';
 import type { TestProfile } from './support/profile.js';
 
 const TRIALS = Number(process.env.BACKPLAN_FAULT_TRIALS ?? 28);
@@ -349,17 +350,18 @@ describe('backplan run under faults', function () {
       expect(JSON.parse(await readFile(join(lockDest, '.lock'), 'utf8'))).to.include({ pid: holder.pid });
     });
 
-    it('with --wait-lock 3s waits for a holder that goes away after 1s, then succeeds', async () => {
+    it('with --wait-lock 1m waits for a holder that goes away while it waits, takes its lock over and succeeds', async () => {
       holder = spawn('sleep', ['60'], { stdio: 'ignore' });
       await holdLock(holder.pid!, new Date().toISOString());
       const pid = holder.pid!;
-      const run = spawnCli(['run', lockManifest, '--wait-lock', '3s'], { cwd: p.dir, mark: p.dir });
-      await sleep(1000);
+      const run = spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir });
+      await run.waitFor(new RegExp(`lock: waiting up to 1m00s for .*held by process ${pid} `));
       holder.kill('SIGKILL');
       const exited = await run.exited;
-      show('--wait-lock 3s, holder gone after 1s', exited.stderr);
+      show('--wait-lock 1m, holder gone while it waits', exited.stderr);
       expect(exited.code, exited.stderr).to.equal(0);
-      expect(exited.stderr).to.match(new RegExp(`taking over the lock of process ${pid}\\b`));
+      // Said in that order: it waited, then took over the lock of the holder it had waited for.
+      expect(exited.stderr).to.match(new RegExp(`lock: waiting up to 1m00s .*held by process ${pid} [^]*taking over the lock of process ${pid}\\b`));
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published).to.have.length(1);
       expect(state.lock).to.equal(false);
@@ -378,20 +380,34 @@ describe('backplan run under faults', function () {
       expect(run.stderr).to.match(/after waiting 2s/);
     });
 
-    it('lets two runs started together with --wait-lock 1m run one after the other, both succeeding', async () => {
-      // Started just after a second begins, both plan within that second: snapshot ids have
-      // one-second resolution, so a waiter that does not plan afresh reuses the holder's id.
-      while (Date.now() % 1000 > 50) await sleep(5);
-      const runs = [0, 1].map(() => spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir }));
-      const exits = await Promise.all(runs.map((r) => r.exited));
-      for (const x of exits) show('--wait-lock 1m, two at once', x.stderr);
-      for (const x of exits) expect(x.code, x.stderr).to.equal(0);
+    it('lets two runs started in the same second with --wait-lock 1m run one after the other, both succeeding', async () => {
+      // Snapshot ids have one-second resolution: a waiter that does not plan afresh reuses the
+      // holder's id. The premise, checked from what the runs print: one waited for the other,
+      // and began waiting in the very second the holder's snapshot is named after.
+      let exits: Exited[] = [];
+      for (let attempt = 1; ; attempt++) {
+        await rm(lockDest, { recursive: true, force: true });
+        await mkdir(lockDest, { recursive: true });
+        // Started just after a second begins, both are likely to plan within it.
+        while (Date.now() % 1000 > 50) await sleep(5);
+        const runs = [0, 1].map(() => spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir }));
+        exits = await Promise.all(runs.map((r) => r.exited));
+        for (const x of exits) show(`--wait-lock 1m, two at once (attempt ${attempt})`, x.stderr);
+        for (const x of exits) expect(x.code, x.stderr).to.equal(0);
+        const waited = exits.filter((x) => /lock: waiting up to 1m00s/.test(x.stderr));
+        const holderId = exits.filter((x) => !waited.includes(x)).map((x) => / run test-job: snapshot (\S+) /.exec(x.stderr)?.[1])[0];
+        const waitAt = waited.map((x) => /^(\S+) lock: waiting up to/m.exec(x.stderr)![1]!)[0];
+        if (waited.length === 1 && waitAt !== undefined && snapshotId(new Date(waitAt), 'full') === holderId) break;
+        expect(attempt, `the runs never shared a second (last: ${waited.length} waited, at ${waitAt}, holder ${holderId})`).to.be.lessThan(3);
+      }
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published, 'two snapshots').to.have.length(2);
       expect(state.partial).to.deep.equal([]);
       expect(state.lock).to.equal(false);
       // The one that waited planned after the other had finished: its snapshot is the newer one.
       expect(state.latest).to.equal(state.published[1]);
+      const waiter = exits.find((x) => /lock: waiting/.test(x.stderr))!;
+      expect(waiter.stderr).to.include(` run test-job: snapshot ${state.published[1]} `);
     });
 
     it('a run in the same second as the last snapshot waits for a free second instead of failing', async () => {
@@ -400,7 +416,17 @@ describe('backplan run under faults', function () {
       const now = Date.now();
       const taken = [0, 1, 2].map((s) => snapshotId(new Date(now + s * 1000), 'full'));
       for (const id of taken) await fabricateSnapshot(lockDest, id);
-      const r = await spawnCli(['run', lockManifest], { cwd: p.dir, mark: p.dir }).exited;
+      const run = spawnCli(['run', lockManifest], { cwd: p.dir, mark: p.dir });
+      // The premise, from the lock the run writes just before it looks for a free second: it
+      // took the lock in a second that a snapshot is already named after.
+      let locked: { pid: number; startedAt: string } | undefined;
+      await waitUntil('the run\'s .lock', async () => {
+        const text = await readFile(join(lockDest, '.lock'), 'utf8').catch(() => '');
+        locked = text.includes(`"pid":${run.pid},`) ? JSON.parse(text) : undefined;
+        return locked !== undefined;
+      });
+      expect(taken, `the run took its lock at ${locked!.startedAt}`).to.include(snapshotId(new Date(locked!.startedAt), 'full'));
+      const r = await run.exited;
       expect(r.code, r.stderr).to.equal(0);
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published).to.have.length(4);
