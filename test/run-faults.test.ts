@@ -37,6 +37,15 @@ const show = (label: string, text: string) => {
   if (process.env.BACKPLAN_FAULT_VERBOSE) process.stderr.write(`\n----- ${label}\n${text.trimEnd()}\n`);
 };
 
+/** pg_dump (its application_name) is running, blocked on a table lock in `database`: mid-dump. */
+async function dumpIsWaiting(client: pg.Client, database: string): Promise<boolean> {
+  const { rows } = await client.query(
+    "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump' AND wait_event_type = 'Lock'",
+    [database],
+  );
+  return rows.length > 0;
+}
+
 describe('backplan run under faults', function () {
   this.timeout(180_000);
   const db = useDatabase('faults');
@@ -164,14 +173,6 @@ describe('backplan run under faults', function () {
       watcher = await connectTo(db.server, db.name);
     }
 
-    async function dumpIsWaiting(): Promise<boolean> {
-      const { rows } = await watcher!.query(
-        "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump' AND wait_event_type = 'Lock'",
-        [db.name],
-      );
-      return rows.length > 0;
-    }
-
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       for (const where of ['mid-dump', 'mid-copy'] as const) {
         it(`${signal} ${where}: exit 130, children gone, snapshot left .partial, lock released, always-hooks run`, async () => {
@@ -187,10 +188,7 @@ describe('backplan run under faults', function () {
             await blockDump();
             run = start(manifest);
             await run.waitFor(/start db-dump/);
-            for (let i = 0; !(await dumpIsWaiting()); i++) {
-              expect(i, 'pg_dump never waited for the blocked table').to.be.lessThan(200);
-              await sleep(50);
-            }
+            await waitUntil('pg_dump waiting for the blocked table', () => dumpIsWaiting(watcher!, db.name), 10_000);
           } else {
             run = start(manifest, [], { PATH: await slowTarPath(p.dir) });
             await run.waitFor(/done db-dump/);
@@ -222,18 +220,21 @@ describe('backplan run under faults', function () {
 
   describe('SIGINT twice (an impatient Ctrl-C)', () => {
     let blocker: pg.Client | undefined;
+    let watcher: pg.Client | undefined;
     afterEach(async () => {
       await blocker?.end().catch(() => undefined);
-      blocker = undefined;
+      await watcher?.end().catch(() => undefined);
+      blocker = watcher = undefined;
     });
 
-    it('exits 130 at once, leaves no process behind, and the next run recovers', async () => {
+    it('mid-dump: exits 130 at once, leaves no process behind, and the next run recovers', async () => {
       blocker = await connectTo(db.server, db.name);
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE db_dblog IN ACCESS EXCLUSIVE MODE');
+      watcher = await connectTo(db.server, db.name);
       const run = start(quick);
       await run.waitFor(/start db-dump/);
-      await sleep(500);
+      await waitUntil('pg_dump waiting for the blocked table', () => dumpIsWaiting(watcher!, db.name), 10_000);
       run.child.kill('SIGINT');
       await sleep(20);
       run.child.kill('SIGINT');
@@ -259,7 +260,7 @@ describe('backplan run under faults', function () {
       const before = await destinationState(p.destination);
       const run = start(quick, [], { PATH: `${bin}:${process.env.PATH}` });
       await run.waitFor(/start finalize/);
-      await sleep(300);
+      await waitUntil('the slow sync running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(bin, 'sync'))), 10_000);
       const sentAt = Date.now();
       run.child.kill('SIGINT');
       const exited = await run.exited;
