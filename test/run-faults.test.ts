@@ -25,9 +25,9 @@ import { useDatabase } from './support/pg.js';
 import { killLeftovers, processesOf, seededRandom, settledProcesses, spawnCli } from './support/procs.js';
 import type { Exited, SpawnedCli } from './support/procs.js';
 import { makeProfile } from './support/profile.js';
+import type { TestProfile } from './support/profile.js';
 import { slowTarPath } from './support/tools.js';
 import { waitUntil } from './support/wait.js';
-import type { TestProfile } from './support/profile.js';
 
 const TRIALS = Number(process.env.BACKPLAN_FAULT_TRIALS ?? 28);
 const SEED = Number(process.env.BACKPLAN_FAULT_SEED ?? 20261122);
