@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { connectTo, startThrowawayCluster } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';
 import { cli, cliPath } from './support/profile.js';
+import { waitUntil } from './support/wait.js';
 
 const CANARY = 'canary-Pw-7f3a9c';
 
@@ -111,7 +112,19 @@ describe('database faults', function () {
         }),
       );
       await dumping;
-      await new Promise((r) => setTimeout(r, 700));
+      // Mid-dump: the server itself shows pg_dump copying the table out.
+      const watcher = await connectTo(own, 'postgres');
+      try {
+        await waitUntil('pg_dump copying the table (pg_stat_activity)', async () => {
+          const { rows } = await watcher.query(
+            "SELECT 1 FROM pg_stat_activity WHERE datname = 'big' AND application_name = 'pg_dump' AND state = 'active' AND query LIKE 'COPY %'",
+          );
+          return rows.length > 0;
+        }, 30_000);
+      } finally {
+        await watcher.end();
+      }
+      expect(stderr, 'the dump was still running').not.to.include('done db-dump');
       const stoppedAt = Date.now();
       await own.stop();
       const code = await exited;

@@ -4,6 +4,7 @@ import { chmod, cp, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/prom
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parse } from 'yaml';
+import { expectOnlySoundSnapshots } from './support/destination.js';
 import { withDatabase } from './support/pg.js';
 import { cliPath, makeProfile, repoRoot } from './support/profile.js';
 
@@ -89,18 +90,26 @@ describe('examples', function () {
       }
     }));
 
-  it('the systemd unit runs the command it names', async () => {
-    const unit = await readFile(join(repoRoot, 'examples/systemd/backplan@.service'), 'utf8');
-    const exec = /^ExecStart=(\S+) (.*)$/m.exec(unit)!;
-    expect(exec[1]).to.equal('/usr/local/bin/backplan');
-    const args = exec[2]!.replace('/etc/backplan/%i.yaml', join(repoRoot, 'manifests/dss-datadir.yaml')).split(' ');
-    expect(args.slice(0, 3)).to.deep.equal(['run', '--wait-lock', '10m']);
-    // --dry-run keeps the test from backing up /srv: the arguments parse and the manifest plans.
-    const r = await runStep(`backplan ${args.join(' ')} --dry-run`, repoRoot, {
-      PATH: `${await backplanOnPath(dir)}:${process.env.PATH}`,
-      DSS_DATA_DIR: join(repoRoot, 'test/fixtures/profiles/dss'),
-    });
-    expect(r.code, r.stderr).to.equal(0);
-    expect(r.stdout).to.contain('plan for dss-datadir');
-  });
+  it('the systemd unit\'s ExecStart, with its Environment, backs up the manifest it names', () =>
+    withDatabase('examples', async (db) => {
+      const unit = await readFile(join(repoRoot, 'examples/systemd/backplan@.service'), 'utf8');
+      const exec = /^ExecStart=(\S+) (.*)$/m.exec(unit)!;
+      expect(exec[1]).to.equal('/usr/local/bin/backplan');
+      const environment = Object.fromEntries([...unit.matchAll(/^Environment=(\w+)=(.*)$/gm)].map((m) => [m[1]!, m[2]!]));
+      const p = await makeProfile(db, { extra: 'repository: { strategy: tar }' });
+      try {
+        // The command line as written, /etc/backplan/%i.yaml standing for this profile's manifest.
+        const args = exec[2]!.replace('/etc/backplan/%i.yaml', p.manifest).split(' ');
+        expect(args.slice(0, 3)).to.deep.equal(['run', '--wait-lock', '10m']);
+        expect(args).to.include(p.manifest);
+        const r = await runStep(`backplan ${args.join(' ')}`, dir, { ...environment, PATH: `${await backplanOnPath(dir)}:${process.env.PATH}` });
+        expect(r.code, r.stderr).to.equal(0);
+        expect(r.stderr).to.match(/ run ok in /);
+        const state = await expectOnlySoundSnapshots(p.destination);
+        expect(state.published).to.have.length(1);
+        expect(state.latest).to.equal(state.published[0]);
+      } finally {
+        await p.cleanup();
+      }
+    }));
 });

@@ -4,7 +4,9 @@
  * the real binary as a child process.
  *
  * BACKPLAN_FAULT_TRIALS (default 28: with the two fixed points, 30 kills) sets how many random SIGKILL points are tried besides the
- * fixed ones; BACKPLAN_FAULT_SEED (default 20261122) makes them reproducible.
+ * fixed ones; BACKPLAN_FAULT_SEED (default 20261122) makes them reproducible: each is a fraction
+ * of a run, counted from its first step line, and each trial checks from the run's own output that
+ * the kill landed between its "start lock" and its end.
  */
 import { expect } from 'chai';
 import { execFileSync, spawn } from 'node:child_process';
@@ -22,9 +24,11 @@ import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
 import { useDatabase } from './support/pg.js';
 import { killLeftovers, processesOf, seededRandom, settledProcesses, spawnCli } from './support/procs.js';
-import type { SpawnedCli } from './support/procs.js';
+import type { Exited, SpawnedCli } from './support/procs.js';
 import { makeProfile } from './support/profile.js';
 import type { TestProfile } from './support/profile.js';
+import { slowTarPath } from './support/tools.js';
+import { waitUntil } from './support/wait.js';
 
 const TRIALS = Number(process.env.BACKPLAN_FAULT_TRIALS ?? 28);
 const SEED = Number(process.env.BACKPLAN_FAULT_SEED ?? 20261122);
@@ -34,11 +38,20 @@ const show = (label: string, text: string) => {
   if (process.env.BACKPLAN_FAULT_VERBOSE) process.stderr.write(`\n----- ${label}\n${text.trimEnd()}\n`);
 };
 
+/** pg_dump (its application_name) is running, blocked on a table lock in `database`: mid-dump. */
+async function dumpIsWaiting(client: pg.Client, database: string): Promise<boolean> {
+  const { rows } = await client.query(
+    "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump' AND wait_event_type = 'Lock'",
+    [database],
+  );
+  return rows.length > 0;
+}
+
 describe('backplan run under faults', function () {
   this.timeout(180_000);
   const db = useDatabase('faults');
   let p: TestProfile;
-  /** level 19 over 1000 nodes' files: a run of a few seconds, with the copy longer than the dump. */
+  /** level 19 over 1000 nodes' files: the copy takes longer than the dump. */
   let slow: string;
   /** The same profile and destination at level 3: the quick "next run". */
   let quick: string;
@@ -77,30 +90,69 @@ describe('backplan run under faults', function () {
 
   describe('kill -9', () => {
     const random = seededRandom(SEED);
+    /** Of the shortest run seen: a kill aimed later could miss a run that happens to be quicker still. */
+    const AIM_WITHIN = 0.85;
+    /** A random trial kills at a seeded fraction of the way through a run (timed below), counted from its first step line. */
     const points: { name: string; at: RegExp | number }[] = [
       { name: 'after it printed "start db-dump"', at: /start db-dump/ },
       { name: 'after it printed "start finalize"', at: /start finalize/ },
       ...Array.from({ length: TRIALS }, (_, i) => {
-        const ms = Math.round(200 + random() * 2500);
-        return { name: `at a random moment (seed ${SEED}, trial ${i + 1}: ${ms}ms)`, at: ms };
+        const fraction = random() * AIM_WITHIN;
+        return { name: `at a random moment (seed ${SEED}, trial ${i + 1}: ${Math.round(fraction * 100)}% into the run)`, at: fraction };
       }),
     ];
+    /** The shortest run of `slow` seen, from its "start lock" line to its "run ok" line (their timestamps). */
+    let runMs = Infinity;
+    /** A kill that missed (the run had ended) is re-aimed at the same fraction of the quicker run, this many times in all. */
+    const ATTEMPTS = 3;
+    const lineTime = (stderr: string, line: RegExp) => Date.parse(new RegExp(`^(\\S+)${line.source}`, 'm').exec(stderr)?.[1] ?? 'NaN');
+    const RUN_ENDED = / run (ok|failed|interrupted|locked) in /;
+
+    before(async () => {
+      for (let i = 0; i < 3; i++) {
+        const timed = await start(slow).exited;
+        expect(timed.code, timed.stderr).to.equal(0);
+        runMs = Math.min(runMs, lineTime(timed.stderr, RUN_ENDED) - lineTime(timed.stderr, / start lock /));
+      }
+      expect(runMs, 'a timed run').to.be.within(1, 600_000);
+    });
+
+    /** Starts `slow` and SIGKILLs it at `point`; for a random point, re-aims while the kill lands after the run ended. */
+    async function killMidRun(point: RegExp | number): Promise<{ run: SpawnedCli; killed: Exited; aimed: string }> {
+      for (let attempt = 1; ; attempt++) {
+        const run = start(slow);
+        let aimed = '';
+        if (point instanceof RegExp) {
+          await run.waitFor(point);
+        } else {
+          await run.waitFor(/ start lock /);
+          const delay = Math.round(point * runMs);
+          aimed = ` (attempt ${attempt}: aimed ${delay}ms after "start lock", of a ${runMs}ms run)`;
+          await Promise.race([sleep(delay), run.exited]);
+        }
+        run.child.kill('SIGKILL');
+        const killed = await run.exited;
+        const missed = killed.signal !== 'SIGKILL' || RUN_ENDED.test(killed.stderr);
+        if (!missed || typeof point !== 'number' || attempt === ATTEMPTS) return { run, killed, aimed };
+        show(`missed${aimed}`, killed.stderr);
+        runMs = Math.min(runMs, lineTime(killed.stderr, RUN_ENDED) - lineTime(killed.stderr, / start lock /));
+      }
+    }
 
     for (const point of points) {
       it(`leaves nothing complete-looking ${point.name}, and the next run recovers`, async () => {
-        const run = start(slow);
-        if (point.at instanceof RegExp) await run.waitFor(point.at);
-        else await Promise.race([sleep(point.at), run.exited]);
-        run.child.kill('SIGKILL');
-        const killed = await run.exited;
-        show(`killed ${point.name}`, killed.stderr + `\n(left running: ${(await processesOf(p.dir)).map((x) => x.cmdline).join('; ') || 'nothing'})`);
+        const { run, killed, aimed } = await killMidRun(point.at);
+        show(`killed ${point.name}${aimed}`, killed.stderr + `\n(left running: ${(await processesOf(p.dir)).map((x) => x.cmdline).join('; ') || 'nothing'})`);
+        // The kill landed mid-run: after the run's first step began, before it said how it ended.
+        expect(killed.signal, `the run exited before the kill${aimed}:\n${killed.stderr}`).to.equal('SIGKILL');
+        expect(killed.stderr, `the kill landed after the run started${aimed}`).to.match(/ start lock /);
+        expect(killed.stderr, `the kill landed before the run ended${aimed}`).not.to.match(RUN_ENDED);
         const state = await expectOnlySoundSnapshots(p.destination);
+        if (!/ start unlock /.test(killed.stderr)) expect(state.lock, 'the killed run held the lock').to.equal(true);
         if (point.at instanceof RegExp) {
-          expect(killed.signal, killed.stderr).to.equal('SIGKILL');
-          expect(state.lock, 'the killed run held the lock').to.equal(true);
           expect(state.partial, 'the killed run left its .partial-').to.have.length.greaterThan(0);
         }
-        await expectRecovery(state, killed.signal === 'SIGKILL' ? run.pid : undefined);
+        await expectRecovery(state, run.pid);
       });
     }
   });
@@ -122,24 +174,6 @@ describe('backplan run under faults', function () {
       watcher = await connectTo(db.server, db.name);
     }
 
-    async function dumpIsWaiting(): Promise<boolean> {
-      const { rows } = await watcher!.query(
-        "SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND application_name = 'pg_dump' AND wait_event_type = 'Lock'",
-        [db.name],
-      );
-      return rows.length > 0;
-    }
-
-    /** `tar` first on PATH: the real one, sleeping at checkpoints, so the copy outlasts the dump. */
-    async function slowTarPath(): Promise<string> {
-      const bin = join(p.dir, 'slow-bin');
-      await mkdir(bin, { recursive: true });
-      const realTar = execFileSync('sh', ['-c', 'command -v tar'], { encoding: 'utf8' }).trim();
-      await writeFile(join(bin, 'tar'), `#!/bin/sh\nexec ${realTar} --checkpoint=20 --checkpoint-action=sleep=1 "$@"\n`);
-      await chmod(join(bin, 'tar'), 0o755);
-      return `${bin}:${process.env.PATH}`;
-    }
-
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       for (const where of ['mid-dump', 'mid-copy'] as const) {
         it(`${signal} ${where}: exit 130, children gone, snapshot left .partial, lock released, always-hooks run`, async () => {
@@ -155,12 +189,9 @@ describe('backplan run under faults', function () {
             await blockDump();
             run = start(manifest);
             await run.waitFor(/start db-dump/);
-            for (let i = 0; !(await dumpIsWaiting()); i++) {
-              expect(i, 'pg_dump never waited for the blocked table').to.be.lessThan(200);
-              await sleep(50);
-            }
+            await waitUntil('pg_dump waiting for the blocked table', () => dumpIsWaiting(watcher!, db.name), 10_000);
           } else {
-            run = start(manifest, [], { PATH: await slowTarPath() });
+            run = start(manifest, [], { PATH: await slowTarPath(p.dir) });
             await run.waitFor(/done db-dump/);
             const tar = (await processesOf(p.dir)).filter((x) => /\btar\b.*--create/.test(x.cmdline));
             expect(tar, 'tar is still copying').to.have.length.greaterThan(0);
@@ -190,18 +221,21 @@ describe('backplan run under faults', function () {
 
   describe('SIGINT twice (an impatient Ctrl-C)', () => {
     let blocker: pg.Client | undefined;
+    let watcher: pg.Client | undefined;
     afterEach(async () => {
       await blocker?.end().catch(() => undefined);
-      blocker = undefined;
+      await watcher?.end().catch(() => undefined);
+      blocker = watcher = undefined;
     });
 
-    it('exits 130 at once, leaves no process behind, and the next run recovers', async () => {
+    it('mid-dump: exits 130 at once, leaves no process behind, and the next run recovers', async () => {
       blocker = await connectTo(db.server, db.name);
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE db_dblog IN ACCESS EXCLUSIVE MODE');
+      watcher = await connectTo(db.server, db.name);
       const run = start(quick);
       await run.waitFor(/start db-dump/);
-      await sleep(500);
+      await waitUntil('pg_dump waiting for the blocked table', () => dumpIsWaiting(watcher!, db.name), 10_000);
       run.child.kill('SIGINT');
       await sleep(20);
       run.child.kill('SIGINT');
@@ -227,7 +261,7 @@ describe('backplan run under faults', function () {
       const before = await destinationState(p.destination);
       const run = start(quick, [], { PATH: `${bin}:${process.env.PATH}` });
       await run.waitFor(/start finalize/);
-      await sleep(300);
+      await waitUntil('the slow sync running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(bin, 'sync'))), 10_000);
       const sentAt = Date.now();
       run.child.kill('SIGINT');
       const exited = await run.exited;
@@ -318,17 +352,18 @@ describe('backplan run under faults', function () {
       expect(JSON.parse(await readFile(join(lockDest, '.lock'), 'utf8'))).to.include({ pid: holder.pid });
     });
 
-    it('with --wait-lock 3s waits for a holder that goes away after 1s, then succeeds', async () => {
+    it('with --wait-lock 1m waits for a holder that goes away while it waits, takes its lock over and succeeds', async () => {
       holder = spawnHolder('backplan').child;
       await holdLock(holder.pid!, new Date().toISOString());
       const pid = holder.pid!;
-      const run = spawnCli(['run', lockManifest, '--wait-lock', '3s'], { cwd: p.dir, mark: p.dir });
-      await sleep(1000);
+      const run = spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir });
+      await run.waitFor(new RegExp(`lock: waiting up to 1m00s for .*held by process ${pid} `));
       holder.kill('SIGKILL');
       const exited = await run.exited;
-      show('--wait-lock 3s, holder gone after 1s', exited.stderr);
+      show('--wait-lock 1m, holder gone while it waits', exited.stderr);
       expect(exited.code, exited.stderr).to.equal(0);
-      expect(exited.stderr).to.match(new RegExp(`taking over the lock of process ${pid}\\b`));
+      // Said in that order: it waited, then took over the lock of the holder it had waited for.
+      expect(exited.stderr).to.match(new RegExp(`lock: waiting up to 1m00s .*held by process ${pid} [^]*taking over the lock of process ${pid}\\b`));
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published).to.have.length(1);
       expect(state.lock).to.equal(false);
@@ -347,20 +382,34 @@ describe('backplan run under faults', function () {
       expect(run.stderr).to.match(/after waiting 2s/);
     });
 
-    it('lets two runs started together with --wait-lock 1m run one after the other, both succeeding', async () => {
-      // Started just after a second begins, both plan within that second: snapshot ids have
-      // one-second resolution, so a waiter that does not plan afresh reuses the holder's id.
-      while (Date.now() % 1000 > 50) await sleep(5);
-      const runs = [0, 1].map(() => spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir }));
-      const exits = await Promise.all(runs.map((r) => r.exited));
-      for (const x of exits) show('--wait-lock 1m, two at once', x.stderr);
-      for (const x of exits) expect(x.code, x.stderr).to.equal(0);
+    it('lets two runs started in the same second with --wait-lock 1m run one after the other, both succeeding', async () => {
+      // Snapshot ids have one-second resolution: a waiter that does not plan afresh reuses the
+      // holder's id. The premise, checked from what the runs print: one waited for the other,
+      // and began waiting in the very second the holder's snapshot is named after.
+      let exits: Exited[] = [];
+      for (let attempt = 1; ; attempt++) {
+        await rm(lockDest, { recursive: true, force: true });
+        await mkdir(lockDest, { recursive: true });
+        // Started just after a second begins, both are likely to plan within it.
+        while (Date.now() % 1000 > 50) await sleep(5);
+        const runs = [0, 1].map(() => spawnCli(['run', lockManifest, '--wait-lock', '1m'], { cwd: p.dir, mark: p.dir }));
+        exits = await Promise.all(runs.map((r) => r.exited));
+        for (const x of exits) show(`--wait-lock 1m, two at once (attempt ${attempt})`, x.stderr);
+        for (const x of exits) expect(x.code, x.stderr).to.equal(0);
+        const waited = exits.filter((x) => /lock: waiting up to 1m00s/.test(x.stderr));
+        const holderId = exits.filter((x) => !waited.includes(x)).map((x) => / run test-job: snapshot (\S+) /.exec(x.stderr)?.[1])[0];
+        const waitAt = waited.map((x) => /^(\S+) lock: waiting up to/m.exec(x.stderr)![1]!)[0];
+        if (waited.length === 1 && waitAt !== undefined && snapshotId(new Date(waitAt), 'full') === holderId) break;
+        expect(attempt, `the runs never shared a second (last: ${waited.length} waited, at ${waitAt}, holder ${holderId})`).to.be.lessThan(3);
+      }
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published, 'two snapshots').to.have.length(2);
       expect(state.partial).to.deep.equal([]);
       expect(state.lock).to.equal(false);
       // The one that waited planned after the other had finished: its snapshot is the newer one.
       expect(state.latest).to.equal(state.published[1]);
+      const waiter = exits.find((x) => /lock: waiting/.test(x.stderr))!;
+      expect(waiter.stderr).to.include(` run test-job: snapshot ${state.published[1]} `);
     });
 
     it('a run in the same second as the last snapshot waits for a free second instead of failing', async () => {
@@ -369,7 +418,17 @@ describe('backplan run under faults', function () {
       const now = Date.now();
       const taken = [0, 1, 2].map((s) => snapshotId(new Date(now + s * 1000), 'full'));
       for (const id of taken) await fabricateSnapshot(lockDest, id);
-      const r = await spawnCli(['run', lockManifest], { cwd: p.dir, mark: p.dir }).exited;
+      const run = spawnCli(['run', lockManifest], { cwd: p.dir, mark: p.dir });
+      // The premise, from the lock the run writes just before it looks for a free second: it
+      // took the lock in a second that a snapshot is already named after.
+      let locked: { pid: number; startedAt: string } | undefined;
+      await waitUntil('the run\'s .lock', async () => {
+        const text = await readFile(join(lockDest, '.lock'), 'utf8').catch(() => '');
+        locked = text.includes(`"pid":${run.pid},`) ? JSON.parse(text) : undefined;
+        return locked !== undefined;
+      });
+      expect(taken, `the run took its lock at ${locked!.startedAt}`).to.include(snapshotId(new Date(locked!.startedAt), 'full'));
+      const r = await run.exited;
       expect(r.code, r.stderr).to.equal(0);
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published).to.have.length(4);

@@ -10,6 +10,7 @@ import { hashingFileSink } from '../src/execute/hashing-sink.js';
 import { renderCommand } from '../src/execute/render.js';
 import { CommandError } from '../src/execute/result.js';
 import { pipeline, run } from '../src/execute/subprocess.js';
+import { waitUntil } from './support/wait.js';
 
 /** Awaits a promise that must reject, and returns its CommandError. */
 async function rejection(promise: Promise<unknown>): Promise<CommandError> {
@@ -66,6 +67,15 @@ function childPids(): number[] {
         return false;
       }
     });
+}
+
+function hasStrace(): boolean {
+  try {
+    execFileSync('strace', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
 }
 
 function sha256sum(path: string): string {
@@ -249,9 +259,10 @@ describe('subprocess', function () {
 
     it('rejects INTERRUPTED when aborted, and does not start when already aborted', async function () {
       const controller = new AbortController();
-      setTimeout(() => controller.abort(), 100);
-      const e = await rejection(run(['sleep', '30'], { signal: controller.signal }));
+      // Aborted once the child says it runs: the abort must stop a running process.
+      const e = await rejection(run(['sh', '-c', 'echo running >&2; exec sleep 30'], { signal: controller.signal, onStderrLine: () => controller.abort() }));
       expect(e.code).to.equal('INTERRUPTED');
+      expect(e.result.signal, 'the running sleep was killed').to.equal('SIGTERM');
 
       let error: unknown;
       await run(['touch', join(tmp, 'never')], { signal: controller.signal }).catch((err: unknown) => (error = err));
@@ -291,12 +302,30 @@ describe('subprocess', function () {
       expect(listing.stdout).to.include('big dir/f0.bin').and.include('big dir/f23.bin');
     });
 
-    it('writes to a file path at the OS level, fsynced, mode 0600, counting bytes', async function () {
+    it('writes to a file path at the OS level, mode 0600, counting bytes', async function () {
       const out = join(tmp, 'direct.zst');
       const results = await pipeline([['printf', 'payload'], ['zstd', '-c']], { output: out });
       expect(results[1]!.stdoutBytes).to.equal(statSync(out).size);
       expect(statSync(out).mode & 0o777).to.equal(0o600);
       expect(execFileSync('zstd', ['-dc', out], { encoding: 'utf8' })).to.equal('payload');
+    });
+
+    it('fsyncs a file path output before it resolves (seen by strace)', async function () {
+      if (!hasStrace()) this.skip();
+      const out = join(tmp, 'synced.zst');
+      const resolved = join(tmp, 'resolved-marker');
+      const log = join(tmp, 'strace.log');
+      // The child names `resolved` in a syscall once the pipeline has resolved: the trace orders the two.
+      const script = `import { accessSync } from 'node:fs';
+        import { pipeline } from ${JSON.stringify(new URL('../src/execute/subprocess.js', import.meta.url).href)};
+        await pipeline([['printf', 'payload'], ['zstd', '-c']], { output: ${JSON.stringify(out)} });
+        try { accessSync(${JSON.stringify(resolved)}); } catch {}`;
+      execFileSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync,fdatasync,access,faccessat,faccessat2', process.execPath, '--input-type=module', '-e', script]);
+      const trace = readFileSync(log, 'utf8').split('\n');
+      const synced = trace.findIndex((l) => /^\d+ +f(data)?sync\(\d+</.test(l) && l.includes(`<${out}>)`) && / = 0$/.test(l));
+      const done = trace.findIndex((l) => l.includes(resolved));
+      expect(synced, `an fsync of ${out} in:\n${trace.join('\n')}`).to.be.at.least(0);
+      expect(done, 'the marker after the pipeline resolved').to.be.greaterThan(synced);
     });
 
     it('loses no bytes between stages', async function () {
@@ -384,8 +413,14 @@ describe('subprocess', function () {
         output: slowDiscard(),
         signal: controller.signal,
       });
-      await sleep(300);
-      const children = childPids();
+      // Mid-stream: both stages run their programs, and tar has written into the pipe.
+      let children: number[] = [];
+      const running = (name: string) => children.find((pid) => readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0')[0] === name);
+      await waitUntil('tar writing into zstd', () => {
+        children = childPids();
+        const tar = running('tar');
+        return tar !== undefined && running('zstd') !== undefined && /^wchar: [1-9]/m.test(readFileSync(`/proc/${tar}/io`, 'utf8'));
+      }, 10_000);
       expect(children).to.have.length(2);
       const abortedAt = Date.now();
       controller.abort();
@@ -393,6 +428,7 @@ describe('subprocess', function () {
       expect(Date.now() - abortedAt).to.be.below(1000);
       expect(e.code).to.equal('INTERRUPTED');
       expect(e.message).to.equal('tar | zstd was interrupted');
+      expect(e.results.map((r) => r.signal !== null), 'neither stage had ended by itself').to.deep.equal([true, true]);
       for (const pid of children) expect(isAlive(pid), `pid ${pid}`).to.equal(false);
       expect(childPids()).to.deep.equal([]);
     });
