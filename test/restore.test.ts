@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { addNodes, touchNodes } from '../src/demo/profile/index.js';
 import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import type { PgServer } from '../src/demo/cluster.js';
@@ -78,13 +78,48 @@ describe('backplan restore', function () {
           expect(result.stdout).to.contain(`restored `).and.contain(name);
           expect(await fileHashes(join(target, 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
           expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
-          await expectConfigPointsAt(join(target, 'config', 'config.json'), p, join(target, 'repository'), name);
-          expect(await readdir(target)).to.have.members(['repository', 'config']);
+          await expectConfigPointsAt(join(target, '.aiida', 'config.json'), p, join(target, 'repository'), name);
+          expect(await readdir(target)).to.have.members(['repository', '.aiida']);
+          expect(result.stdout).to.contain(`next: AIIDA_PATH=${target} verdi status`);
         } finally {
           await dropDatabase(db.server, name);
         }
       }));
   }
+
+  it('AiiDA: --profile-name gives a fresh PROFILE_UUID; --merge-into adds the profile beside the others, keeping a copy, refusing a name that exists', () =>
+    withDatabase('restore', async (db) => {
+      p = await backUp(db, 'repository: { strategy: tar }', 'disk-objectstore');
+      const original = JSON.parse(await readFile(p.profile.configPath, 'utf8')) as AiidaConfig;
+      const originalProfile = original.profiles[p.profile.profileName]!;
+      const name = restoredName();
+      try {
+        const clash = await cli(['restore', p.manifest, 'latest', '--to', join(p.dir, 'r1'), '--database', name, '--merge-into', p.profile.configPath]);
+        expect(clash.code).to.equal(1);
+        expect(clash.stderr).to.contain(`already has a profile "${p.profile.profileName}"; nothing was changed`).and.contain('--profile-name');
+        expect(await readdir(p.dir)).not.to.include('r1');
+        expect(await databaseExists(db.server, name)).to.equal(false);
+
+        const merged = await cli(['restore', p.manifest, 'latest', '--to', join(p.dir, 'r1'), '--database', name, '--profile-name', 'checkcopy', '--merge-into', p.profile.configPath]);
+        expect(merged.code, merged.stderr).to.equal(0);
+        expect(merged.stdout).to.contain('next: verdi --profile checkcopy status');
+        const after = JSON.parse(await readFile(p.profile.configPath, 'utf8')) as AiidaConfig;
+        expect(Object.keys(after.profiles).sort()).to.deep.equal(['checkcopy', p.profile.profileName].sort());
+        expect(after.profiles[p.profile.profileName], 'the original profile is untouched').to.deep.equal(originalProfile);
+        expect(after.default_profile).to.equal(original.default_profile);
+        const copy = after.profiles.checkcopy!;
+        expect(copy.PROFILE_UUID).to.match(/^[0-9a-f]{32}$/).and.not.equal(originalProfile.PROFILE_UUID);
+        expect((copy.storage as { config: Record<string, unknown> }).config).to.include({ database_name: name, repository_uri: `file://${join(p.dir, 'r1', 'repository')}` });
+        const backups = (await readdir(dirname(p.profile.configPath))).filter((n) => n.startsWith('config.json.backplan-'));
+        expect(backups).to.have.length(1);
+        expect(JSON.parse(await readFile(join(dirname(p.profile.configPath), backups[0]!), 'utf8'))).to.deep.equal(original);
+        const own = JSON.parse(await readFile(join(p.dir, 'r1', '.aiida', 'config.json'), 'utf8')) as AiidaConfig;
+        expect(own.default_profile).to.equal('checkcopy');
+        expect(own.profiles.checkcopy).to.deep.equal(copy);
+      } finally {
+        await dropDatabase(db.server, name);
+      }
+    }));
 
   it('refuses a non-empty target or an existing database before touching anything; --force overrides', () =>
     withDatabase('restore', async (db) => {
@@ -113,7 +148,7 @@ describe('backplan restore', function () {
         // --jobs 2 on a .zst custom dump goes through a temporary decompressed copy in the target.
         const forced = await cli(['restore', p.manifest, 'latest', '--to', target, '--database', name, '--force', '--jobs', '2']);
         expect(forced.code, forced.stderr).to.equal(0);
-        expect(await readdir(target)).to.have.members(['keep.txt', 'repository', 'config']);
+        expect(await readdir(target)).to.have.members(['keep.txt', 'repository', '.aiida']);
         const again = await cli(['restore', p.manifest, 'latest', '--to', target, '--database', name, '--force']);
         expect(again.code, again.stderr).to.equal(0);
         expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
@@ -220,6 +255,11 @@ async function databaseExists(server: PgServer, name: string): Promise<boolean> 
   } finally {
     await client.end();
   }
+}
+
+interface AiidaConfig {
+  default_profile?: string;
+  profiles: Record<string, Record<string, unknown>>;
 }
 
 async function expectConfigPointsAt(file: string, p: TestProfile, repository: string, database: string): Promise<void> {

@@ -104,14 +104,16 @@ function program(): Command {
     .description('restore a snapshot: repository, configuration and database (an incremental with its chain)')
     .argument('<file>', 'manifest')
     .argument('<snapshot>', 'snapshot id, or latest')
-    .requiredOption('--to <dir>', 'folder to restore into (gets repository/ and config/); must be empty unless --force')
+    .requiredOption('--to <dir>', 'folder to restore into (gets repository/, and .aiida/config.json for an AiiDA profile or config/); must be empty unless --force')
     .option('--database <name>', 'database to create (default: the original name)')
     .option('--owner <role>', 'owner of the new database (default: the connecting user)')
     .option('--no-owner', 'pg_restore --no-owner: objects owned by the restoring user')
     .option('--jobs <n>', 'parallel pg_restore jobs (custom/directory dumps)', (v) => positiveInt(v), 1)
-    .option('--force', 'replace the target\'s repository/ and config/, drop and recreate an existing database')
+    .option('--force', 'replace the target\'s repository/ and configuration, drop and recreate an existing database')
+    .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
+    .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
     .option('--dry-run', 'print what would be created where, and change nothing')
-    .action(async (file: string, id: string, o: { to: string; database?: string; owner?: string | false; jobs: number; force?: boolean; dryRun?: boolean }) => {
+    .action(async (file: string, id: string, o: RestoreCliOptions) => {
       // commander turns --no-owner into owner: false.
       const owner = typeof o.owner === 'string' ? o.owner : undefined;
       const { restoreFile } = await import('../commands/restore.js');
@@ -219,6 +221,17 @@ function positiveInt(value: string): number {
 }
 
 /** A signal cancels the run (see ./signals.ts): exit 130. */
+interface RestoreCliOptions {
+  to: string;
+  database?: string;
+  owner?: string | false;
+  jobs: number;
+  force?: boolean;
+  dryRun?: boolean;
+  profileName?: string;
+  mergeInto?: string;
+}
+
 interface RunCliOptions {
   dryRun?: boolean;
   json?: boolean;

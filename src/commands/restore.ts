@@ -1,4 +1,4 @@
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import type { CompleteSnapshot, Destination, LocalSnapshots } from '../destination/types.js';
 import { snapshotChain } from '../record/chain.js';
 import { restoreConnection } from '../restore/connection.js';
@@ -17,6 +17,8 @@ export interface RestoreCommandOptions {
   force?: boolean;
   jobs: number;
   dryRun?: boolean;
+  profileName?: string;
+  mergeInto?: string;
   signal?: AbortSignal;
 }
 
@@ -58,6 +60,8 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     noOwner: o.noOwner ?? false,
     jobs: o.jobs,
     force: o.force ?? false,
+    profileName: o.profileName,
+    mergeInto: o.mergeInto === undefined ? undefined : resolve(o.mergeInto),
   });
   if (o.dryRun) {
     out.out(describeRestore(plan));
@@ -77,7 +81,9 @@ function restoreSummary(plan: RestorePlan): string {
   if (plan.config) lines.push(`  config      ${plan.config.target}${plan.config.kind === 'aiida' ? ` (AiiDA profile ${plan.config.profile})` : ''}`);
   if (plan.database) lines.push(`  database    ${plan.database.name} on ${serverName(plan.database.connection)}`);
   if (plan.config?.kind === 'aiida') {
-    lines.push(`next: use ${plan.config.target} as $AIIDA_PATH/.aiida/config.json (e.g. copy it to ${join(plan.targetDir, '.aiida', 'config.json')} and set AIIDA_PATH=${plan.targetDir}), or merge its profile into your config`);
+    const { merge, profile } = plan.config;
+    if (merge) lines.push(`  merged      profile ${profile} into ${merge.file} (its previous content kept as ${merge.backup})`);
+    lines.push(merge ? `next: verdi --profile ${profile} status` : `next: AIIDA_PATH=${plan.targetDir} verdi status`);
   }
   return lines.join('\n') + '\n';
 }

@@ -1,11 +1,16 @@
 /**
  * The configuration half of a restore. An AiiDA snapshot holds a config.json with just the
  * backed-up profile; the restored copy points that profile at the restored repository and
- * database, so `verdi` started on it uses the restored state and never the original's.
- * Other configurations are copied back as they were.
+ * database, so `verdi` started on it uses the restored state and never the original's. It goes
+ * where AiiDA looks for it, `DIR/.aiida/config.json`, so `AIIDA_PATH=DIR verdi status` works as
+ * it stands; `--merge-into` adds the profile to an existing config.json instead. Other
+ * configurations are copied back as they were, into `DIR/config/`.
  */
-import { cp, mkdir, open, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { randomUUID } from 'node:crypto';
+import { chmod, copyFile, cp, mkdir, open, readFile, stat } from 'node:fs/promises';
+import { dirname, join } from 'node:path';
+import { BackplanError } from '../errors.js';
+import { writeFileAtomic } from '../util/durable.js';
 import { isFolder } from '../record/checksums.js';
 import { isObject } from '../resolve/aiida-config.js';
 import type { DatabaseConnection } from '../resolve/types.js';
@@ -15,6 +20,8 @@ export interface AiidaConfigTarget {
   repository: string;
   /** Where the database was restored: server and name. */
   database: DatabaseConnection;
+  /** Restore the profile under this name, with a fresh PROFILE_UUID. */
+  profileName?: string;
 }
 
 export interface RestoredAiidaConfig {
@@ -39,8 +46,15 @@ export function restoredAiidaConfig(json: unknown, target: AiidaConfigTarget): R
   const profile = json.profiles[names[0]!];
   if (names.length !== 1 || !isObject(profile)) return undefined;
   const copy = structuredClone(json);
-  const settings = aiidaSettings((copy.profiles as Record<string, Record<string, unknown>>)[names[0]!]!);
+  const restored = (copy.profiles as Record<string, Record<string, unknown>>)[names[0]!]!;
+  const settings = aiidaSettings(restored);
   if (!settings) return undefined;
+  const name = target.profileName ?? names[0]!;
+  if (target.profileName !== undefined) {
+    // A renamed copy is another profile: its own queues (aiida-<uuid>) and daemon, never the original's.
+    copy.profiles = { [name]: { ...restored, PROFILE_UUID: randomUUID().replace(/-/g, '') } };
+  }
+  copy.default_profile = name;
   const keys = KEYS[settings.version];
   // AiiDA builds the URI as 'file://' + path and reads it back without percent-decoding.
   settings.values[keys.uri] = `file://${target.repository}`;
@@ -48,7 +62,7 @@ export function restoredAiidaConfig(json: unknown, target: AiidaConfigTarget): R
   settings.values[keys.host] = target.database.host;
   // 1.x wrote the port as a string, 2.x as a number.
   settings.values[keys.port] = settings.version === 1 ? String(target.database.port) : target.database.port;
-  return { config: copy, profile: names[0]!, aiidaVersion: settings.version };
+  return { config: copy, profile: name, aiidaVersion: settings.version };
 }
 
 function aiidaSettings(profile: Record<string, unknown>): { version: 1 | 2; values: Record<string, unknown> } | undefined {
@@ -58,11 +72,29 @@ function aiidaSettings(profile: Record<string, unknown>): { version: 1 | 2; valu
 }
 
 export type ConfigRestore =
-  | { kind: 'aiida'; source: string; target: string; profile: string; aiidaVersion: 1 | 2; config: Record<string, unknown> }
+  | { kind: 'aiida'; source: string; target: string; profile: string; aiidaVersion: 1 | 2; config: Record<string, unknown>; merge?: MergePlan }
   | { kind: 'copy'; source: string; target: string };
 
-/** What the snapshot's config/ becomes under the restore target's config/; undefined without one. */
-export async function planConfigRestore(snapshotDir: string, targetDir: string, target: AiidaConfigTarget): Promise<ConfigRestore | undefined> {
+/** `--merge-into FILE`: the restored profile added to an existing config.json, a copy of it kept first. */
+export interface MergePlan {
+  file: string;
+  backup: string;
+  /** FILE with the profile added (its other profiles untouched). */
+  merged: Record<string, unknown>;
+}
+
+/** The folders a restore writes configuration to, under the target: replaced by --force. */
+export const CONFIG_FOLDERS = ['config', '.aiida'];
+
+/**
+ * What the snapshot's config/ becomes: an AiiDA profile in `targetDir/.aiida/config.json` (or
+ * merged into `mergeInto`), anything else copied into `targetDir/config/`; undefined without one.
+ */
+export async function planConfigRestore(
+  snapshotDir: string,
+  targetDir: string,
+  target: AiidaConfigTarget & { mergeInto?: string },
+): Promise<ConfigRestore | undefined> {
   const source = join(snapshotDir, 'config');
   if (!(await isFolder(source))) return undefined;
   const json = await readFile(join(source, 'config.json'), 'utf8').then(
@@ -70,17 +102,46 @@ export async function planConfigRestore(snapshotDir: string, targetDir: string, 
     () => undefined,
   );
   const aiida = json === undefined ? undefined : restoredAiidaConfig(json, target);
-  if (!aiida) return { kind: 'copy', source, target: targetDir };
-  return { kind: 'aiida', source: join(source, 'config.json'), target: join(targetDir, 'config.json'), ...aiida };
+  if (!aiida) {
+    if (target.mergeInto !== undefined) throw new BackplanError('USAGE', '--merge-into applies to AiiDA profiles; this snapshot holds another configuration');
+    return { kind: 'copy', source, target: join(targetDir, 'config') };
+  }
+  const merge = target.mergeInto === undefined ? undefined : await planMerge(target.mergeInto, aiida);
+  return { kind: 'aiida', source: join(source, 'config.json'), target: join(targetDir, '.aiida', 'config.json'), ...aiida, ...(merge ? { merge } : {}) };
 }
 
-/** Writes the restored configuration; the folder is 0700 and a config.json 0600 (it holds a password). */
+/** Refuses (before anything is written) a missing or unreadable FILE and a profile name it has. */
+async function planMerge(file: string, restored: RestoredAiidaConfig): Promise<MergePlan> {
+  const text = await readFile(file, 'utf8').catch((e: NodeJS.ErrnoException) => {
+    throw new BackplanError('RESTORE_REFUSED', `cannot read ${file} to merge the restored profile into: ${e.message}`, { hint: 'name an AiiDA config.json with --merge-into' });
+  });
+  let existing: unknown;
+  try {
+    existing = JSON.parse(text);
+  } catch (e) {
+    throw new BackplanError('RESTORE_REFUSED', `${file} is not valid JSON (${(e as Error).message}); nothing was changed`, { hint: 'fix it, or merge by hand' });
+  }
+  if (!isObject(existing) || !isObject(existing.profiles)) {
+    throw new BackplanError('RESTORE_REFUSED', `${file} is not an AiiDA config.json (no "profiles"); nothing was changed`, { hint: 'name ~/.aiida/config.json, or the one under AIIDA_PATH' });
+  }
+  if (Object.hasOwn(existing.profiles, restored.profile)) {
+    throw new BackplanError('RESTORE_REFUSED', `${file} already has a profile "${restored.profile}"; nothing was changed`, {
+      hint: `restore it under another name: --profile-name ${restored.profile}-restored`,
+    });
+  }
+  const profile = (restored.config.profiles as Record<string, unknown>)[restored.profile];
+  const merged = { ...existing, profiles: { ...existing.profiles, [restored.profile]: profile } };
+  const stamp = new Date().toISOString().replace(/[:.]/g, '').replace(/\d{3}Z$/, 'Z');
+  return { file, backup: `${file}.backplan-${stamp}`, merged };
+}
+
+/** Writes the restored configuration; folders 0700 and a config.json 0600 (it holds a password). */
 export async function restoreConfig(plan: ConfigRestore): Promise<void> {
   if (plan.kind === 'copy') {
     await cp(plan.source, plan.target, { recursive: true, preserveTimestamps: true, errorOnExist: true, force: false });
     return;
   }
-  await mkdir(join(plan.target, '..'), { recursive: true, mode: 0o700 });
+  await mkdir(dirname(plan.target), { recursive: true, mode: 0o700 });
   const file = await open(plan.target, 'wx', 0o600);
   try {
     await file.writeFile(JSON.stringify(plan.config, null, 4) + '\n');
@@ -88,4 +149,13 @@ export async function restoreConfig(plan: ConfigRestore): Promise<void> {
   } finally {
     await file.close();
   }
+  if (plan.merge) await mergeProfile(plan.merge.file, plan);
+}
+
+/** Re-read now (it may have changed since the plan), kept as a copy with its mode, then replaced atomically. */
+async function mergeProfile(file: string, restored: RestoredAiidaConfig): Promise<void> {
+  const { backup, merged } = await planMerge(file, restored);
+  await copyFile(file, backup);
+  await chmod(backup, (await stat(file)).mode & 0o777);
+  await writeFileAtomic(file, JSON.stringify(merged, null, 4) + '\n');
 }

@@ -23,6 +23,7 @@ export function describeRestore(plan: RestorePlan): string {
   const config = plan.config;
   if (config?.kind === 'aiida') {
     row('write', `${config.target} (AiiDA ${config.aiidaVersion}.x profile ${config.profile}: repository ${repo?.target ?? '-'}, database ${plan.database?.name ?? '-'}; mode 0600)`);
+    if (config.merge) row('merge', `profile ${config.profile} into ${config.merge.file} (copied first to ${config.merge.backup})`);
   } else if (config) {
     row('copy', `${config.source} -> ${config.target}`);
   }

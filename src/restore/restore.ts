@@ -13,7 +13,7 @@ import { verifySnapshot } from '../record/verify.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { checkFolderLinks, extractArchive, scanArchives } from './archive.js';
 import { loadDeltaApplier } from './chain.js';
-import { planConfigRestore, restoreConfig } from './config.js';
+import { CONFIG_FOLDERS, planConfigRestore, restoreConfig } from './config.js';
 import type { ConfigRestore } from './config.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, localToolVersion, restoreEnv, runDbCommand } from './database.js';
 import type { DbRestoreCommands, DumpArtefact } from './database.js';
@@ -31,6 +31,10 @@ export interface RestoreRequest {
   noOwner: boolean;
   jobs: number;
   force: boolean;
+  /** An AiiDA profile restored under this name (with a fresh PROFILE_UUID). */
+  profileName?: string;
+  /** An AiiDA config.json to add the restored profile to (a copy kept first). */
+  mergeInto?: string;
 }
 
 export type RepositoryRestore =
@@ -55,7 +59,7 @@ export interface RestorePlan {
   /** Full base first, the restored snapshot last. */
   chain: CompleteSnapshot[];
   targetDir: string;
-  /** What a forced restore removes first: only the target's repository/ and config/. */
+  /** What a forced restore removes first: only the target's repository/ and configuration folders. */
   replaces: string[];
   repository?: RepositoryRestore;
   config?: ConfigRestore;
@@ -83,9 +87,9 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
     snapshot,
     chain,
     targetDir,
-    replaces: ['repository', 'config'].filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
+    replaces: ['repository', ...CONFIG_FOLDERS].filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
     repository: repositoryRestore(chain, repositoryDir),
-    config: await planConfigRestore(snapshot.dir, join(targetDir, 'config'), { repository: repositoryDir, database: connection }),
+    config: await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto }),
     database,
     hasPassword: req.secrets.pgPassword !== undefined,
   };
@@ -93,7 +97,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
 
 /** Restoring into the destination would change snapshots; replacing a folder holding it would delete them. */
 function checkOverlap(targetDir: string, destination: string): void {
-  const replaced = [join(targetDir, 'repository'), join(targetDir, 'config')];
+  const replaced = ['repository', ...CONFIG_FOLDERS].map((n) => join(targetDir, n));
   const clash = [targetDir, ...replaced].find((p) => within(p, destination) || (replaced.includes(p) && within(destination, p)));
   if (clash) {
     throw new BackplanError('USAGE', `the restore target ${clash} overlaps the backup destination ${destination}`, { hint: 'restore into a folder outside the destination' });
@@ -144,7 +148,7 @@ function refuseConflicts(req: RestoreRequest, targetDir: string, existing: strin
   if (database?.exists) conflicts.push(`the database ${database.name} already exists on ${serverName(database.connection)}`);
   if (conflicts.length === 0) return;
   throw new BackplanError('RESTORE_REFUSED', `refusing to restore: ${conflicts.join(', and ')}; nothing was changed`, {
-    hint: `--force overrides: it replaces ${join(targetDir, 'repository')} and ${join(targetDir, 'config')}${database?.exists ? ` and drops and recreates ${database.name}` : ''}; or pick another --to / --database`,
+    hint: `--force overrides: it replaces ${['repository', ...CONFIG_FOLDERS].map((n) => join(targetDir, n)).join(', ')}${database?.exists ? ` and drops and recreates ${database.name}` : ''}; or pick another --to / --database`,
   });
 }
 
