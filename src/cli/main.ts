@@ -98,12 +98,13 @@ function program(): Command {
     .argument('<snapshot>', 'snapshot id, or latest')
     .requiredOption('--to <dir>', 'folder to restore into (gets repository/ and config/); must be empty unless --force')
     .option('--database <name>', 'database to create (default: the original name)')
-    .option('--owner <role>', 'owner of the new database (default: the connecting user)')
-    .option('--no-owner', 'pg_restore --no-owner: objects owned by the restoring user')
+    .option('--owner <role>', 'owner of the new database (default: the profile\'s role)')
+    .option('--admin-user <role>', 'create (and drop) the database as this role, owned by the profile\'s role; default: DATABASE_URL\'s user (same server), else PGUSER, when not the profile\'s role; password from the environment (PGPASSWORD, DATABASE_URL) or ~/.pgpass')
+    .option('--no-owner', 'pg_restore --no-owner: every object owned by the database\'s owner, not as dumped')
     .option('--jobs <n>', 'parallel pg_restore jobs (custom/directory dumps)', (v) => positiveInt(v), 1)
     .option('--force', 'replace the target\'s repository/ and config/, drop and recreate an existing database')
-    .option('--dry-run', 'print what would be created where, and change nothing')
-    .action(async (file: string, id: string, o: { to: string; database?: string; owner?: string | false; jobs: number; force?: boolean; dryRun?: boolean }) => {
+    .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
+    .action(async (file: string, id: string, o: { to: string; database?: string; owner?: string | false; adminUser?: string; jobs: number; force?: boolean; dryRun?: boolean }) => {
       // commander turns --no-owner into owner: false.
       const owner = typeof o.owner === 'string' ? o.owner : undefined;
       await interruptible((signal) => restoreFile(file, id, { ...o, owner, noOwner: o.owner === false, signal }, processOutput));
@@ -116,7 +117,8 @@ function program(): Command {
     .argument('[snapshot]', 'snapshot id, or latest')
     .option('--all', 'every snapshot and chain of the job, damaged ones included')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
-    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean }) => {
+    .option('--admin-user <role>', 'create and drop the scratch database as this role (default as for restore: DATABASE_URL\'s user, else PGUSER)')
+    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string }) => {
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
     });
 
