@@ -19,7 +19,7 @@
  * | TOOL_VERSION      | pg_dump/pg_restore too old for the server or the dump       | 1    |
  * | SNAPSHOT          | a snapshot is missing, incomplete or inconsistent           | 1    |
  * | VERIFY_FAILED     | a checksum or a restore test did not match                  | 1    |
- * | RESTORE_REFUSED   | restore target not empty / database exists (no --force)     | 1    |
+ * | RESTORE_REFUSED   | a restore's checks failed (target, database, roles, tools)  | 1    |
  * | UNSAFE_ARCHIVE    | an archive entry would land outside the restore target      | 1    |
  * | DISK_FULL         | the destination ran out of space                            | 1    |
  * | STALE             | `check`: newest snapshot too old, or the last run failed    | 1    |

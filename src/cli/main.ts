@@ -106,13 +106,14 @@ function program(): Command {
     .argument('<snapshot>', 'snapshot id, or latest')
     .requiredOption('--to <dir>', 'folder to restore into (gets repository/, and .aiida/config.json for an AiiDA profile or config/); must be empty unless --force')
     .option('--database <name>', 'database to create (default: the original name)')
-    .option('--owner <role>', 'owner of the new database (default: the connecting user)')
-    .option('--no-owner', 'pg_restore --no-owner: objects owned by the restoring user')
+    .option('--owner <role>', 'owner of the new database (default: the profile\'s role)')
+    .option('--admin-user <role>', 'create (and drop) the database as this role, owned by the profile\'s role; default: DATABASE_URL\'s user (same server), else PGUSER, when not the profile\'s role; password from the environment (PGPASSWORD, DATABASE_URL) or ~/.pgpass')
+    .option('--no-owner', 'pg_restore --no-owner: every object owned by the database\'s owner, not as dumped')
     .option('--jobs <n>', 'parallel pg_restore jobs (custom/directory dumps)', (v) => positiveInt(v), 1)
     .option('--force', 'replace the target\'s repository/ and configuration, drop and recreate an existing database')
     .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
     .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
-    .option('--dry-run', 'print what would be created where, and change nothing')
+    .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
     .action(async (file: string, id: string, o: RestoreCliOptions) => {
       // commander turns --no-owner into owner: false.
       const owner = typeof o.owner === 'string' ? o.owner : undefined;
@@ -127,7 +128,8 @@ function program(): Command {
     .argument('[snapshot]', 'snapshot id, or latest')
     .option('--all', 'every snapshot and chain of the job, damaged ones included')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
-    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean }) => {
+    .option('--admin-user <role>', 'create and drop the scratch database as this role (default as for restore: DATABASE_URL\'s user, else PGUSER)')
+    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string }) => {
       const { verifyFile } = await import('../commands/verify.js');
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
     });
@@ -225,6 +227,7 @@ interface RestoreCliOptions {
   to: string;
   database?: string;
   owner?: string | false;
+  adminUser?: string;
   jobs: number;
   force?: boolean;
   dryRun?: boolean;

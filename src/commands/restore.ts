@@ -1,9 +1,10 @@
 import { resolve } from 'node:path';
 import type { CompleteSnapshot, Destination, LocalSnapshots } from '../destination/types.js';
 import { snapshotChain } from '../record/chain.js';
+import { adminRole, adminSecrets } from '../restore/admin.js';
 import { restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
-import { checkRestoreSources, executeRestore, prepareRestore, serverName } from '../restore/restore.js';
+import { checkRestoreSources, executeRestore, prepareRestore } from '../restore/restore.js';
 import type { RestorePlan } from '../restore/restore.js';
 import { assessJob, openJob, restorableIn } from './manage.js';
 import type { Manifest } from '../manifest.js';
@@ -13,6 +14,8 @@ export interface RestoreCommandOptions {
   to: string;
   database?: string;
   owner?: string;
+  /** Creates and loads the database as this role (restore/admin.ts; else DATABASE_URL's or PGUSER's). */
+  adminUser?: string;
   noOwner?: boolean;
   force?: boolean;
   jobs: number;
@@ -50,11 +53,14 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
   const snapshot = local.entries.at(-1)!;
   const { connection, secrets, note } = await restoreConnection(manifest, snapshot.dir);
   if (note) out.err(`note: ${note}\n`);
+  const { admin, note: adminNote } = adminRole(connection, o.adminUser);
+  if (adminNote) out.err(`note: ${adminNote}\n`);
   const plan = await prepareRestore({
     chain: local.entries,
     targetDir: resolve(o.to),
     connection,
     secrets,
+    admin,
     database: o.database,
     owner: o.owner,
     noOwner: o.noOwner ?? false,
@@ -67,8 +73,9 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     out.out(describeRestore(plan));
     return;
   }
+  for (const line of plan.notes) log(`note: ${line}`);
   await checkRestoreSources(plan, local.local, log, { signal: o.signal });
-  await executeRestore(plan, secrets, log, o.signal).catch((e: unknown) => {
+  await executeRestore(plan, adminSecrets(secrets, admin), log, o.signal).catch((e: unknown) => {
     log(`stopped: ${plan.targetDir} holds a partial restore; once the cause is fixed, run the restore again with --force`);
     throw e;
   });
@@ -79,7 +86,8 @@ function restoreSummary(plan: RestorePlan): string {
   const lines = [`restored ${plan.snapshot.id} into ${plan.targetDir}`];
   if (plan.repository) lines.push(`  repository  ${plan.repository.target}`);
   if (plan.config) lines.push(`  config      ${plan.config.target}${plan.config.kind === 'aiida' ? ` (AiiDA profile ${plan.config.profile})` : ''}`);
-  if (plan.database) lines.push(`  database    ${plan.database.name} on ${serverName(plan.database.connection)}`);
+  const db = plan.database;
+  if (db) lines.push(`  database    ${db.name} on ${db.connection.host}:${db.connection.port}, owner ${db.owner}`);
   if (plan.config?.kind === 'aiida') {
     const { merge, profile } = plan.config;
     if (merge) lines.push(`  merged      profile ${profile} into ${merge.file} (its previous content kept as ${merge.backup})`);

@@ -6,6 +6,7 @@ import type { AssessedSnapshot } from '../record/health.js';
 import { snapshotChain } from '../record/chain.js';
 import { verifySnapshot } from '../record/verify.js';
 import type { VerifyReport } from '../destination/types.js';
+import { adminRole } from '../restore/admin.js';
 import { restoreConnection } from '../restore/connection.js';
 import { restoreTest } from '../restore/restore-test.js';
 import type { RestoreTestResult } from '../restore/restore-test.js';
@@ -17,6 +18,8 @@ import type { Output } from './output.js';
 export interface VerifyCommandOptions {
   all?: boolean;
   restoreTest?: boolean;
+  /** Creates and drops the scratch database as this role (restore/admin.ts; else DATABASE_URL's or PGUSER's). */
+  adminUser?: string;
   signal?: AbortSignal;
 }
 
@@ -102,8 +105,10 @@ async function verifyOne(job: VerifyJob, snapshot: AssessedSnapshot & CompleteSn
     const snapshots = await job.destination.fetch(snapshotChain(job.assessed, snapshot), { signal: o.signal, log });
     try {
       const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir);
+      const { admin, note } = adminRole(connection, o.adminUser);
+      if (note) log(`note: ${note}`);
       const verified = snapshots.copied ? [] : [snapshot.id];
-      verification.restoreTest = await restoreTest({ snapshots, connection, secrets, verified, log, signal: o.signal });
+      verification.restoreTest = await restoreTest({ snapshots, connection, secrets, admin, verified, log, signal: o.signal });
     } finally {
       await snapshots.release();
     }

@@ -7,13 +7,11 @@ import { Writable } from 'node:stream';
 import type pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
 import { countRowsIn } from '../db/row-counts.js';
-import { BackplanError } from '../errors.js';
-import { pipeline, run } from '../execute/subprocess.js';
+import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { libpqEnv } from '../steps/plan-input.js';
 import { decompressor } from './archive.js';
-import { toolVersion } from './versions.js';
 
 export interface DumpArtefact {
   format: 'custom' | 'directory' | 'plain';
@@ -57,11 +55,18 @@ export interface DbRestoreOptions {
   dropFirst: boolean;
   /** Where a temporary copy may go (the restore target). */
   tempDir: string;
+  /** The commands run as another role than the owner (an administrative one, or --owner). */
+  notAsOwner: boolean;
 }
 
 /**
  * The database name goes to createdb/dropdb after `--` and to pg_restore/psql inside a quoted
  * conninfo: a name is never read as an option or a connection string.
+ *
+ * Run as another role than the owner (an administrative role), the load keeps the dump's owners:
+ * its ALTER … OWNER TO statements hand each object to its dumped owner, normally the profile's
+ * role. With --no-owner, pg_restore --role sets the role to the owner first, so that what it
+ * creates belongs to the owner rather than to the role that connected.
  */
 export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
   const file = join(o.snapshotDir, o.dump.path);
@@ -77,7 +82,8 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
     commands.load.push(unpack ? { stages: [unpack, [...psql, '--file=-']] } : { stages: [[...psql, `--file=${file}`]] });
     return commands;
   }
-  const pgRestore = ['pg_restore', '--no-password', '--exit-on-error', dbname, ...(o.noOwner ? ['--no-owner'] : [])];
+  const owner = o.noOwner ? ['--no-owner', ...(o.notAsOwner ? [`--role=${o.owner}`] : [])] : [];
+  const pgRestore = ['pg_restore', '--no-password', '--exit-on-error', dbname, ...owner];
   const unpack = decompressor(file);
   if (!unpack) {
     commands.load.push({ stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', file]] });
@@ -112,23 +118,74 @@ export function restoreEnv(connection: DatabaseConnection, name: string, secrets
   return { ...libpqEnv({ ...connection, name }), ...(secrets.pgPassword !== undefined ? { PGPASSWORD: secrets.pgPassword } : {}) };
 }
 
+/** A client session on a database: what a forced restore would have to end first. */
+export interface Session {
+  pid: number;
+  user: string | null;
+  application: string | null;
+  client: string | null;
+}
+
+/** What the target server says, asked as the role that will create (and drop) the database. */
 export interface TargetServer {
   version: string;
   exists: boolean;
+  creator: { name: string; superuser: boolean; createdb: boolean; memberOfOwner: boolean };
+  ownerExists: boolean;
+  /** The database as it is, when it exists: its owner, whether the creator may drop it, who is connected. */
+  existing?: { owner: string; canDrop: boolean; sessions: Session[] };
+  /** A login superuser, for the fix a refusal names. */
+  superuser?: string;
 }
 
-/** The target server's version and whether the database exists, asked of a maintenance database. */
-export async function inspectTarget(connection: DatabaseConnection, secrets: Secrets, name: string): Promise<TargetServer> {
+/**
+ * Asked of a maintenance database: the server's version, the creating role's rights (superuser or
+ * CREATEDB; a member of the owner role, which createdb --owner needs), and the database itself.
+ * `pg_has_role(…, 'MEMBER')` is true for a superuser, as DROP DATABASE's ownership check is.
+ */
+export async function inspectTarget(connection: DatabaseConnection, secrets: Secrets, name: string, owner: string): Promise<TargetServer> {
   const client = await connectMaintenance(connection, secrets);
   try {
     const version = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
-    const { rowCount } = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
-    return { version, exists: (rowCount ?? 0) > 0 };
+    const role = (
+      await client.query<{ name: string; superuser: boolean; createdb: boolean; owner_exists: boolean; member_of_owner: boolean | null }>(
+        `SELECT current_user AS name, r.rolsuper AS superuser, r.rolcreatedb AS createdb, o.oid IS NOT NULL AS owner_exists,
+                pg_has_role(current_user, o.oid, 'MEMBER') AS member_of_owner
+         FROM pg_roles r LEFT JOIN pg_roles o ON o.rolname = $1 WHERE r.rolname = current_user`,
+        [owner],
+      )
+    ).rows[0]!;
+    const [db] = (
+      await client.query<{ owner: string; can_drop: boolean }>(
+        "SELECT pg_get_userbyid(datdba) AS owner, pg_has_role(current_user, datdba, 'MEMBER') AS can_drop FROM pg_database WHERE datname = $1",
+        [name],
+      )
+    ).rows;
+    const superuser = (await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY rolname <> 'postgres', rolname LIMIT 1")).rows[0]?.rolname;
+    const server: TargetServer = {
+      version,
+      exists: db !== undefined,
+      creator: { name: role.name, superuser: role.superuser, createdb: role.createdb, memberOfOwner: role.member_of_owner ?? false },
+      ownerExists: role.owner_exists,
+      ...(superuser !== undefined ? { superuser } : {}),
+    };
+    if (db) server.existing = { owner: db.owner, canDrop: db.can_drop, sessions: await sessionsOn(client, name) };
+    return server;
   } catch (e) {
     throw databaseError(e, connection, client.database);
   } finally {
     await client.end().catch(() => undefined);
   }
+}
+
+/** Client sessions only: DROP DATABASE ends autovacuum workers by itself. */
+async function sessionsOn(client: pg.Client, name: string): Promise<Session[]> {
+  const { rows } = await client.query<Session>(
+    `SELECT pid, usename AS user, nullif(application_name, '') AS application, host(client_addr) AS client
+     FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid() AND backend_type = 'client backend' ORDER BY pid`,
+    [name],
+  );
+  return rows;
 }
 
 /** `postgres`, else `template1`: the restored database does not exist yet. */
@@ -140,17 +197,6 @@ async function connectMaintenance(connection: DatabaseConnection, secrets: Secre
       throw e;
     });
   }
-}
-
-/** The local loader's version, from `--version`. */
-export async function localToolVersion(tool: 'pg_restore' | 'psql'): Promise<string> {
-  const { stdout = '' } = await run([tool, '--version']).catch((e: unknown) => {
-    throw new BackplanError('TOOL_VERSION', `${tool} is not installed or cannot run`, {
-      hint: 'install the PostgreSQL client tools (e.g. apt-get install postgresql-client) and put them on PATH',
-      cause: e,
-    });
-  });
-  return toolVersion(stdout);
 }
 
 /** Every table's rows and the large objects of a restored database (db/row-counts.ts). */

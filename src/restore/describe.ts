@@ -32,9 +32,11 @@ export function describeRestore(plan: RestorePlan): string {
     const env = libpqEnv(db.connection);
     const render = (c: DbCommand) => renderPipeline(c.stages, { env, password: plan.hasPassword, output: c.output });
     if (db.commands.drop) row('drop', `database ${db.name} on ${serverName(db.connection)} (--force): ${render(db.commands.drop)}`);
-    row('create', `database ${db.name} on ${serverName(db.connection)}, owner ${db.owner}: ${render(db.commands.create)}`);
+    const admin = db.admin ? ` (administrative role, from ${db.admin.source})` : '';
+    row('create', `database ${db.name} on ${serverName(db.connection)}${admin}, owner ${db.owner}: ${render(db.commands.create)}`);
     for (const c of db.commands.load) row('load', render(c));
     if (db.commands.tempFile) row('remove', `${db.commands.tempFile} afterwards`);
   }
+  for (const note of plan.notes) row('note', note);
   return lines.join('\n') + '\n';
 }

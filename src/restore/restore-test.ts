@@ -2,7 +2,8 @@
  * `verify --restore-test`: a checksum proves the bytes are the ones written, not that they
  * restore. This restores into a scratch database and folder, compares what came back with what
  * the snapshot recorded (row counts; repository files and bytes), and drops the scratch copies,
- * whatever happened.
+ * whatever happened. With an administrative role (admin.ts), that role creates, counts and drops
+ * the scratch database.
  */
 import { randomBytes } from 'node:crypto';
 import { lstat, mkdtemp, rm } from 'node:fs/promises';
@@ -12,6 +13,8 @@ import { walkFiles } from '../record/checksums.js';
 import type { LocalSnapshots } from '../destination/types.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { LARGE_OBJECTS, qualifiedKey } from '../db/row-counts.js';
+import { adminSecrets, asAdmin } from './admin.js';
+import type { AdminRole } from './admin.js';
 import { countRows, restoreEnv, runDbCommand } from './database.js';
 import { checkRestoreSources, executeRestore, INCREMENTAL, prepareRestore } from './restore.js';
 import type { Log } from './restore.js';
@@ -35,6 +38,7 @@ export interface RestoreTestInput {
   snapshots: LocalSnapshots;
   connection: DatabaseConnection;
   secrets: Secrets;
+  admin?: AdminRole;
   /** Snapshot ids whose checksums were just checked: not hashed again. */
   verified: string[];
   log: Log;
@@ -45,30 +49,38 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
   const started = Date.now();
   const scratchDir = await mkdtemp(join(tmpdir(), 'backplan-verify-'));
   const scratchDb = `backplan_verify_${randomBytes(6).toString('hex')}`;
-  const { connection, secrets, log } = input;
+  const { connection, secrets, admin, log } = input;
+  const [runAs, runSecrets] = [asAdmin(connection, admin), adminSecrets(secrets, admin)];
   try {
-    const request = { chain: input.snapshots.entries, connection, secrets, targetDir: scratchDir, database: scratchDb, noOwner: false, jobs: 1, force: false };
+    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, jobs: 1, force: false };
     const plan = await prepareRestore(request);
+    for (const note of plan.notes) log(`note: ${note}`);
     await checkRestoreSources(plan, input.snapshots.local, log, { signal: input.signal, verified: input.verified });
-    await executeRestore(plan, secrets, log, input.signal);
-    const result = await compare(input, plan.database ? scratchDb : undefined, plan.repository?.target);
+    await executeRestore(plan, runSecrets, log, input.signal);
+    const result = await compare(input, plan.database && { connection: runAs, secrets: runSecrets, name: scratchDb }, plan.repository?.target);
     return { ...result, durationMs: Date.now() - started };
   } finally {
     log(`dropping the scratch database ${scratchDb} and ${scratchDir}`);
     const drop = { stages: [['dropdb', '--no-password', '--if-exists', '--', scratchDb]] };
     // A failed drop must not hide how the test went; it is reported for the operator instead.
-    await runDbCommand(drop, restoreEnv(connection, 'postgres', secrets)).catch((e: unknown) => log(`could not drop ${scratchDb}, drop it by hand: ${(e as Error).message}`));
+    await runDbCommand(drop, restoreEnv(runAs, 'postgres', runSecrets)).catch((e: unknown) => log(`could not drop ${scratchDb}, drop it by hand: ${(e as Error).message}`));
     await rm(scratchDir, { recursive: true, force: true });
   }
 }
 
-async function compare(input: RestoreTestInput, database: string | undefined, repository: string | undefined): Promise<Omit<RestoreTestResult, 'durationMs'>> {
+interface ScratchDatabase {
+  connection: DatabaseConnection;
+  secrets: Secrets;
+  name: string;
+}
+
+async function compare(input: RestoreTestInput, database: ScratchDatabase | undefined, repository: string | undefined): Promise<Omit<RestoreTestResult, 'durationMs'>> {
   const problems: string[] = [];
   const record = input.snapshots.entries.at(-1)!.record;
   const result: Omit<RestoreTestResult, 'durationMs'> = { ok: true, problems };
   const recordedCounts = record.database?.rowCounts ?? {};
   if (database) {
-    const restored = await countRows(input.connection, input.secrets, database);
+    const restored = await countRows(database.connection, database.secrets, database.name);
     result.rowCounts = {};
     for (const [key, recorded] of Object.entries(recordedCounts)) {
       const back = restored[qualifiedKey(key)] ?? null;

@@ -1,6 +1,7 @@
 /**
- * The restore facade: plan (reads only, refuses before anything is touched), check (checksums
- * and unsafe archive entries), then execute that very plan — the same object --dry-run prints.
+ * The restore facade: plan (reads only; its preflight refuses before anything is touched, with
+ * every problem at once), check (checksums and unsafe archive entries), then execute that very
+ * plan — the same object --dry-run prints.
  *
  *   prepareRestore → checkRestoreSources → executeRestore
  */
@@ -15,9 +16,11 @@ import { checkFolderLinks, extractArchive, scanArchives } from './archive.js';
 import { loadDeltaApplier } from './chain.js';
 import { CONFIG_FOLDERS, planConfigRestore, restoreConfig } from './config.js';
 import type { ConfigRestore } from './config.js';
-import { dbRestoreCommands, dumpArtefact, inspectTarget, localToolVersion, restoreEnv, runDbCommand } from './database.js';
-import type { DbRestoreCommands, DumpArtefact } from './database.js';
-import { checkRestoreVersions } from './versions.js';
+import { adminSecrets, asAdmin } from './admin.js';
+import type { AdminRole } from './admin.js';
+import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbCommand } from './database.js';
+import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
+import { preflight } from './preflight.js';
 
 export interface RestoreRequest {
   /** The snapshot to restore last, after the full base and deltas it builds on (record/chain.ts). */
@@ -26,6 +29,8 @@ export interface RestoreRequest {
   /** The server to restore into; its `name` is the original database's. */
   connection: DatabaseConnection;
   secrets: Secrets;
+  /** Creates, drops and loads the database when set (admin.ts); the owner stays the profile's role. */
+  admin?: AdminRole;
   database?: string;
   owner?: string;
   noOwner: boolean;
@@ -46,8 +51,10 @@ export type RepositoryRestore =
 export interface DatabaseRestore {
   name: string;
   owner: string;
-  /** The target server, `name` set to the restored database. */
+  /** The target server, `name` set to the restored database, `user` the role the commands run as. */
   connection: DatabaseConnection;
+  /** Set when that role is an administrative one rather than the profile's. */
+  admin?: { user: string; source: AdminRole['source'] };
   exists: boolean;
   serverVersion: string;
   dump: DumpArtefact;
@@ -65,11 +72,17 @@ export interface RestorePlan {
   config?: ConfigRestore;
   database?: DatabaseRestore;
   hasPassword: boolean;
+  /** What the preflight could not check, or found tight. */
+  notes: string[];
 }
 
 export type Log = (line: string) => void;
 
-/** Reads the target and the server, and refuses (RESTORE_REFUSED, TOOL_VERSION, SNAPSHOT) before anything is touched. */
+/**
+ * Reads the target and the server, then runs the preflight (preflight.ts): every problem is
+ * refused at once (RESTORE_REFUSED) before anything is touched. SNAPSHOT, USAGE and DATABASE
+ * (the server cannot be reached) are thrown on their own, as nothing else can be checked then.
+ */
 export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> {
   const { chain } = req;
   const snapshot = chain.at(-1)!;
@@ -79,11 +92,9 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
   const repositoryDir = join(targetDir, 'repository');
   const name = req.database ?? snapshot.record.database?.name ?? req.connection.name;
   const connection = { ...req.connection, name };
-  const database = await planDatabase(req, snapshot, connection);
+  const { database, server } = (await planDatabase(req, snapshot, connection)) ?? {};
   const existing = await existingEntries(targetDir);
-  refuseConflicts(req, targetDir, existing, database);
-  if (database) checkRestoreVersions(await versionsOf(snapshot, database));
-  return {
+  const plan: RestorePlan = {
     snapshot,
     chain,
     targetDir,
@@ -91,8 +102,11 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
     repository: repositoryRestore(chain, repositoryDir),
     config: await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto }),
     database,
-    hasPassword: req.secrets.pgPassword !== undefined,
+    hasPassword: adminSecrets(req.secrets, req.admin).pgPassword !== undefined,
+    notes: [],
   };
+  plan.notes = await preflight(plan, { existing, force: req.force, server });
+  return plan;
 }
 
 /** Restoring into the destination would change snapshots; replacing a folder holding it would delete them. */
@@ -109,14 +123,16 @@ function within(path: string, root: string): boolean {
   return rel === '' || (!rel.startsWith('..') && !isAbsolute(rel));
 }
 
-async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, connection: DatabaseConnection): Promise<DatabaseRestore | undefined> {
+/** The database's commands, and what the server says, asked as the role that will run them. */
+async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, connection: DatabaseConnection): Promise<{ database: DatabaseRestore; server: TargetServer } | undefined> {
   const dump = dumpArtefact(snapshot.record);
   if (!dump || !snapshot.record.database) return undefined;
   if (req.noOwner && dump.format === 'plain') {
     throw new BackplanError('USAGE', '--no-owner applies to custom and directory dumps; a plain SQL dump sets owners as dumped', { hint: 'leave out --no-owner' });
   }
-  const server = await inspectTarget(connection, req.secrets, connection.name);
   const owner = req.owner ?? connection.user;
+  const runAs = asAdmin(connection, req.admin);
+  const server = await inspectTarget(runAs, adminSecrets(req.secrets, req.admin), connection.name, owner);
   const commands = dbRestoreCommands({
     dump,
     snapshotDir: snapshot.dir,
@@ -126,8 +142,11 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
     noOwner: req.noOwner,
     dropFirst: server.exists,
     tempDir: req.targetDir,
+    notAsOwner: runAs.user !== owner,
   });
-  return { name: connection.name, owner, connection, exists: server.exists, serverVersion: server.version, dump, commands };
+  const admin = req.admin && { user: req.admin.user, source: req.admin.source };
+  const database = { name: connection.name, owner, connection: runAs, ...(admin ? { admin } : {}), exists: server.exists, serverVersion: server.version, dump, commands };
+  return { database, server };
 }
 
 /** The names in the target folder; none when it does not exist yet. */
@@ -138,28 +157,8 @@ async function existingEntries(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
 
-function refuseConflicts(req: RestoreRequest, targetDir: string, existing: string[], database: DatabaseRestore | undefined): void {
-  if (req.force) return;
-  const conflicts: string[] = [];
-  if (existing.length > 0) {
-    const shown = existing.slice(0, 5).join(', ') + (existing.length > 5 ? `, … (${existing.length} entries)` : '');
-    conflicts.push(`the target folder ${targetDir} is not empty (it holds ${shown})`);
-  }
-  if (database?.exists) conflicts.push(`the database ${database.name} already exists on ${serverName(database.connection)}`);
-  if (conflicts.length === 0) return;
-  throw new BackplanError('RESTORE_REFUSED', `refusing to restore: ${conflicts.join(', and ')}; nothing was changed`, {
-    hint: `--force overrides: it replaces ${['repository', ...CONFIG_FOLDERS].map((n) => join(targetDir, n)).join(', ')}${database?.exists ? ` and drops and recreates ${database.name}` : ''}; or pick another --to / --database`,
-  });
-}
-
 export function serverName(c: DatabaseConnection): string {
   return `${c.user}@${c.host}:${c.port}`;
-}
-
-async function versionsOf(snapshot: CompleteSnapshot, db: DatabaseRestore) {
-  const recorded = snapshot.record.database!;
-  const tool = db.dump.format === 'plain' ? 'psql' : 'pg_restore';
-  return { dumpServer: recorded.serverVersion, pgDump: recorded.pgDumpVersion, targetServer: db.serverVersion, tool: { name: tool, version: await localToolVersion(tool) } } as const;
 }
 
 export const INCREMENTAL = 'incremental';
@@ -207,8 +206,21 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
   if (repo.method === 'folder') await checkFolderLinks(repo.source);
 }
 
-/** Runs the plan: files and database side by side; the first failure stops the other. */
+/**
+ * Runs the plan. The database is dropped and created first, so that one still failing (a session
+ * opened since the preflight) leaves the files alone; then files and load side by side, the
+ * first failure stopping the other and dropping the database this restore created.
+ * `secrets` are those of the role the database commands run as (admin.ts: adminSecrets).
+ */
 export async function executeRestore(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
+  if (plan.database) await createDatabase(plan.database, secrets, log, signal);
+  await restoreAll(plan, secrets, log, signal).catch(async (e: unknown) => {
+    if (plan.database) await dropPartial(plan.database, secrets, log);
+    throw e;
+  });
+}
+
+async function restoreAll(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
   for (const path of plan.replaces) {
     log(`removing ${path} (--force)`);
     await rm(path, { recursive: true, force: true });
@@ -224,7 +236,7 @@ export async function executeRestore(plan: RestorePlan, secrets: Secrets, log: L
       stop.abort();
     });
   try {
-    await Promise.all([guard(restoreFiles(plan, log, stop.signal)), plan.database && guard(restoreDatabase(plan.database, secrets, log, stop.signal))]);
+    await Promise.all([guard(restoreFiles(plan, log, stop.signal)), plan.database && guard(loadDatabase(plan.database, secrets, log, stop.signal))]);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
@@ -261,29 +273,36 @@ export function rsyncArgv(source: string, target: string): string[] {
   return ['rsync', '--archive', '--hard-links', '--', `${source}/`, `${target}/`];
 }
 
-/** createdb, then the load; a database this restore created and could not fill is dropped again. */
-async function restoreDatabase(db: DatabaseRestore, secrets: Secrets, log: Log, signal: AbortSignal): Promise<void> {
+/** Under --force the old database is dropped first; then createdb, as admin.ts's role when there is one. */
+async function createDatabase(db: DatabaseRestore, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
   const env = restoreEnv(db.connection, db.name, secrets);
   if (db.commands.drop) {
     log(`dropping the existing database ${db.name} (--force)`);
     await runDbCommand(db.commands.drop, env, signal);
   }
-  log(`creating the database ${db.name} on ${serverName(db.connection)}, owner ${db.owner}`);
+  const as = `${db.connection.user}${db.admin ? ` (from ${db.admin.source})` : ''}`;
+  log(`creating the database ${db.name} on ${db.connection.host}:${db.connection.port} as ${as}, owner ${db.owner}`);
   await runDbCommand(db.commands.create, env, signal);
+}
+
+async function loadDatabase(db: DatabaseRestore, secrets: Secrets, log: Log, signal: AbortSignal): Promise<void> {
+  const env = restoreEnv(db.connection, db.name, secrets);
   try {
     for (const command of db.commands.load) {
       log(`loading ${db.dump.path} (${db.dump.format}) into ${db.name}`);
       await runDbCommand(command, env, signal);
     }
-  } catch (e) {
-    // Not under `signal`: this must run even when the restore was interrupted.
-    const dropped = await runDbCommand({ stages: [['dropdb', '--no-password', '--if-exists', '--', db.name]] }, env).then(
-      () => true,
-      () => false,
-    );
-    log(dropped ? `dropped the partly restored database ${db.name}` : `could not drop the partly restored database ${db.name}: drop it by hand`);
-    throw e;
   } finally {
     if (db.commands.tempFile) await rm(db.commands.tempFile, { force: true });
   }
+}
+
+/** Not under a signal: this must run even when the restore was interrupted. */
+async function dropPartial(db: DatabaseRestore, secrets: Secrets, log: Log): Promise<void> {
+  const env = restoreEnv(db.connection, db.name, secrets);
+  const dropped = await runDbCommand({ stages: [['dropdb', '--no-password', '--if-exists', '--', db.name]] }, env).then(
+    () => true,
+    () => false,
+  );
+  log(dropped ? `dropped the partly restored database ${db.name}` : `could not drop the partly restored database ${db.name}: drop it by hand`);
 }
