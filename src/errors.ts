@@ -24,7 +24,7 @@
  * | DISK_FULL         | the destination ran out of space                            | 1    |
  * | STALE             | `check`: newest snapshot too old, or the last run failed    | 1    |
  * | LOCKED            | another run holds the destination lock                      | 75   |
- * | INTERRUPTED       | SIGINT/SIGTERM                                              | 130  |
+ * | INTERRUPTED       | SIGINT (130) or SIGTERM (143)                               | 130, 143 |
  */
 export type ErrorCode =
   | 'FILE_NOT_FOUND'
