@@ -25,7 +25,7 @@
  * | STALE             | `check`: newest snapshot too old, or the last run failed    | 1    |
  * | UNLOCK_REFUSED    | `unlock`: the holder may be running (no --force)            | 1    |
  * | LOCKED            | another run holds the destination lock                      | 75   |
- * | INTERRUPTED       | SIGINT/SIGTERM                                              | 130  |
+ * | INTERRUPTED       | SIGINT (130) or SIGTERM (143)                               | 130, 143 |
  */
 export type ErrorCode =
   | 'FILE_NOT_FOUND'

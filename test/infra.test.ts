@@ -54,8 +54,8 @@ describe('infra-repo workflow', function () {
     expect(json.newest.id).to.equal(id);
     expect(json.newest.ageSeconds).to.be.within(7190, 7300);
     const prom = await cli(['check', manifest, '--max-age', '1h', '--format', 'prometheus']);
-    expect(prom.stdout).to.match(/^backplan_check_ok\{job="fresh-job"\} 0$/m);
-    expect(prom.stdout).to.match(/^backplan_snapshot_age_seconds\{job="fresh-job"\} \d+$/m);
+    expect(prom.stdout).to.match(/^backplan_check_ok\{backup_job="fresh-job"\} 0$/m);
+    expect(prom.stdout).to.match(/^backplan_restorable_snapshot_timestamp_seconds\{backup_job="fresh-job"\} [\d.]+$/m);
   });
 
   it('check exits 1 when the last run failed, even with a fresh snapshot, and when there is none', async () => {

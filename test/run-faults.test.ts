@@ -176,7 +176,8 @@ describe('backplan run under faults', function () {
 
     for (const signal of ['SIGINT', 'SIGTERM'] as const) {
       for (const where of ['mid-dump', 'mid-copy'] as const) {
-        it(`${signal} ${where}: exit 130, children gone, snapshot left .partial, lock released, always-hooks run`, async () => {
+        const code = signal === 'SIGTERM' ? 143 : 130;
+        it(`${signal} ${where}: exit ${code}, children gone, snapshot left .partial, lock released, always-hooks run`, async () => {
           const marker = join(p.dir, `after-always-${signal}-${where}`);
           const manifest = await writeManifest(
             p,
@@ -201,11 +202,11 @@ describe('backplan run under faults', function () {
           const exited = await run.exited;
           const tookMs = Date.now() - sentAt;
           show(`${signal} ${where} (exit ${exited.code} after ${tookMs}ms)`, exited.stderr + exited.stdout);
-          expect(exited.code, exited.stderr).to.equal(130);
+          expect(exited.code, exited.stderr).to.equal(code);
           expect(exited.stderr).to.match(/interrupted/);
           expect(exited.stderr).not.to.match(NO_STACK);
           expect(tookMs, 'exit after the signal').to.be.lessThan(8000);
-          expect(await processesOf(p.dir), 'processes left after exit 130').to.deep.equal([]);
+          expect(await processesOf(p.dir), `processes left after exit ${code}`).to.deep.equal([]);
           await blocker?.query('ROLLBACK');
           const after = await expectOnlySoundSnapshots(p.destination);
           expect(after.published, 'no new complete snapshot').to.deep.equal(before.published);

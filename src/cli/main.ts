@@ -11,7 +11,7 @@ import { formatPlan, PLAN_FORMATS } from '../plan/format/index.js';
 import type { PlanFormat } from '../plan/format/index.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { interruptController, interruptible } from './signals.js';
+import { interruptController, interruptible, receivedSignal } from './signals.js';
 import { TOOL_VERSION } from '../version.js';
 import { eventSink } from '../execute/events.js';
 import type { DistributiveOmit, RunEvent } from '../execute/events.js';
@@ -222,7 +222,6 @@ function positiveInt(value: string): number {
   return n;
 }
 
-/** A signal cancels the run (see ./signals.ts): exit 130. */
 interface RestoreCliOptions {
   to: string;
   database?: string;
@@ -245,6 +244,7 @@ interface RunCliOptions {
   progressEvery: number;
 }
 
+/** A signal cancels the run (see ./signals.ts): exit 130 after SIGINT, 143 after SIGTERM. */
 async function runWithSignals(file: string, o: RunCliOptions): Promise<number> {
   const [{ runFile }, { jsonReporter, lineReporter, summaryTable, terminalReporter }] = await Promise.all([
     import('../commands/run.js'),
@@ -263,8 +263,8 @@ async function runWithSignals(file: string, o: RunCliOptions): Promise<number> {
     reporter.close();
     if (!o.json && !o.quiet) process.stdout.write(summaryTable(summary));
     if (summary.failure) process.stderr.write(formatError(summary.failure) + '\n');
-    if (summary.status === 'interrupted') return EXIT.interrupted;
-    return summary.failure ? exitCodeFor(summary.failure.code) : EXIT.ok;
+    if (summary.status === 'interrupted') return exitCodeFor('INTERRUPTED', receivedSignal());
+    return summary.failure ? exitCodeFor(summary.failure.code, receivedSignal()) : EXIT.ok;
   } finally {
     reporter.close();
     controller.abort();
@@ -286,11 +286,11 @@ function errorEvent(e: BackplanError): DistributiveOmit<RunEvent, 'at' | 'v'> {
 function report(e: unknown): number {
   if (e instanceof BackplanErrors) {
     for (const err of e.errors) process.stderr.write(formatError(err) + '\n');
-    return Math.max(...e.errors.map((err) => exitCodeFor(err.code)));
+    return Math.max(...e.errors.map((err) => exitCodeFor(err.code, receivedSignal())));
   }
   if (e instanceof BackplanError) {
     process.stderr.write(formatError(e) + '\n');
-    return exitCodeFor(e.code);
+    return exitCodeFor(e.code, receivedSignal());
   }
   if (e instanceof CommanderError) return e.exitCode === 0 ? EXIT.ok : EXIT.invalid;
   process.stderr.write(`backplan: internal error (please report it):\n${(e as Error)?.stack ?? String(e)}\n`);

@@ -2,16 +2,27 @@
  * SIGINT/SIGTERM handling for the commands that start children. The first signal aborts the
  * command (children stopped, snapshot left .partial, lock released, scratch copies dropped);
  * a second one, or one arriving after the command has finished but before the process has
- * exited, exits 130 at once. The handlers are never removed: without them a late signal would
+ * exited, exits at once. The handlers are never removed: without them a late signal would
  * kill the process with no exit code at all.
+ *
+ * The exit code names the first signal received: 130 for SIGINT, 143 for SIGTERM, which is
+ * what systemd sends on `systemctl stop` (the unit lists 143 in SuccessExitStatus).
  */
 import { BackplanError } from '../errors.js';
-import { EXIT } from './exit-codes.js';
+import { exitCodeFor } from './exit-codes.js';
+
+let received: NodeJS.Signals | undefined;
+
+/** The first SIGINT or SIGTERM this process received, if any. */
+export function receivedSignal(): NodeJS.Signals | undefined {
+  return received;
+}
 
 export function interruptController(): AbortController {
   const controller = new AbortController();
-  const onSignal = () => {
-    if (controller.signal.aborted) process.exit(EXIT.interrupted);
+  const onSignal = (signal: NodeJS.Signals) => {
+    received ??= signal;
+    if (controller.signal.aborted) process.exit(exitCodeFor('INTERRUPTED', received));
     controller.abort();
   };
   process.on('SIGINT', onSignal);
@@ -25,7 +36,7 @@ export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>):
   try {
     return await fn(controller.signal);
   } catch (e) {
-    if (controller.signal.aborted) throw new BackplanError('INTERRUPTED', 'interrupted', { cause: e });
+    if (controller.signal.aborted) throw new BackplanError('INTERRUPTED', received ? `interrupted (${received})` : 'interrupted', { cause: e });
     throw e;
   } finally {
     controller.abort();

@@ -1,4 +1,5 @@
 import type { AssessedSnapshot, SnapshotState } from '../record/health.js';
+import { snapshotBytes } from '../record/snapshot-record.js';
 import { formatBytes } from '../util/bytes.js';
 import { textTable } from '../util/table.js';
 
@@ -20,7 +21,7 @@ export function listed(assessed: AssessedSnapshot[]): ListedSnapshot[] {
     id: s.id,
     kind: s.kind,
     time: s.time.toISOString(),
-    bytes: s.record?.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0),
+    bytes: s.record ? snapshotBytes(s.record) : undefined,
     state: s.state,
     ...(s.problem ? { problem: s.problem } : {}),
     verified: s.verification?.verifiedAt,

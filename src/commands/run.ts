@@ -100,7 +100,14 @@ async function lockedRun(
   await ping(status === 'ok' ? 'finish' : 'fail', failure?.message);
   // A locked run says nothing about the destination's health: the holder will record its own end.
   if (status !== 'locked') {
-    const lastRun = { status, endedAt: new Date().toISOString(), snapshot: status === 'ok' ? plan.snapshot.id : undefined, error: failure?.message };
+    const lastRun = {
+      status,
+      startedAt: new Date(started).toISOString(),
+      endedAt: new Date(started + durationMs).toISOString(),
+      durationMs,
+      snapshot: status === 'ok' ? plan.snapshot.id : undefined,
+      error: failure?.message,
+    };
     await recordLastRun(destination, lastRun).catch(() => undefined);
   }
   emit({ type: 'run-end', status, snapshot: status === 'ok' ? plan.snapshot.id : undefined, durationMs, error: failure?.message });

@@ -48,3 +48,8 @@ export interface SnapshotRecord {
   artefacts: ArtefactRecord[];
   steps: StepRecord[];
 }
+
+/** The bytes a snapshot takes: its artefacts, and the files each SHA256SUMS list covers. */
+export function snapshotBytes(record: SnapshotRecord): number {
+  return record.artefacts.reduce((n, a) => n + a.bytes + (a.covers?.bytes ?? 0), 0);
+}

@@ -1,7 +1,7 @@
 /**
  * Regression (CI, stop 8): a second Ctrl-C that reached `backplan run` just after the run had
  * finished found no handler left and killed the process by signal, so the shell saw no exit
- * code instead of 130. The handlers now stay installed for the life of the process.
+ * code instead of 130 (143 for SIGTERM). The handlers now stay installed for the life of the process.
  */
 import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
@@ -15,14 +15,14 @@ function exitOf(script: string): Promise<{ code: number | null; signal: NodeJS.S
 }
 
 describe('regression: a signal after the command finished', () => {
-  for (const signal of ['SIGINT', 'SIGTERM']) {
-    it(`${signal} once the work is done still exits 130, not by signal`, async () => {
+  for (const [signal, code] of [['SIGINT', 130], ['SIGTERM', 143]] as const) {
+    it(`${signal} once the work is done still exits ${code}, not by signal`, async () => {
       const script = `
         const { interruptible } = await import(${JSON.stringify(signalsModule)});
         await interruptible(async () => 'done');
         process.kill(process.pid, '${signal}');
         setTimeout(() => process.exit(3), 5000);`;
-      expect(await exitOf(script)).to.deep.equal({ code: 130, signal: null });
+      expect(await exitOf(script)).to.deep.equal({ code, signal: null });
     });
   }
 
