@@ -7,6 +7,7 @@ import type { Manifest } from '../manifest.js';
 import { openDestination } from '../destination/registry.js';
 import { makePlan } from '../plan/make-plan.js';
 import { offlineFacts, offlineResolution } from '../plan/offline.js';
+import { githubAnnotations } from './annotations.js';
 import type { Output } from './output.js';
 
 export type ValidateFormat = 'text' | 'github';
@@ -16,11 +17,9 @@ export async function validateCommand(targets: string[], format: ValidateFormat,
   const files = await expandTargets(targets);
   const all: BackplanError[] = [];
   const valid: ValidManifest[] = [];
+  // Annotations are written together at the end: past GitHub's limit, the last one sums up the rest.
   const print = (errors: BackplanError[]) => {
-    for (const e of errors) {
-      if (format === 'github') output.out(githubAnnotation(e));
-      else output.err(formatError(e) + '\n');
-    }
+    if (format === 'text') for (const e of errors) output.err(formatError(e) + '\n');
     all.push(...errors);
   };
   let invalid = 0;
@@ -33,6 +32,7 @@ export async function validateCommand(targets: string[], format: ValidateFormat,
   const shared = crossManifestErrors(valid);
   invalid += new Set(shared.map((e) => e.pos?.file)).size;
   print(shared);
+  if (format === 'github') output.out(githubAnnotations(all));
   const files_ = files.length === 1 ? '1 manifest' : `${files.length} manifests`;
   output.err(invalid === 0 ? `${files_} valid\n` : `${files_}: ${invalid} invalid, ${all.length} error(s)\n`);
   return all;
@@ -94,14 +94,6 @@ function graphErrors(source: ManifestSource & { manifest: Manifest }): BackplanE
     if (e instanceof BackplanErrors) return e.errors;
     throw e;
   }
-}
-
-function githubAnnotation(e: BackplanError): string {
-  const escape = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  const pos = e.pos;
-  const where = pos ? ` file=${pos.file},line=${pos.line},col=${pos.col}` : '';
-  const message = e.details.hint ? `${e.message} (${e.details.hint})` : e.message;
-  return `::error${where}::${escape(message)}\n`;
 }
 
 /** Folders stand for the *.yaml / *.yml manifests they hold, recursively, sorted. */
