@@ -14,7 +14,7 @@ const standaloneCode = standaloneCodeModule as unknown as (ajv: Ajv, validate: u
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 
 const schema = JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: { source: true, esm: true } });
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, code: { source: true, esm: true } });
 addFormats(ajv, ['uri']);
 const code = standaloneCode(ajv, ajv.compile(schema));
 // ajv's ESM output still require()s its runtime helpers (string length, formats).

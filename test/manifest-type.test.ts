@@ -112,6 +112,7 @@ const TYPE_REQUIRED: Record<string, string[]> = {
 
 type Schema = {
   $ref?: string;
+  allOf?: Schema[];
   type?: string | string[];
   properties?: Record<string, Schema>;
   items?: Schema;
@@ -122,10 +123,15 @@ type Schema = {
 
 const schema = JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as Schema;
 
+/** Follows `$ref`, and `allOf: [{ $ref }]` (how a property keeps its own title beside a reference). */
 function deref(node: Schema): Schema {
   let at = node;
   const seen = new Set<string>();
-  while (at.$ref) {
+  while (at.$ref || at.allOf?.length === 1) {
+    if (!at.$ref) {
+      at = at.allOf![0]!;
+      continue;
+    }
     const ref = at.$ref;
     expect(ref, 'only local definitions are referenced').to.match(/^#\/definitions\//);
     expect(seen.has(ref), `$ref cycle at ${ref}`).to.equal(false);

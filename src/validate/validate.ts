@@ -11,7 +11,7 @@ export function validateManifest(data: unknown, doc: Document.Parsed, source: So
   if (checkSchema(data)) return [];
   const seen = new Set<string>();
   const errors: { offset: number; error: BackplanError }[] = [];
-  for (const raw of checkSchema.errors ?? []) {
+  for (const raw of collapseAlternatives(checkSchema.errors ?? [])) {
     const described = describeSchemaError(raw);
     const offset = offsetFor(raw, doc);
     const key = `${offset}:${described.message}`;
@@ -32,3 +32,27 @@ function offsetFor(error: ErrorObject, doc: Document.Parsed): number {
   return offsetOf(doc, path);
 }
 
+
+/**
+ * ajv reports a failed `anyOf` with every branch's errors. A value of one branch's type (a
+ * command string that is blank) keeps that branch's errors; a value of no branch's type becomes
+ * one `type` error naming every type ("a string or a list").
+ */
+function collapseAlternatives(errors: ErrorObject[]): ErrorObject[] {
+  const failed = errors.filter((e) => e.keyword === 'anyOf');
+  if (failed.length === 0) return errors;
+  const out = errors.filter((e) => e.keyword !== 'anyOf' && !failed.some((f) => isBranchError(e, f)));
+  for (const f of failed) {
+    const branches = (f.schema as unknown[]).map((_, i) => errors.filter((e) => isBranchError(e, f) && e.schemaPath.startsWith(`${f.schemaPath}/${i}/`)));
+    const typeMiss = (branch: ErrorObject[]) => branch.some((e) => e.keyword === 'type' && e.instancePath === f.instancePath);
+    const ofType = branches.filter((b) => !typeMiss(b));
+    if (ofType.length === 1) out.push(...ofType[0]!);
+    else {
+      const types = branches.flatMap((b) => b.filter((e) => e.keyword === 'type' && e.instancePath === f.instancePath).map((e) => String(e.params.type)));
+      out.push({ ...f, keyword: 'type', params: { type: [...new Set(types)].join(',') } });
+    }
+  }
+  return out;
+}
+
+const isBranchError = (e: ErrorObject, anyOf: ErrorObject) => e !== anyOf && e.schemaPath.startsWith(`${anyOf.schemaPath}/`) && e.instancePath.startsWith(anyOf.instancePath);
