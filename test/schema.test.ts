@@ -4,9 +4,17 @@
  * keyword beside a `$ref` and head each hover with the nearest `title`.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
+import { execFile } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { promisify } from 'node:util';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
+import { legacyManifest, parseBackupInfo } from '../src/commands/import-legacy.js';
+import { MODELINE, SCHEMA_FILE } from '../src/commands/schema.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 
@@ -53,5 +61,64 @@ describe('the manifest schema for other JSON Schema clients', () => {
     }
     expect(untitled).to.deep.equal([]);
     expect(titles.size).to.be.at.least(50);
+  });
+});
+
+describe('one modeline, resolved from the manifest\'s folder', function () {
+  this.timeout(60_000);
+  const MODELINE_AT = /^#\s*yaml-language-server:\s*\$schema=(\S+)/m;
+  const ROOT = fileURLToPath(new URL('../../', import.meta.url));
+  const schemaText = readFileSync(SCHEMA_PATH, 'utf8');
+
+  /** Every YAML file of the repository that names a schema, with the text it holds. */
+  function manifestsWithModeline(): [string, string][] {
+    const skip = new Set(['node_modules', 'dist', '.git']);
+    const walk = (dir: string): string[] =>
+      readdirSync(dir, { withFileTypes: true }).flatMap((e) => {
+        if (skip.has(e.name)) return [];
+        if (e.isDirectory()) return walk(path.join(dir, e.name));
+        return /\.ya?ml$/.test(e.name) ? [path.join(dir, e.name)] : [];
+      });
+    return walk(ROOT)
+      .map((f): [string, string] => [path.relative(ROOT, f), readFileSync(f, 'utf8')])
+      .filter(([, text]) => MODELINE_AT.test(text));
+  }
+
+  it('every manifest of the repository starts with the same modeline', () => {
+    const found = manifestsWithModeline();
+    expect(found.length).to.be.at.least(50);
+    const other = found.filter(([, text]) => !text.startsWith(MODELINE + '\n')).map(([file, text]) => `${file}: ${MODELINE_AT.exec(text)![0]}`);
+    expect(other).to.deep.equal([]);
+  });
+
+  it('the schema it names lies beside each of them and is the schema', () => {
+    const folders = new Set(manifestsWithModeline().map(([file]) => path.dirname(file)));
+    for (const folder of folders) {
+      const named = path.join(ROOT, folder, SCHEMA_FILE);
+      expect(existsSync(named), `${folder}/${SCHEMA_FILE}`).to.equal(true);
+      expect(readFileSync(named, 'utf8'), `${folder}/${SCHEMA_FILE}`).to.equal(schemaText);
+    }
+  });
+
+  it('the manifests backplan writes use it too', () => {
+    const text = legacyManifest(parseBackupInfo('b.json', JSON.stringify({ periodicity: 2, backup_dir: '/srv/b' })), 'b.json');
+    expect(text.split('\n')[0]).to.equal(MODELINE);
+  });
+
+  it('backplan schema --write FOLDER puts the schema where the modeline looks; --write FILE writes that file', async () => {
+    const dir = await mkdtemp(path.join(os.tmpdir(), 'backplan-schema-'));
+    try {
+      const cli = (...args: string[]) => promisify(execFile)(process.execPath, [path.join(ROOT, 'dist/src/cli/main.js'), ...args], { cwd: dir });
+      const folder = await cli('schema', '--write', '.');
+      expect(folder.stderr).to.equal(`wrote ${SCHEMA_FILE}; manifests beside it start with:\n${MODELINE}\n`);
+      expect(readFileSync(path.join(dir, SCHEMA_FILE), 'utf8')).to.equal(schemaText);
+      await cli('schema', '--write', 'other.json');
+      expect(readFileSync(path.join(dir, 'other.json'), 'utf8')).to.equal(schemaText);
+      const refused = await cli('schema', '--write', 'no/such/folder/x.json').catch((e: { code: number; stderr: string }) => e);
+      expect(refused).to.include({ code: 2 });
+      expect((refused as { stderr: string }).stderr).to.match(/^cannot write the schema to no\/such\/folder\/x\.json: ENOENT\n/);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

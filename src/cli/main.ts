@@ -3,7 +3,6 @@
  * The thin CLI: parses arguments, calls a command, maps error codes to exit codes. Expected
  * failures print their message (file:line:col or step and command) and never a stack.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BackplanError, BackplanErrors, formatError } from '../errors.js';
 import { processOutput } from '../commands/output.js';
@@ -179,9 +178,13 @@ function program(): Command {
 
   cli
     .command('schema')
-    .description('print the manifest JSON Schema')
-    .action(() => {
-      process.stdout.write(readFileSync(new URL('../../../schemas/manifest.schema.json', import.meta.url), 'utf8'));
+    .description('print the manifest JSON Schema, or write it beside your manifests for the editor modeline')
+    .option('--write <path>', 'write it to PATH: a folder (gets manifest.schema.json) or a file')
+    .action(async (o: { write?: string }) => {
+      const { schemaText, writeSchema, MODELINE } = await import('../commands/schema.js');
+      if (!o.write) return void process.stdout.write(await schemaText());
+      const file = await writeSchema(o.write);
+      process.stderr.write(`wrote ${file}; manifests beside it start with:\n${MODELINE}\n`);
     });
 
   return cli;
