@@ -26,6 +26,8 @@ import type {
   StepSpec,
 } from '../src/manifest.js';
 import { settingsOf } from '../src/plan/settings.js';
+import { valueSchema } from '../src/validate/value-schema.js';
+import type { SchemaNode } from '../src/validate/value-schema.js';
 
 type DeepRequired<T> = T extends (infer U)[] ? DeepRequired<U>[] : T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
 /** The keys of T that are not optional. */
@@ -121,7 +123,8 @@ type Schema = {
   definitions?: Record<string, Schema>;
 };
 
-const schema = JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as Schema;
+/** The schema as `validate` applies it, to values after `${VAR}` expansion (its editor-only `${…}` branches cut). */
+const schema = valueSchema(JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as SchemaNode) as Schema;
 
 /** Follows `$ref`, and `allOf: [{ $ref }]` (how a property keeps its own title beside a reference). */
 function deref(node: Schema): Schema {
