@@ -46,7 +46,7 @@ const full: DeepRequired<Manifest> = {
     explicit: {
       config: ['/srv/dss/data/config', '/srv/dss/data/install.ini'],
       repository: '/srv/dss/data',
-      layout: 'plain',
+      layout: 'disk-objectstore', // incremental (below) needs a layout the database can describe
       database: { host: 'db.example.org', port: 5433, name: 'dss', user: 'dss' },
     },
   },

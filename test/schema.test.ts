@@ -57,7 +57,7 @@ describe('the manifest schema for other JSON Schema clients', () => {
     const definitions = schema.definitions as Record<string, Node>;
     const untitled: string[] = [];
     for (const [at, node] of subschemas(schema)) {
-      if (!/\/properties\/[^/]+$/.test(at) || at.endsWith('/properties/properties')) continue;
+      if (!/\/properties\/[^/]+$/.test(at) || at.endsWith('/properties/properties') || /\/(if|then)\//.test(at)) continue;
       const s = typeof node.$ref === 'string' ? definitions[node.$ref.replace('#/definitions/', '')]! : node;
       if (typeof s.title !== 'string' || s.title === '' || s.title === schema.title) untitled.push(at);
     }

@@ -18,6 +18,8 @@ import { TOOL_VERSION } from '../version.js';
 
 
 function durationArg(value: string): number {
+  // 0 needs no unit: it is what --help shows as --wait-lock's default.
+  if (/^0+$/.test(value)) return 0;
   try {
     return parseDuration(value);
   } catch {

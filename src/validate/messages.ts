@@ -18,6 +18,8 @@ export function describeSchemaError(e: ErrorObject, written?: string): Described
   const origin = written === undefined ? undefined : `expanded from ${written.length > 60 ? `${written.slice(0, 60)}…` : written}`;
   const described = describe(e, origin ? `${describeValue(e.data)}, ${origin}` : describeValue(e.data));
   if (origin && !described.message.includes(origin)) described.message += ` (${origin})`;
+  // A rule between keys (if/then) explains itself in the description beside the check.
+  if (e.schemaPath.includes('/then/') && typeof e.parentSchema?.description === 'string') described.hint ??= e.parentSchema.description;
   return described;
 }
 

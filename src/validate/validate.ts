@@ -17,7 +17,8 @@ export function validateManifest(data: unknown, doc: Document.Parsed, source: So
   const written = new Map(expansions.map((x) => [pointer(x.path), x]));
   const seen = new Set<string>();
   const errors: { offset: number; error: BackplanError }[] = [];
-  for (const raw of collapseAlternatives(checkSchema.errors ?? [])) {
+  // A failed if/then says only "must match then"; the errors inside `then` say what and why.
+  for (const raw of collapseAlternatives(checkSchema.errors ?? []).filter((e) => e.keyword !== 'if')) {
     const expansion = written.get(raw.instancePath);
     if (expansion?.unset) continue;
     const described = describeSchemaError(raw, expansion?.written);
