@@ -1,22 +1,27 @@
 /**
- * Build step: compiles schemas/manifest.schema.json with ajv into a standalone validator module,
+ * Build step: compiles the *value schema* of schemas/manifest.schema.json (src/validate/value-schema.ts:
+ * the schema as it applies after `${VAR}` expansion) with ajv into a standalone validator module,
  * dist/src/validate/manifest-validator.js, so that no command pays for compiling the schema at
- * start-up (about 80 ms: most of `backplan validate`'s time on a small manifest). Run by
- * `npm run build` after tsc; src/validate/manifest-validator.d.ts types the module.
+ * start-up (about 80 ms: most of `backplan validate`'s time on a small manifest). The module also
+ * exports `scalarTypes`, the keys an expanded value is converted for. Run by `npm run build`
+ * after tsc; src/validate/manifest-validator.d.ts types the module.
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { Ajv } from 'ajv';
 import standaloneCodeModule from 'ajv/dist/standalone/index.js';
 import addFormatsModule from 'ajv-formats';
+import { scalarTypes, valueSchema } from '../src/validate/value-schema.js';
+import type { SchemaNode } from '../src/validate/value-schema.js';
 
 // Both ship CommonJS; their default exports arrive wrapped under NodeNext.
 const standaloneCode = standaloneCodeModule as unknown as (ajv: Ajv, validate: unknown) => string;
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 
-const schema = JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as Record<string, unknown>;
-const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, allowUnionTypes: true, code: { source: true, esm: true } });
+const schema = valueSchema(JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as SchemaNode);
+const ajv = new Ajv({ allErrors: true, strict: true, verbose: true, code: { source: true, esm: true } });
 addFormats(ajv, ['uri']);
 const code = standaloneCode(ajv, ajv.compile(schema));
 // ajv's ESM output still require()s its runtime helpers (string length, formats).
 const header = "import { createRequire } from 'node:module';\nconst require = createRequire(import.meta.url);\n";
-writeFileSync(new URL('../src/validate/manifest-validator.js', import.meta.url), header + code.replace(/^"use strict";/, ''));
+const types = `\nexport const scalarTypes = ${JSON.stringify(scalarTypes(schema))};\n`;
+writeFileSync(new URL('../src/validate/manifest-validator.js', import.meta.url), header + code.replace(/^"use strict";/, '') + types);

@@ -26,6 +26,8 @@ import type {
   StepSpec,
 } from '../src/manifest.js';
 import { settingsOf } from '../src/plan/settings.js';
+import { valueSchema } from '../src/validate/value-schema.js';
+import type { SchemaNode } from '../src/validate/value-schema.js';
 
 type DeepRequired<T> = T extends (infer U)[] ? DeepRequired<U>[] : T extends object ? { [K in keyof T]-?: DeepRequired<T[K]> } : T;
 /** The keys of T that are not optional. */
@@ -44,7 +46,7 @@ const full: DeepRequired<Manifest> = {
     explicit: {
       config: ['/srv/dss/data/config', '/srv/dss/data/install.ini'],
       repository: '/srv/dss/data',
-      layout: 'plain',
+      layout: 'disk-objectstore', // incremental (below) needs a layout the database can describe
       database: { host: 'db.example.org', port: 5433, name: 'dss', user: 'dss' },
     },
   },
@@ -112,6 +114,7 @@ const TYPE_REQUIRED: Record<string, string[]> = {
 
 type Schema = {
   $ref?: string;
+  allOf?: Schema[];
   type?: string | string[];
   properties?: Record<string, Schema>;
   items?: Schema;
@@ -120,12 +123,18 @@ type Schema = {
   definitions?: Record<string, Schema>;
 };
 
-const schema = JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as Schema;
+/** The schema as `validate` applies it, to values after `${VAR}` expansion (its editor-only `${…}` branches cut). */
+const schema = valueSchema(JSON.parse(readFileSync(new URL('../../schemas/manifest.schema.json', import.meta.url), 'utf8')) as SchemaNode) as Schema;
 
+/** Follows `$ref`, and `allOf: [{ $ref }]` (how a property keeps its own title beside a reference). */
 function deref(node: Schema): Schema {
   let at = node;
   const seen = new Set<string>();
-  while (at.$ref) {
+  while (at.$ref || at.allOf?.length === 1) {
+    if (!at.$ref) {
+      at = at.allOf![0]!;
+      continue;
+    }
     const ref = at.$ref;
     expect(ref, 'only local definitions are referenced').to.match(/^#\/definitions\//);
     expect(seen.has(ref), `$ref cycle at ${ref}`).to.equal(false);

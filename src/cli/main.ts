@@ -3,7 +3,6 @@
  * The thin CLI: parses arguments, calls a command, maps error codes to exit codes. Expected
  * failures print their message (file:line:col or step and command) and never a stack.
  */
-import { readFileSync } from 'node:fs';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import { BackplanError, BackplanErrors, formatError } from '../errors.js';
 import { processOutput } from '../commands/output.js';
@@ -21,6 +20,8 @@ import type { DistributiveOmit, RunEvent } from '../execute/events.js';
 
 
 function durationArg(value: string): number {
+  // 0 needs no unit: it is what --help shows as --wait-lock's default.
+  if (/^0+$/.test(value)) return 0;
   try {
     return parseDuration(value);
   } catch {
@@ -207,10 +208,35 @@ function program(): Command {
     });
 
   cli
+    .command('init')
+    .description('write a commented starter manifest that validates as written (never over an existing file)')
+    .argument('[file]', 'where to write it; stdout when left out or -')
+    .option('--aiida [config]', 'an AiiDA profile; config.json (or its folder) found through AIIDA_PATH or ~/.aiida when not given (the default)')
+    .option('--profile <name>', 'the AiiDA profile (default: the config\'s default_profile)')
+    .option('--explicit', 'name the files and the database yourself (with --repository and --database)')
+    .option('--repository <dir>', 'explicit: the folder to back up')
+    .option('--database <name>', 'explicit: the PostgreSQL database')
+    .option('--config <path>', 'explicit: a configuration file or folder to keep (repeatable)', (v: string, all: string[] = []) => [...all, v])
+    .option('--host <host>', 'explicit: database host (default localhost)')
+    .option('--port <port>', 'explicit: database port (default 5432)', (v) => positiveInt(v))
+    .option('--user <user>', 'explicit: database role (default: the user running backplan)')
+    .addOption(new Option('--layout <layout>', 'explicit: repository layout').choices(['plain', 'aiida-1', 'disk-objectstore']))
+    .option('--name <name>', 'job name, [a-z0-9-]+ (default: from the profile or folder)')
+    .option('--destination <dest>', 'where snapshots go: a folder or user@host:/path (default /var/backups/backplan/NAME)')
+    .action(async (file: string | undefined, o: import('../commands/init.js').InitOptions) => {
+      const { initCommand } = await import('../commands/init.js');
+      await initCommand(file, o, processOutput);
+    });
+
+  cli
     .command('schema')
-    .description('print the manifest JSON Schema')
-    .action(() => {
-      process.stdout.write(readFileSync(new URL('../../../schemas/manifest.schema.json', import.meta.url), 'utf8'));
+    .description('print the manifest JSON Schema, or write it beside your manifests for the editor modeline')
+    .option('--write <path>', 'write it to PATH: a folder (gets manifest.schema.json) or a file')
+    .action(async (o: { write?: string }) => {
+      const { schemaText, writeSchema, MODELINE } = await import('../commands/schema.js');
+      if (!o.write) return void process.stdout.write(await schemaText());
+      const file = await writeSchema(o.write);
+      process.stderr.write(`wrote ${file}; manifests beside it start with:\n${MODELINE}\n`);
     });
 
   return cli;

@@ -8,6 +8,7 @@ import { assessJob, openJob } from './manage.js';
 import type { Reporter } from './reporters.js';
 import { summaryTable } from './reporters.js';
 import { runFile } from './run.js';
+import { MODELINE, writeSchema } from './schema.js';
 import type { RunSummary } from './run.js';
 
 export interface DemoOptions {
@@ -31,6 +32,7 @@ export async function demo(opts: DemoOptions): Promise<RunSummary> {
     const profile = await generateProfile({ dir, server, database, layout: 'disk-objectstore', nodes: opts.nodes });
     const manifest = join(dir, 'backplan-demo.yaml');
     await writeFile(manifest, demoManifest(profile.configPath, profile.profileName, join(dir, 'backups')));
+    await writeSchema(dir); // what the manifest's modeline names, for a look with --keep
     opts.write(`manifest: ${manifest}\n`);
     const summary = await runFile(manifest, { onEvent: opts.reporter.onEvent });
     opts.reporter.close();
@@ -47,7 +49,7 @@ export async function demo(opts: DemoOptions): Promise<RunSummary> {
 }
 
 function demoManifest(config: string, profile: string, destination: string): string {
-  return `# yaml-language-server: $schema=../schemas/manifest.schema.json
+  return `${MODELINE}
 # Written by \`backplan demo\` for a throwaway profile.
 version: 1
 name: backplan-demo

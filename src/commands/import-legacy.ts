@@ -5,6 +5,7 @@
  */
 import { readFile } from 'node:fs/promises';
 import { BackplanError } from '../errors.js';
+import { MODELINE } from './schema.js';
 
 /** backup_info.json as AiiDA 1.x's backup_setup.py wrote it. */
 export interface LegacyBackupInfo {
@@ -72,7 +73,7 @@ export function parseBackupInfo(file: string, text: string): LegacyBackupInfo {
 export function legacyManifest(info: LegacyBackupInfo, source: string, opts: ImportOptions = {}): string {
   const name = opts.name ?? jobName(opts.profile);
   const lines = [
-    '# yaml-language-server: $schema=https://backplan.dev/schemas/manifest.schema.json',
+    MODELINE,
     `# Imported by \`backplan import-legacy\` from ${source} (AiiDA 1.x start_backup.py).`,
     '# Review it, then: backplan validate <this file> && backplan plan <this file>',
     'version: 1',

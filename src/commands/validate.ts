@@ -7,22 +7,27 @@ import type { Manifest } from '../manifest.js';
 import { openDestination } from '../destination/registry.js';
 import { makePlan } from '../plan/make-plan.js';
 import { offlineFacts, offlineResolution } from '../plan/offline.js';
+import { githubAnnotations } from './annotations.js';
 import type { Output } from './output.js';
 
 export type ValidateFormat = 'text' | 'github';
 
 /** Validates manifests (files or folders of them); returns every error, printed as it goes. */
 export async function validateCommand(targets: string[], format: ValidateFormat, output: Output): Promise<BackplanError[]> {
-  const files = await expandTargets(targets);
+  const { files, empty } = await expandTargets(targets);
   const all: BackplanError[] = [];
   const valid: ValidManifest[] = [];
+  // Annotations are written together at the end: past GitHub's limit, the last one sums up the rest.
   const print = (errors: BackplanError[]) => {
-    for (const e of errors) {
-      if (format === 'github') output.out(githubAnnotation(e));
-      else output.err(formatError(e) + '\n');
-    }
+    if (format === 'text') for (const e of errors) output.err(formatError(e) + '\n');
     all.push(...errors);
   };
+  // A folder without manifests is a wrong path or glob in a CI job: failing it keeps the job from going green.
+  print(
+    empty.map(
+      (dir) => new BackplanError('USAGE', `no manifests (*.yaml, *.yml) under ${dir}`, { hint: 'check the folder or glob given to backplan validate' }),
+    ),
+  );
   let invalid = 0;
   for (const file of files) {
     const { errors, source } = await checkManifest(file);
@@ -33,8 +38,10 @@ export async function validateCommand(targets: string[], format: ValidateFormat,
   const shared = crossManifestErrors(valid);
   invalid += new Set(shared.map((e) => e.pos?.file)).size;
   print(shared);
+  if (format === 'github') output.out(githubAnnotations(all));
   const files_ = files.length === 1 ? '1 manifest' : `${files.length} manifests`;
-  output.err(invalid === 0 ? `${files_} valid\n` : `${files_}: ${invalid} invalid, ${all.length} error(s)\n`);
+  if (files.length === 0) output.err('no manifest validated\n');
+  else output.err(invalid === 0 && empty.length === 0 ? `${files_} valid\n` : `${files_}: ${invalid} invalid, ${all.length} error(s)\n`);
   return all;
 }
 
@@ -96,23 +103,20 @@ function graphErrors(source: ManifestSource & { manifest: Manifest }): BackplanE
   }
 }
 
-function githubAnnotation(e: BackplanError): string {
-  const escape = (s: string) => s.replace(/%/g, '%25').replace(/\r/g, '%0D').replace(/\n/g, '%0A');
-  const pos = e.pos;
-  const where = pos ? ` file=${pos.file},line=${pos.line},col=${pos.col}` : '';
-  const message = e.details.hint ? `${e.message} (${e.details.hint})` : e.message;
-  return `::error${where}::${escape(message)}\n`;
-}
-
-/** Folders stand for the *.yaml / *.yml manifests they hold, recursively, sorted. */
-async function expandTargets(targets: string[]): Promise<string[]> {
+/** Folders stand for the *.yaml / *.yml manifests they hold, recursively, sorted; `empty` lists those holding none. */
+async function expandTargets(targets: string[]): Promise<{ files: string[]; empty: string[] }> {
   const files: string[] = [];
+  const empty: string[] = [];
   for (const target of targets) {
     const info = await stat(target).catch(() => undefined);
-    if (info?.isDirectory()) files.push(...(await manifestsUnder(target)));
-    else files.push(target);
+    if (!info?.isDirectory()) files.push(target);
+    else {
+      const found = await manifestsUnder(target);
+      if (found.length === 0) empty.push(target);
+      files.push(...found);
+    }
   }
-  return files;
+  return { files, empty };
 }
 
 async function manifestsUnder(dir: string): Promise<string[]> {

@@ -2,8 +2,10 @@ import { readFile } from 'node:fs/promises';
 import { LineCounter, parseAllDocuments, parseDocument, isAlias, visit } from 'yaml';
 import type { Document } from 'yaml';
 import { BackplanError } from '../errors.js';
+import { flowReferences } from './flow-references.js';
 import { SourceText } from './source.js';
 import { expandVariables } from './variables.js';
+import type { Expansion } from './variables.js';
 
 /** A parsed manifest: its YAML document (with node ranges) and the plain data it holds. */
 export interface LoadedManifest {
@@ -11,6 +13,8 @@ export interface LoadedManifest {
   doc: Document.Parsed;
   /** The document as plain data, variables expanded; undefined when it is not well-formed YAML. */
   data: unknown;
+  /** The values that held `${…}`. */
+  expansions: Expansion[];
   errors: BackplanError[];
 }
 
@@ -38,20 +42,31 @@ export function loadManifestText(file: string, text: string, env: NodeJS.Process
   const doc = list[0] ?? parseDocument('', { lineCounter });
   const errors: BackplanError[] = [];
   if (list.length === 0) errors.push(source.error('YAML_SYNTAX', 0, 'the manifest is empty; start from `backplan schema` or manifests/'));
-  for (const e of doc.errors) errors.push(source.error('YAML_SYNTAX', e.pos[0], firstLine(e.message)));
+  const references = doc.errors.length > 0 ? flowReferences(text) : [];
+  for (const r of references) {
+    errors.push(
+      source.error('YAML_SYNTAX', r.offset, `${r.text} inside a YAML flow collection ({ … } or [ … ]) is read as YAML braces, not as a variable`, {
+        hint: `quote the value ("${r.text}"; an expanded number stays a number) or write the collection in block style`,
+      }),
+    );
+  }
+  // The parser's errors from the first such reference on are its consequences.
+  const causeAt = references[0]?.offset ?? Infinity;
+  for (const e of doc.errors) if (e.pos[0] < causeAt) errors.push(source.error('YAML_SYNTAX', e.pos[0], firstLine(e.message)));
   for (const extra of list.slice(1)) {
     errors.push(source.error('YAML_SYNTAX', extra.range[0], 'a manifest holds one YAML document; remove the extra "---" document'));
   }
   errors.push(...unresolvedAliases(doc, source));
-  if (errors.length > 0) return { source, doc, data: undefined, errors };
+  if (errors.length > 0) return { source, doc, data: undefined, expansions: [], errors };
 
-  errors.push(...expandVariables(doc, source, env));
+  const expanded = expandVariables(doc, source, env);
+  errors.push(...expanded.errors);
   try {
     // Unset variables stay as written, so schema errors can still be reported beside them.
-    return { source, doc, data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), errors };
+    return { source, doc, data: doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT }), expansions: expanded.expansions, errors };
   } catch (e) {
     errors.push(source.error('YAML_SYNTAX', firstAliasOffset(doc), `${firstLine((e as Error).message)} (at most ${MAX_ALIAS_COUNT} alias uses)`));
-    return { source, doc, data: undefined, errors };
+    return { source, doc, data: undefined, expansions: [], errors };
   }
 }
 

@@ -2,6 +2,7 @@ import type { Document } from 'yaml';
 import { BackplanError } from '../errors.js';
 import type { Command, Manifest } from '../manifest.js';
 import { splitWords } from '../util/words.js';
+import { coerceExpanded } from '../validate/coerce.js';
 import { validateManifest } from '../validate/validate.js';
 import { loadManifestFile, loadManifestText } from './load.js';
 import type { LoadedManifest } from './load.js';
@@ -28,7 +29,8 @@ export function readManifestText(file: string, text: string, env: NodeJS.Process
 
 function checkLoaded(loaded: LoadedManifest): ManifestSource {
   const { source, doc } = loaded;
-  const schemaErrors = loaded.data === undefined ? [] : validateManifest(loaded.data, doc, source);
+  if (loaded.data !== undefined) coerceExpanded(loaded.data, loaded.expansions);
+  const schemaErrors = loaded.data === undefined ? [] : validateManifest(loaded.data, doc, source, loaded.expansions);
   const commandErrors = loaded.data !== undefined && schemaErrors.length === 0 ? checkCommands(loaded.data as Manifest, doc, source) : [];
   const errors = [...loaded.errors, ...schemaErrors, ...commandErrors].sort(byPosition);
   return {

@@ -12,11 +12,19 @@ const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
 
 /**
  * Turns one ajv error into a sentence naming the key and, where the schema knows them, the
- * allowed values.
+ * allowed values; for a value expanded from `${…}`, also how it was written.
  */
-export function describeSchemaError(e: ErrorObject): DescribedError {
+export function describeSchemaError(e: ErrorObject, written?: string): DescribedError {
+  const origin = written === undefined ? undefined : `expanded from ${written.length > 60 ? `${written.slice(0, 60)}…` : written}`;
+  const described = describe(e, origin ? `${describeValue(e.data)}, ${origin}` : describeValue(e.data));
+  if (origin && !described.message.includes(origin)) described.message += ` (${origin})`;
+  // A rule between keys (if/then) explains itself in the description beside the check.
+  if (e.schemaPath.includes('/then/') && typeof e.parentSchema?.description === 'string') described.hint ??= e.parentSchema.description;
+  return described;
+}
+
+function describe(e: ErrorObject, got: string): DescribedError {
   const where = displayPath(pointerToPath(e.instancePath)) || 'the manifest';
-  const got = describeValue(e.data);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
     case 'additionalProperties': {
