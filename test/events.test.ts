@@ -8,13 +8,9 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Ajv } from 'ajv';
 import addFormatsModule from 'ajv-formats';
-import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
-import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile, repoRoot } from './support/profile.js';
-import type { TestProfile } from './support/profile.js';
+import { cli, useProfile, repoRoot } from './support/profile.js';
 
 const addFormats = addFormatsModule as unknown as (ajv: Ajv, formats: string[]) => Ajv;
 
@@ -26,20 +22,12 @@ interface Event {
 
 describe('run --json events', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let p: TestProfile;
+  const p = useProfile('events', { nodes: 5 });
   let check: (e: unknown) => boolean;
   before(async () => {
     const ajv = new Ajv({ strict: true, allErrors: true });
     addFormats(ajv, ['date-time']);
     check = ajv.compile(JSON.parse(await readFile(join(repoRoot, 'schemas/events.schema.json'), 'utf8')) as object);
-    const server = await testServer();
-    db = { server, name: await createDatabase(server, 'events') };
-    p = await makeProfile(db, { nodes: 5 });
-  });
-  after(async () => {
-    await p?.cleanup();
-    if (db) await dropDatabase(db.server, db.name);
   });
 
   /** Runs the CLI; every stdout line must be one valid event. */

@@ -5,17 +5,13 @@
 import { expect } from 'chai';
 import { mkdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import type { SnapshotEntry } from '../src/destination/types.js';
 import { assessSnapshots } from '../src/record/health.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { dailyId, destinationState, fabricateSnapshot } from './support/destination.js';
 import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
-import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile } from './support/profile.js';
-import type { TestProfile } from './support/profile.js';
+import { cli, useProfile } from './support/profile.js';
 
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
@@ -75,17 +71,7 @@ describe('snapshot health: one judgement', () => {
 
 describe('snapshot health through the commands', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let p: TestProfile;
-  before(async () => {
-    const server = await testServer();
-    db = { server, name: await createDatabase(server, 'health') };
-    p = await makeProfile(db, { nodes: 5 });
-  });
-  after(async () => {
-    await p?.cleanup();
-    if (db) await dropDatabase(db.server, db.name);
-  });
+  const p = useProfile('health', { nodes: 5 });
   // Each test fabricates its own history at an empty destination.
   afterEach(() => rm(p.destination, { recursive: true, force: true }));
 

@@ -15,7 +15,7 @@ import { openDestination } from '../src/destination/registry.js';
 import type { Destination } from '../src/destination/types.js';
 import { isBackplanError } from '../src/errors.js';
 import { acquireLock, releaseLock } from '../src/record/lock.js';
-import { DESTINATION_KINDS } from './support/destination-kinds.js';
+import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { spawnHolder } from './support/lock-holder.js';
 import type { Holder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
@@ -37,15 +37,7 @@ for (const kind of DESTINATION_KINDS) {
     let manifest: string;
     const holders: Holder[] = [];
 
-    before(async function () {
-      const why = kind.unavailable();
-      if (why) {
-        console.log(`    (skipped: ${why})`);
-        this.skip();
-      }
-      await kind.start();
-    });
-    after(() => kind.stop());
+    useKind(kind);
     beforeEach(async () => {
       scratch = await mkdtemp(join(tmpdir(), 'backplan-locks-'));
       dir = join(scratch, 'backups');

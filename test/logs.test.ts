@@ -3,28 +3,14 @@
  * interval while a step runs, what hooks print, and less or more with --quiet / --verbose.
  */
 import { expect } from 'chai';
-import { createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
-import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile } from './support/profile.js';
-import type { TestProfile } from './support/profile.js';
+import { cli, useProfile } from './support/profile.js';
 
 const STAMP = '\\d{4}-\\d\\d-\\d\\dT[\\d:.]+Z';
 
 describe('run output without a terminal', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let p: TestProfile;
-  before(async () => {
-    const server = await testServer();
-    db = { server, name: await createDatabase(server, 'logs') };
-    p = await makeProfile(db, { nodes: 5 });
-  });
-  after(async () => {
-    await p?.cleanup();
-    if (db) await dropDatabase(db.server, db.name);
-  });
+  const p = useProfile('logs', { nodes: 5 });
 
   it('prints a progress line for a long step at the interval asked for, and what hooks print', async () => {
     const file = await writeManifest(p, 'slow.yaml', 'repository: { strategy: tar }\nhooks:\n  before: [{ run: [sh, -c, "echo warming up; sleep 4.5"] }]');

@@ -6,12 +6,8 @@
  */
 import { spawn } from 'node:child_process';
 import { expect } from 'chai';
-import { createDatabase, dropDatabase } from '../../src/demo/cluster.js';
 import { writeManifest } from '../support/manifests.js';
-import { testServer } from '../support/pg.js';
-import type { TestDatabase } from '../support/pg.js';
-import { cliPath, makeProfile } from '../support/profile.js';
-import type { TestProfile } from '../support/profile.js';
+import { cliPath, useProfile } from '../support/profile.js';
 
 /** Runs a backup and sends SIGINT without pause from the moment it releases its lock to its end. */
 function spammedRun(manifest: string): Promise<{ code: number | null; signal: NodeJS.Signals | null }> {
@@ -35,17 +31,7 @@ function spammedRun(manifest: string): Promise<{ code: number | null; signal: No
 
 describe('regression: a signal while the process exits', function () {
   this.timeout(120_000);
-  let db: TestDatabase;
-  let p: TestProfile;
-  before(async () => {
-    const server = await testServer();
-    db = { server, name: await createDatabase(server, 'sigexit') };
-    p = await makeProfile(db, { nodes: 5 });
-  });
-  after(async () => {
-    await p?.cleanup();
-    if (db) await dropDatabase(db.server, db.name);
-  });
+  const p = useProfile('sigexit', { nodes: 5 });
 
   it('never ends by signal, whatever moment a Ctrl-C lands after the run (8 tries)', async () => {
     const manifest = await writeManifest(p, 'quick.yaml', 'repository: { strategy: tar }');

@@ -6,7 +6,9 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { generateProfile } from '../../src/demo/profile/index.js';
 import type { AiidaLayout, GeneratedProfile } from '../../src/demo/profile/index.js';
+import { testServer } from './pg.js';
 import type { TestDatabase } from './pg.js';
+import { createDatabase, dropDatabase } from '../../src/demo/cluster.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
 export const cliPath = join(repoRoot, 'dist/src/cli/main.js');
@@ -53,4 +55,22 @@ export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: strin
       resolve({ code, stdout, stderr });
     });
   });
+}
+
+/**
+ * Inside a `describe`: a fresh database and a generated profile for the block, made in `before`
+ * and removed in `after`. Read its fields only inside hooks and tests.
+ */
+export function useProfile(prefix: string, opts: { layout?: AiidaLayout; nodes?: number; extra?: string } = {}): TestProfile & { db: TestDatabase } {
+  const shared = {} as TestProfile & { db: TestDatabase };
+  before(async () => {
+    const server = await testServer();
+    shared.db = { server, name: await createDatabase(server, prefix) };
+    Object.assign(shared, await makeProfile(shared.db, opts));
+  });
+  after(async () => {
+    await shared.cleanup?.();
+    if (shared.db) await dropDatabase(shared.db.server, shared.db.name);
+  });
+  return shared;
 }
