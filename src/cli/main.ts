@@ -213,6 +213,15 @@ function program(): Command {
       process.stdout.write(readFileSync(new URL('../../../schemas/manifest.schema.json', import.meta.url), 'utf8'));
     });
 
+  cli
+    .command('completion')
+    .description('print the completion script for bash, zsh or fish')
+    .addArgument(cli.createArgument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(shell, cli));
+    });
+
   return cli;
 }
 
