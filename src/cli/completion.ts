@@ -138,8 +138,9 @@ if [[ $funcstack[1] == ${fn} ]]; then ${fn} "$@"; else compdef ${fn} ${tree.name
 function fish(tree: CliCommand): string {
   const q = (s: string) => `'${s.replace(/[\\']/g, '\\$&')}'`;
   const names = (n: string[]) => n.map((x) => (x.startsWith('--') ? `-l ${x.slice(2)}` : `-s ${x.slice(1)}`)).join(' ');
-  const value = (kind: ValueKind) =>
-    typeof kind === 'object' ? `-x -a ${q(kind.choices.join(' '))}` : { file: '-r -F', directory: "-x -a '(__fish_complete_directories)'", text: '-x' }[kind];
+  // -a: the candidates; -x: a value that is no file; -r -F: a file.
+  const offer = (kind: ValueKind) => (typeof kind === 'object' ? `-a ${q(kind.choices.join(' '))}` : kind === 'directory' ? "-a '(__fish_complete_directories)'" : '');
+  const value = (kind: ValueKind) => (kind === 'file' ? '-r -F' : `-x ${offer(kind)}`.trimEnd());
   const line = (condition: string, rest: string) => `complete -c ${tree.name} -n ${q(condition)} ${rest}`;
   const lines = [
     ...tree.options.map((o) => line('__fish_use_subcommand', `-f ${names(o.names)} -d ${q(o.description)}`)),
@@ -149,7 +150,7 @@ function fish(tree: CliCommand): string {
       const args = c.arguments.map((a) => a.kind);
       return [
         ...c.options.map((o) => line(when, `${names(o.names)}${o.value ? ` ${value(o.value.kind)}` : ''} -d ${q(o.description)}`)),
-        ...args.filter((k) => typeof k === 'object' || k === 'directory').map((k) => line(when, `-f ${value(k).replace(/^-x /, '')}`)),
+        ...args.filter((k) => offer(k) !== '').map((k) => line(when, `-f ${offer(k)}`)),
         // Files are fish's default: only a command that takes none turns them off.
         ...(args.includes('file') ? [] : [line(when, '-f')]),
       ];
