@@ -3,6 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { helpCommands, helpOptions } from './support/help.js';
 import { cli } from './support/profile.js';
 import { bashCompletions, fishCompletions, runShell } from './support/shells.js';
 
@@ -13,18 +14,6 @@ function onPath(tool: string): boolean {
   } catch {
     return false;
   }
-}
-
-/** The commands `backplan --help` lists, read from its text, not from the code that makes the scripts. */
-export async function helpCommands(): Promise<string[]> {
-  const help = (await cli(['--help'])).stdout;
-  return [...help.slice(help.indexOf('Commands:')).matchAll(/^ {2}([a-z][\w-]*)/gm)].map((m) => m[1]!);
-}
-
-/** The long options `backplan COMMAND --help` lists. */
-export async function helpOptions(command: string): Promise<string[]> {
-  const help = (await cli([command, '--help'])).stdout;
-  return [...help.slice(help.indexOf('Options:')).matchAll(/^ {2}(?:-\w, )?(--[\w-]+)/gm)].map((m) => m[1]!);
 }
 
 describe('shell completion (backplan completion bash|zsh|fish)', function () {
@@ -72,6 +61,7 @@ describe('shell completion (backplan completion bash|zsh|fish)', function () {
       expect(await complete('check', 'prod.yaml', '--max-age', '26h', '--format', '')).to.deep.equal(['json', 'prometheus', 'text']);
       expect(await complete('completion', '')).to.deep.equal(['bash', 'fish', 'zsh']);
       expect(await complete('help', 'ch')).to.deep.equal(['check']);
+      expect(await complete('man', 'im')).to.deep.equal(['import-legacy']);
     });
 
     it('offers files for a manifest, folders for --to, nothing for free text', async () => {

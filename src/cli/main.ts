@@ -222,6 +222,16 @@ function program(): Command {
       process.stdout.write(completionScript(shell, cli));
     });
 
+  cli
+    .command('man')
+    .description('print the man page of backplan, or of one command, as roff (pipe it to man -l -)')
+    .argument('[command]', 'the command whose page to print')
+    .option('--output-dir <dir>', 'write every page there instead, as backplan.1 and backplan-COMMAND.1')
+    .action(async (name: string | undefined, o: { outputDir?: string }) => {
+      const { manCommand } = await import('./man.js');
+      process.stdout.write(await manCommand(cli, name, o.outputDir));
+    });
+
   return cli;
 }
 
