@@ -239,6 +239,25 @@ function program(): Command {
       process.stderr.write(`wrote ${file}; manifests beside it start with:\n${MODELINE}\n`);
     });
 
+  cli
+    .command('completion')
+    .description('print the completion script for bash, zsh or fish')
+    .addArgument(cli.createArgument('<shell>', 'the shell').choices(['bash', 'zsh', 'fish']))
+    .action(async (shell: 'bash' | 'zsh' | 'fish') => {
+      const { completionScript } = await import('./completion.js');
+      process.stdout.write(completionScript(shell, cli));
+    });
+
+  cli
+    .command('man')
+    .description('print the man page of backplan, or of one command, as roff (pipe it to man -l -)')
+    .argument('[command]', 'the command whose page to print')
+    .option('--output-dir <dir>', 'write every page there instead, as backplan.1 and backplan-COMMAND.1')
+    .action(async (name: string | undefined, o: { outputDir?: string }) => {
+      const { manCommand } = await import('./man.js');
+      process.stdout.write(await manCommand(cli, name, o.outputDir));
+    });
+
   return cli;
 }
 
