@@ -10,7 +10,7 @@ import { countRowsIn } from '../db/row-counts.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
-import { libpqEnv } from '../steps/plan-input.js';
+import { conninfo, libpqEnv } from '../steps/plan-input.js';
 import { decompressor } from './archive.js';
 
 export interface DumpArtefact {
@@ -96,10 +96,6 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
     commands.load.push({ stages: [unpack], output: temp }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
   }
   return commands;
-}
-
-function conninfo(name: string): string {
-  return `dbname='${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /** Runs one planned command with the connection and password in the environment only. */
