@@ -18,6 +18,7 @@ import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { databaseText, fileHashes } from './support/compare.js';
 import { testServer } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';
+import { wrappedToolPath } from './support/tools.js';
 import type { CliResult, TestProfile } from './support/profile.js';
 
 const exec = promisify(execFile);
@@ -146,6 +147,17 @@ describe('restore onto another server, whose roles are missing', function () {
     expectRefused(r);
     expect(r.stderr).to.contain(`weak cannot create the roles ${owner}, ${reader} on 127.0.0.1:${other.port}: permission denied to create role`).and.contain('--admin-user postgres');
     expect(await rolesOn(other)).to.deep.equal([]);
+  });
+
+  it('--create-roles: a load failing after the roles were created drops the database and those roles again', async () => {
+    const name = `failing_${tag}`;
+    // pg_restore answers --version (the preflight) and fails the load.
+    const path = await wrappedToolPath(p.dir, 'failing', 'pg_restore', { prelude: 'case "$1" in --version) ;; *) echo "load failed on purpose" >&2; exit 1;; esac' });
+    const r = await cli(['restore', p.manifest, 'latest', '--dsn', dsn(), '--create-roles', '--to', join(p.dir, 'failing'), '--database', name], { env: { ...env, PATH: path } });
+    expect(r.code, r.stderr).to.equal(1);
+    expect(r.stderr).to.contain(`dropped the partly restored database ${name}`).and.contain(`dropped the roles this restore created (${owner}, ${reader})`);
+    expect(await rolesOn(other)).to.deep.equal([]);
+    expect(await query(other, 'postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).to.deep.equal([]);
   });
 
   it('--create-roles (--dsn) creates them without passwords, with their membership; owners, grants and data as in the original', async () => {
