@@ -160,10 +160,12 @@ function missingRoleProblems(plan: PreflightPlan, db: NonNullable<PreflightPlan[
         : missing.others.length > 0
           ? '; a role a policy or user mapping names cannot be left out'
           : `, or restore without them: ${leaveOut} (${[missing.owners.length > 0 && `every object owned by ${db.owner}`, missing.grantees.length > 0 && 'no GRANTs'].filter(Boolean).join(', ')})`;
-    return [{
-      problem: `the dump names roles that do not exist on ${where}: ${uses.join(', ')}`,
-      fix: `--create-roles creates them from the snapshot's database.roles.sql, without passwords${without}`,
-    }];
+    return [
+      {
+        problem: `the dump names roles that do not exist on ${where}: ${uses.join(', ')}`,
+        fix: `--create-roles creates them from the snapshot's database.roles.sql, without passwords${without}`,
+      },
+    ];
   }
   const problems: Problem[] = [];
   if (!db.roles.recorded) {
