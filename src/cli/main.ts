@@ -110,16 +110,25 @@ function program(): Command {
     .option('--owner <role>', 'owner of the new database (default: the profile\'s role)')
     .option('--admin-user <role>', 'create (and drop) the database as this role, owned by the profile\'s role; default: DATABASE_URL\'s user (same server), else PGUSER, when not the profile\'s role; password from the environment (PGPASSWORD, DATABASE_URL) or ~/.pgpass')
     .option('--no-owner', 'pg_restore --no-owner: every object owned by the database\'s owner, not as dumped')
+    .option('--no-privileges', 'pg_restore --no-privileges: no GRANTs (for a server without the roles they name)')
+    .option('--create-roles', 'first create the roles the dump names that the target server lacks, from the snapshot\'s database.roles.sql, without passwords')
+    .option('--host <host>', 'restore onto this server instead of the profile\'s (password from PGPASSWORD or ~/.pgpass)')
+    .option('--port <port>', 'the target server\'s port', (v) => {
+      if (!/^\d+$/.test(v) || Number(v) < 1 || Number(v) > 65535) throw new InvalidArgumentError('expected a TCP port, 1 to 65535');
+      return Number(v);
+    })
+    .option('--user <role>', 'the profile\'s role on the target server (the owner, and the user the restored AiiDA config names)')
+    .option('--dsn <url>', 'the target server as postgres://user@host:port[/database], instead of --host/--port/--user; no password in it')
     .option('--jobs <n>', 'parallel pg_restore jobs (custom/directory dumps)', (v) => positiveInt(v), 1)
     .option('--force', 'replace the target\'s repository/ and configuration, drop and recreate an existing database')
     .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
     .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
     .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
     .action(async (file: string, id: string, o: RestoreCliOptions) => {
-      // commander turns --no-owner into owner: false.
+      // commander turns --no-owner into owner: false, --no-privileges into privileges: false.
       const owner = typeof o.owner === 'string' ? o.owner : undefined;
       const { restoreFile } = await import('../commands/restore.js');
-      await interruptible((signal) => restoreFile(file, id, { ...o, owner, noOwner: o.owner === false, signal }, processOutput));
+      await interruptible((signal) => restoreFile(file, id, { ...o, owner, noOwner: o.owner === false, noPrivileges: o.privileges === false, signal }, processOutput));
     });
 
   cli
@@ -271,6 +280,12 @@ interface RestoreCliOptions {
   to: string;
   database?: string;
   owner?: string | false;
+  privileges?: boolean;
+  createRoles?: boolean;
+  host?: string;
+  port?: number;
+  user?: string;
+  dsn?: string;
   adminUser?: string;
   jobs: number;
   force?: boolean;

@@ -2,7 +2,8 @@ import { resolve } from 'node:path';
 import type { CompleteSnapshot, Destination, LocalSnapshots } from '../destination/types.js';
 import { snapshotChain } from '../record/chain.js';
 import { adminRole, adminSecrets } from '../restore/admin.js';
-import { restoreConnection } from '../restore/connection.js';
+import { BackplanError } from '../errors.js';
+import { onServer, restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
 import { checkRestoreSources, executeRestore, prepareRestore } from '../restore/restore.js';
 import type { RestorePlan } from '../restore/restore.js';
@@ -17,6 +18,15 @@ export interface RestoreCommandOptions {
   /** Creates and loads the database as this role (restore/admin.ts; else DATABASE_URL's or PGUSER's). */
   adminUser?: string;
   noOwner?: boolean;
+  /** pg_restore --no-privileges: no GRANTs, for a server without the roles they name. */
+  noPrivileges?: boolean;
+  /** Creates the roles the dump names that the target lacks (restore/roles.ts). */
+  createRoles?: boolean;
+  /** Another server than the profile's (restore/connection.ts: onServer). */
+  host?: string;
+  port?: number;
+  user?: string;
+  dsn?: string;
   force?: boolean;
   jobs: number;
   dryRun?: boolean;
@@ -51,8 +61,12 @@ function readInPlace(chain: CompleteSnapshot[], destination: Destination): Local
 
 async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
   const snapshot = local.entries.at(-1)!;
-  const { connection, secrets, note } = await restoreConnection(manifest, snapshot.dir);
+  const target = onServer(await restoreConnection(manifest, snapshot.dir), o);
+  const { connection, secrets, note } = target;
   if (note) out.err(`note: ${note}\n`);
+  if (target.database !== undefined && o.database !== undefined && target.database !== o.database) {
+    throw new BackplanError('USAGE', `--dsn names the database ${target.database} and --database ${o.database}`, { hint: 'give the database once' });
+  }
   const { admin, note: adminNote } = adminRole(connection, o.adminUser);
   if (adminNote) out.err(`note: ${adminNote}\n`);
   const plan = await prepareRestore({
@@ -61,9 +75,11 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     connection,
     secrets,
     admin,
-    database: o.database,
+    database: o.database ?? target.database,
     owner: o.owner,
     noOwner: o.noOwner ?? false,
+    noPrivileges: o.noPrivileges ?? false,
+    createRoles: o.createRoles ?? false,
     jobs: o.jobs,
     force: o.force ?? false,
     profileName: o.profileName,
@@ -88,6 +104,8 @@ function restoreSummary(plan: RestorePlan): string {
   if (plan.config) lines.push(`  config      ${plan.config.target}${plan.config.kind === 'aiida' ? ` (AiiDA profile ${plan.config.profile})` : ''}`);
   const db = plan.database;
   if (db) lines.push(`  database    ${db.name} on ${db.connection.host}:${db.connection.port}, owner ${db.owner}`);
+  const created = db?.roles.create?.roles;
+  if (created) lines.push(`  roles       created ${created.join(', ')}, without passwords (where pg_hba.conf asks for one, set it: ALTER ROLE … PASSWORD)`);
   if (plan.config?.kind === 'aiida') {
     const { merge, profile } = plan.config;
     if (merge) lines.push(`  merged      profile ${profile} into ${merge.file} (its previous content kept as ${merge.backup})`);

@@ -20,6 +20,17 @@ export interface StepRecord {
   stderrTail?: string;
 }
 
+/**
+ * The roles a dump names, by how a restore meets them: owners of its objects (not needed under
+ * --no-owner), grantees and grantors of its privileges (not under --no-privileges), and roles
+ * named by policies or user mappings (always).
+ */
+export interface DatabaseRoles {
+  owners: string[];
+  grantees: string[];
+  others: string[];
+}
+
 /** The contents of snapshot.json: a snapshot is complete exactly when this file exists. */
 export interface SnapshotRecord {
   format: 'backplan-snapshot/1';
@@ -43,6 +54,10 @@ export interface SnapshotRecord {
     compression: string;
     exportedSnapshot: boolean;
     rowCounts: Record<string, number>;
+    /** The database's owner when dumped (absent in snapshots older than #13, as `roles`). */
+    owner?: string;
+    /** The roles the dump names (db/roles.ts); their definitions are in database.roles.sql. */
+    roles?: DatabaseRoles;
   };
   repository?: { strategy: string; layout: string; source: string; files?: number; bytes?: number; extra?: Record<string, unknown> };
   artefacts: ArtefactRecord[];

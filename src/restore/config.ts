@@ -18,7 +18,7 @@ import type { DatabaseConnection } from '../resolve/types.js';
 export interface AiidaConfigTarget {
   /** The restored repository folder (the profile's repository URI path). */
   repository: string;
-  /** Where the database was restored: server and name. */
+  /** Where the database was restored: server, name, and the profile's role there. */
   database: DatabaseConnection;
   /** Restore the profile under this name, with a fresh PROFILE_UUID. */
   profileName?: string;
@@ -32,8 +32,8 @@ export interface RestoredAiidaConfig {
 
 /** The AiiDA profile settings a restore rewrites, under 2.x and 1.x key names. */
 const KEYS = {
-  2: { uri: 'repository_uri', name: 'database_name', host: 'database_hostname', port: 'database_port' },
-  1: { uri: 'AIIDADB_REPOSITORY_URI', name: 'AIIDADB_NAME', host: 'AIIDADB_HOST', port: 'AIIDADB_PORT' },
+  2: { uri: 'repository_uri', name: 'database_name', host: 'database_hostname', port: 'database_port', user: 'database_username' },
+  1: { uri: 'AIIDADB_REPOSITORY_URI', name: 'AIIDADB_NAME', host: 'AIIDADB_HOST', port: 'AIIDADB_PORT', user: 'AIIDADB_USER' },
 } as const;
 
 /**
@@ -60,6 +60,9 @@ export function restoredAiidaConfig(json: unknown, target: AiidaConfigTarget): R
   settings.values[keys.uri] = `file://${target.repository}`;
   settings.values[keys.name] = target.database.name;
   settings.values[keys.host] = target.database.host;
+  // Another server (restore --host/--user): the profile's role there. Its password stays as it
+  // was; a role made by --create-roles has none until one is set.
+  settings.values[keys.user] = target.database.user;
   // 1.x wrote the port as a string, 2.x as a number.
   settings.values[keys.port] = settings.version === 1 ? String(target.database.port) : target.database.port;
   return { config: copy, profile: name, aiidaVersion: settings.version };

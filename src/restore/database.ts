@@ -10,7 +10,7 @@ import { countRowsIn } from '../db/row-counts.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
-import { libpqEnv } from '../steps/plan-input.js';
+import { conninfo, libpqEnv } from '../steps/plan-input.js';
 import { decompressor } from './archive.js';
 
 export interface DumpArtefact {
@@ -52,6 +52,8 @@ export interface DbRestoreOptions {
   owner: string;
   jobs: number;
   noOwner: boolean;
+  /** pg_restore --no-privileges: no GRANT or REVOKE, no default privileges. */
+  noPrivileges: boolean;
   dropFirst: boolean;
   /** Where a temporary copy may go (the restore target). */
   tempDir: string;
@@ -83,7 +85,8 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
     return commands;
   }
   const owner = o.noOwner ? ['--no-owner', ...(o.notAsOwner ? [`--role=${o.owner}`] : [])] : [];
-  const pgRestore = ['pg_restore', '--no-password', '--exit-on-error', dbname, ...owner];
+  const privileges = o.noPrivileges ? ['--no-privileges'] : [];
+  const pgRestore = ['pg_restore', '--no-password', '--exit-on-error', dbname, ...owner, ...privileges];
   const unpack = decompressor(file);
   if (!unpack) {
     commands.load.push({ stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', file]] });
@@ -96,10 +99,6 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
     commands.load.push({ stages: [unpack], output: temp }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
   }
   return commands;
-}
-
-function conninfo(name: string): string {
-  return `dbname='${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
 }
 
 /** Runs one planned command with the connection and password in the environment only. */
@@ -132,6 +131,8 @@ export interface TargetServer {
   exists: boolean;
   creator: { name: string; superuser: boolean; createdb: boolean; memberOfOwner: boolean };
   ownerExists: boolean;
+  /** Which of the roles asked about exist. */
+  roles: string[];
   /** The database as it is, when it exists: its owner, whether the creator may drop it, who is connected. */
   existing?: { owner: string; canDrop: boolean; sessions: Session[] };
   /** A login superuser, for the fix a refusal names. */
@@ -143,7 +144,7 @@ export interface TargetServer {
  * CREATEDB; a member of the owner role, which createdb --owner needs), and the database itself.
  * `pg_has_role(…, 'MEMBER')` is true for a superuser, as DROP DATABASE's ownership check is.
  */
-export async function inspectTarget(connection: DatabaseConnection, secrets: Secrets, name: string, owner: string): Promise<TargetServer> {
+export async function inspectTarget(connection: DatabaseConnection, secrets: Secrets, name: string, owner: string, roles: string[] = []): Promise<TargetServer> {
   const client = await connectMaintenance(connection, secrets);
   try {
     const version = (await client.query<{ v: string }>("SELECT current_setting('server_version') AS v")).rows[0]!.v;
@@ -162,11 +163,13 @@ export async function inspectTarget(connection: DatabaseConnection, secrets: Sec
       )
     ).rows;
     const superuser = (await client.query<{ rolname: string }>("SELECT rolname FROM pg_roles WHERE rolsuper AND rolcanlogin ORDER BY rolname <> 'postgres', rolname LIMIT 1")).rows[0]?.rolname;
+    const existing = (await client.query<{ rolname: string }>('SELECT rolname FROM pg_roles WHERE rolname = ANY($1::text[]) ORDER BY 1', [roles])).rows.map((r) => r.rolname);
     const server: TargetServer = {
       version,
       exists: db !== undefined,
       creator: { name: role.name, superuser: role.superuser, createdb: role.createdb, memberOfOwner: role.member_of_owner ?? false },
       ownerExists: role.owner_exists,
+      roles: existing,
       ...(superuser !== undefined ? { superuser } : {}),
     };
     if (db) server.existing = { owner: db.owner, canDrop: db.can_drop, sessions: await sessionsOn(client, name) };
@@ -189,7 +192,7 @@ async function sessionsOn(client: pg.Client, name: string): Promise<Session[]> {
 }
 
 /** `postgres`, else `template1`: the restored database does not exist yet. */
-async function connectMaintenance(connection: DatabaseConnection, secrets: Secrets): Promise<pg.Client> {
+export async function connectMaintenance(connection: DatabaseConnection, secrets: Secrets): Promise<pg.Client> {
   try {
     return await connect(connection, secrets, { database: 'postgres' });
   } catch (e) {

@@ -31,6 +31,11 @@ export function describeRestore(plan: RestorePlan): string {
   if (db) {
     const env = libpqEnv(db.connection);
     const render = (c: DbCommand) => renderPipeline(c.stages, { env, password: plan.hasPassword, output: c.output });
+    const created = db.roles.create;
+    if (created) {
+      row('roles', `create ${created.roles.join(', ')} on ${serverName(db.connection)} from database.roles.sql, in one transaction, without passwords (--create-roles):`);
+      for (const sql of created.statements) row('', `${sql.replace(/\n/g, '\\n')};`);
+    }
     if (db.commands.drop) row('drop', `database ${db.name} on ${serverName(db.connection)} (--force): ${render(db.commands.drop)}`);
     const admin = db.admin ? ` (administrative role, from ${db.admin.source})` : '';
     row('create', `database ${db.name} on ${serverName(db.connection)}${admin}, owner ${db.owner}: ${render(db.commands.create)}`);

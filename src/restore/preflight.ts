@@ -17,6 +17,7 @@ import type { DatabaseConnection } from '../resolve/types.js';
 import { formatBytes } from '../util/bytes.js';
 import { decompressor } from './archive.js';
 import type { DbRestoreCommands, DumpArtefact, Session, TargetServer } from './database.js';
+import type { RolesPlan } from './roles.js';
 import { checkRestoreVersions, toolVersion } from './versions.js';
 
 export interface Problem {
@@ -39,6 +40,9 @@ export interface PreflightPlan {
     admin?: { user: string; source: string };
     dump: DumpArtefact;
     commands: DbRestoreCommands;
+    /** The roles the load needs that the target lacks, and under --create-roles how they are made. */
+    roles: RolesPlan;
+    createRoles: boolean;
   };
 }
 
@@ -59,6 +63,7 @@ export async function preflight(plan: PreflightPlan, facts: PreflightFacts): Pro
   const problems = [
     ...conflicts(plan, facts),
     ...(plan.database && facts.server ? roleProblems(plan.database, facts.server, facts.force) : []),
+    ...(plan.database && facts.server ? missingRoleProblems(plan, plan.database, facts.server) : []),
     ...(await toolProblems(plan, facts.server)),
     ...(await targetProblems(plan, notes)),
   ];
@@ -111,7 +116,8 @@ function roleProblems(db: NonNullable<PreflightPlan['database']>, target: Target
       fix: `as a superuser, run  ALTER ROLE ${quoteIdent(creator.name)} CREATEDB;  ${orAdmin}`,
     });
   }
-  if (!target.ownerExists) {
+  const ownerCreated = db.roles.create?.roles.includes(db.owner) ?? false;
+  if (!target.ownerExists && !ownerCreated) {
     problems.push({ problem: `the owner role ${db.owner} does not exist on ${where}`, fix: `create it (CREATE ROLE ${quoteIdent(db.owner)} LOGIN;) or name an existing role with --owner` });
   } else if (!creator.superuser && creator.name !== db.owner && !creator.memberOfOwner) {
     problems.push({
@@ -130,6 +136,51 @@ function roleProblems(db: NonNullable<PreflightPlan['database']>, target: Target
     problems.push({
       problem: `the database ${db.name} on ${where} is in use (${sessionList(existing.sessions)}), and a database in use cannot be dropped`,
       fix: 'stop them first (for AiiDA: verdi daemon stop, and close verdi shells and notebooks on this profile), or restore into another --database',
+    });
+  }
+  return problems;
+}
+
+/**
+ * Roles the dump names that the target lacks (roles.ts): refused with both fixes, or under
+ * --create-roles, whatever would keep them from being created.
+ */
+function missingRoleProblems(plan: PreflightPlan, db: NonNullable<PreflightPlan['database']>, target: TargetServer): Problem[] {
+  const { missing, create } = db.roles;
+  const where = server(db.connection);
+  const su = target.superuser ?? 'postgres';
+  const named = [...new Set([...missing.owners, ...missing.grantees, ...missing.others])].sort();
+  if (!db.createRoles) {
+    if (named.length === 0) return [];
+    const uses = named.map((n) => `${n} (${[missing.owners.includes(n) && 'owns objects', missing.grantees.includes(n) && 'named in GRANTs', missing.others.includes(n) && 'named by a policy or user mapping'].filter(Boolean).join(', ')})`);
+    const leaveOut = [missing.owners.length > 0 && '--no-owner', missing.grantees.length > 0 && '--no-privileges'].filter(Boolean).join(' ');
+    const without =
+      db.dump.format === 'plain'
+        ? ' (a plain SQL dump cannot leave them out: --no-owner and --no-privileges need a custom or directory dump)'
+        : missing.others.length > 0
+          ? '; a role a policy or user mapping names cannot be left out'
+          : `, or restore without them: ${leaveOut} (${[missing.owners.length > 0 && `every object owned by ${db.owner}`, missing.grantees.length > 0 && 'no GRANTs'].filter(Boolean).join(', ')})`;
+    return [
+      {
+        problem: `the dump names roles that do not exist on ${where}: ${uses.join(', ')}`,
+        fix: `--create-roles creates them from the snapshot's database.roles.sql, without passwords${without}`,
+      },
+    ];
+  }
+  const problems: Problem[] = [];
+  if (!db.roles.recorded) {
+    problems.push({
+      problem: `--create-roles: ${plan.snapshot.id} does not record the roles its dump names (it was made before backplan kept them)`,
+      fix: 'leave out --create-roles and create the roles by hand, or restore without them: --no-owner --no-privileges',
+    });
+  }
+  if (db.roles.undefinedRoles.length > 0) {
+    problems.push({ problem: `--create-roles: the snapshot's database.roles.sql does not define ${db.roles.undefinedRoles.join(', ')}`, fix: 'create them by hand on the target server' });
+  }
+  if (create && db.roles.refused !== undefined) {
+    problems.push({
+      problem: `${db.connection.user} cannot create the roles ${create.roles.join(', ')} on ${where}: ${db.roles.refused}`,
+      fix: `create them as a role with CREATEROLE (SUPERUSER for roles with superuser attributes): --admin-user ${su}; or restore without them: --no-owner --no-privileges`,
     });
   }
   return problems;

@@ -52,7 +52,7 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
   const { connection, secrets, admin, log } = input;
   const [runAs, runSecrets] = [asAdmin(connection, admin), adminSecrets(secrets, admin)];
   try {
-    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, jobs: 1, force: false };
+    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, noPrivileges: false, createRoles: false, jobs: 1, force: false };
     const plan = await prepareRestore(request);
     for (const note of plan.notes) log(`note: ${note}`);
     await checkRestoreSources(plan, input.snapshots.local, log, { signal: input.signal, verified: input.verified });

@@ -21,6 +21,8 @@ import type { AdminRole } from './admin.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbCommand } from './database.js';
 import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
 import { preflight } from './preflight.js';
+import { createRoles, dropRoles, planRoles, rolesToAsk } from './roles.js';
+import type { RolesPlan } from './roles.js';
 
 export interface RestoreRequest {
   /** The snapshot to restore last, after the full base and deltas it builds on (record/chain.ts). */
@@ -34,6 +36,9 @@ export interface RestoreRequest {
   database?: string;
   owner?: string;
   noOwner: boolean;
+  noPrivileges: boolean;
+  /** Creates the roles the load needs that the target lacks, from the snapshot's database.roles.sql (roles.ts). */
+  createRoles: boolean;
   jobs: number;
   force: boolean;
   /** An AiiDA profile restored under this name (with a fresh PROFILE_UUID). */
@@ -59,6 +64,9 @@ export interface DatabaseRestore {
   serverVersion: string;
   dump: DumpArtefact;
   commands: DbRestoreCommands;
+  /** The roles the load needs that the target lacks; `create` runs first under --create-roles. */
+  roles: RolesPlan;
+  createRoles: boolean;
 }
 
 export interface RestorePlan {
@@ -127,12 +135,18 @@ function within(path: string, root: string): boolean {
 async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, connection: DatabaseConnection): Promise<{ database: DatabaseRestore; server: TargetServer } | undefined> {
   const dump = dumpArtefact(snapshot.record);
   if (!dump || !snapshot.record.database) return undefined;
-  if (req.noOwner && dump.format === 'plain') {
-    throw new BackplanError('USAGE', '--no-owner applies to custom and directory dumps; a plain SQL dump sets owners as dumped', { hint: 'leave out --no-owner' });
+  const plainOnly = [req.noOwner && '--no-owner', req.noPrivileges && '--no-privileges'].filter(Boolean).join(' and ');
+  if (plainOnly && dump.format === 'plain') {
+    throw new BackplanError('USAGE', `${plainOnly} apply to custom and directory dumps; a plain SQL dump sets owners and privileges as dumped`, {
+      hint: 'leave them out; on a server that lacks the roles the dump names, --create-roles creates them first',
+    });
   }
   const owner = req.owner ?? connection.user;
   const runAs = asAdmin(connection, req.admin);
-  const server = await inspectTarget(runAs, adminSecrets(req.secrets, req.admin), connection.name, owner);
+  const runSecrets = adminSecrets(req.secrets, req.admin);
+  const record = snapshot.record.database;
+  const server = await inspectTarget(runAs, runSecrets, connection.name, owner, rolesToAsk(record, owner));
+  const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner }, server.roles, { connection: runAs, secrets: runSecrets });
   const commands = dbRestoreCommands({
     dump,
     snapshotDir: snapshot.dir,
@@ -140,12 +154,13 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
     owner,
     jobs: req.jobs,
     noOwner: req.noOwner,
+    noPrivileges: req.noPrivileges,
     dropFirst: server.exists,
     tempDir: req.targetDir,
     notAsOwner: runAs.user !== owner,
   });
   const admin = req.admin && { user: req.admin.user, source: req.admin.source };
-  const database = { name: connection.name, owner, connection: runAs, ...(admin ? { admin } : {}), exists: server.exists, serverVersion: server.version, dump, commands };
+  const database = { name: connection.name, owner, connection: runAs, ...(admin ? { admin } : {}), exists: server.exists, serverVersion: server.version, dump, commands, roles, createRoles: req.createRoles };
   return { database, server };
 }
 
@@ -207,17 +222,37 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
 }
 
 /**
- * Runs the plan. The database is dropped and created first, so that one still failing (a session
- * opened since the preflight) leaves the files alone; then files and load side by side, the
- * first failure stopping the other and dropping the database this restore created.
+ * Runs the plan. Under --create-roles the missing roles come first (one transaction); then the
+ * database is dropped and created, so that one still failing (a session opened since the
+ * preflight) leaves the files alone; then files and load side by side, the first failure
+ * stopping the other and dropping the database, and the roles, this restore created.
  * `secrets` are those of the role the database commands run as (admin.ts: adminSecrets).
  */
 export async function executeRestore(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
-  if (plan.database) await createDatabase(plan.database, secrets, log, signal);
-  await restoreAll(plan, secrets, log, signal).catch(async (e: unknown) => {
-    if (plan.database) await dropPartial(plan.database, secrets, log);
+  const db = plan.database;
+  const created = db?.roles.create;
+  if (db && created) {
+    log(`creating the roles ${created.roles.join(', ')} on ${db.connection.host}:${db.connection.port} from database.roles.sql, without passwords (--create-roles)`);
+    await createRoles(db.connection, secrets, created.statements);
+  }
+  try {
+    if (db) await createDatabase(db, secrets, log, signal);
+    await restoreAll(plan, secrets, log, signal).catch(async (e: unknown) => {
+      if (db) await dropPartial(db, secrets, log);
+      throw e;
+    });
+  } catch (e) {
+    if (db && created) await dropCreatedRoles(db, created.roles, secrets, log);
     throw e;
-  });
+  }
+}
+
+async function dropCreatedRoles(db: DatabaseRestore, roles: string[], secrets: Secrets, log: Log): Promise<void> {
+  const dropped = await dropRoles(db.connection, secrets, roles).then(
+    () => true,
+    () => false,
+  );
+  log(dropped ? `dropped the roles this restore created (${roles.join(', ')})` : `could not drop the roles this restore created (${roles.join(', ')}): drop them by hand`);
 }
 
 async function restoreAll(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {

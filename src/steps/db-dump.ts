@@ -1,14 +1,17 @@
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { Compression, DumpFormat } from '../manifest.js';
 import type { PlannedStep } from '../plan/types.js';
 import { renderPipeline } from '../execute/render.js';
 import { BackplanError } from '../errors.js';
 import { connect, databaseError } from '../db/connect.js';
+import { allRoles } from '../db/roles.js';
+import { parseRoleStatements, rolesFile, rolesOnly } from '../db/roles-sql.js';
 import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { writeSha256Sums } from '../record/checksums.js';
 import { describeDatabase, emptyDatabaseInfo } from './db-snapshot.js';
-import { EXPORTED_SNAPSHOT, libpqEnv } from './plan-input.js';
+import { conninfo, EXPORTED_SNAPSHOT, libpqEnv } from './plan-input.js';
 import { libpqChildEnv } from './run-context.js';
 import { reportProgress } from './progress.js';
 import type { RunContext, StepRun } from './run-context.js';
@@ -26,7 +29,12 @@ export interface DbDumpOptions {
   artefact: string;
   /** Read the run's exported snapshot (else the dump fixes the state itself: fallback mode). */
   useExportedSnapshot: boolean;
+  /** pg_dumpall --roles-only, its output kept for the roles the dump names only. */
+  roles: { argv: string[]; artefact: string };
 }
+
+/** The definitions of the roles the dump names (db/roles-sql.ts), beside the dump. */
+export const ROLES_ARTEFACT = 'database.roles.sql';
 
 const GZIP_LEVEL = '6';
 const ZSTD_LEVEL = '3';
@@ -56,6 +64,11 @@ export function planDbDump(input: PlanInput): { step: PlannedStep<DbDumpOptions>
   }
   const env = libpqEnv(input.profile.database);
   const output = format === 'directory' ? undefined : join(input.snapshot.partialDir, artefact);
+  // Roles are the cluster's, not the database's: pg_dumpall reads them (pg_roles, so no
+  // superuser and no password hashes), connected to the profile's database, which its role may
+  // surely reach. The name goes inside a quoted conninfo, never read as one itself.
+  const roles = { argv: ['pg_dumpall', '--roles-only', '--no-role-passwords', '--no-password', `--database=${conninfo(input.profile.database.name)}`], artefact: ROLES_ARTEFACT };
+  const rolesCommand = `${renderPipeline([roles.argv], { env, password: input.hasPassword, output: join(input.snapshot.partialDir, ROLES_ARTEFACT) })}  # kept: the roles the dump names`;
   return {
     notes,
     step: {
@@ -64,9 +77,9 @@ export function planDbDump(input: PlanInput): { step: PlannedStep<DbDumpOptions>
       needs: [],
       always: false,
       timeoutMs: input.settings.database.timeoutMs,
-      summary: `dump database ${input.profile.database.name} (${format}, ${compression})${input.exportedSnapshots ? ' inside the exported snapshot' : ''}`,
-      commands: [renderPipeline(stages, { env, password: input.hasPassword, output })],
-      options: { format, compression, env, stages, artefact, useExportedSnapshot: input.exportedSnapshots },
+      summary: `dump database ${input.profile.database.name} (${format}, ${compression})${input.exportedSnapshots ? ' inside the exported snapshot' : ''}, and the roles it names`,
+      commands: [renderPipeline(stages, { env, password: input.hasPassword, output }), rolesCommand],
+      options: { format, compression, env, stages, artefact, useExportedSnapshot: input.exportedSnapshots, roles },
     },
   };
 }
@@ -101,6 +114,7 @@ export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
   } finally {
     stopProgress();
   }
+  bytes += await dumpRoles(o, ctx, signal, onStderrLine);
   ctx.state.database = {
     ...(ctx.state.database ?? emptyDatabaseInfo(ctx)),
     pgDumpVersion,
@@ -110,6 +124,25 @@ export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
   };
   return { bytes };
 };
+
+/**
+ * pg_dumpall --roles-only, kept for the roles db-snapshot found the dump names (and the
+ * database's owner), with the memberships among them; written and hashed like any artefact.
+ */
+async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal, onStderrLine: (line: string) => void): Promise<number> {
+  const { roles } = o;
+  const needed = await ctx.state.databaseRoles;
+  if (!needed) throw new Error('db-dump: the roles the dump names were not read');
+  const chunks: Buffer[] = [];
+  const collect = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
+  await run(roles.argv, { signal, env: libpqChildEnv(o.env, ctx), onStderrLine, stdout: collect });
+  const kept = rolesOnly(parseRoleStatements(Buffer.concat(chunks).toString('utf8')), new Set(allRoles(needed)));
+  const sink = hashingFileSink(join(ctx.plan.snapshot.partialDir, roles.artefact));
+  sink.stream.end(rolesFile(kept));
+  const written = await sink.done();
+  ctx.state.artefacts.push({ path: roles.artefact, ...written });
+  return written.bytes;
+}
 
 /** pg_dump refuses a newer server with a terse error; say which client to install instead. */
 async function checkPgDumpVersion(ctx: RunContext): Promise<string> {

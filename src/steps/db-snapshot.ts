@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
+import { neededRoles } from '../db/roles.js';
 import { countRowsIn } from '../db/row-counts.js';
 import type { PlannedStep } from '../plan/types.js';
 import type { PlanInput } from './plan-input.js';
@@ -66,11 +67,19 @@ function settledAll(ctx: RunContext, ids: string[]): Promise<void> {
   });
 }
 
-/** Server version and row counts, read inside the exported snapshot so they match the dump. */
+/**
+ * Server version, row counts and the roles the dump names, read inside the exported snapshot so
+ * they match the dump. The roles are asked first and published at once (state.databaseRoles):
+ * db-dump waits for them, while this transaction waits for db-dump.
+ */
 export async function describeDatabase(client: pg.Client, ctx: RunContext): Promise<void> {
+  const roles = neededRoles(client);
+  ctx.state.databaseRoles = roles;
+  roles.catch(() => undefined);
   const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
   const rowCounts = await countRowsIn(client);
-  ctx.state.database = { ...(ctx.state.database ?? emptyDatabaseInfo(ctx)), serverVersion: version, rowCounts };
+  const { owner, roles: named } = await roles;
+  ctx.state.database = { ...(ctx.state.database ?? emptyDatabaseInfo(ctx)), serverVersion: version, rowCounts, owner, roles: named };
 }
 
 export function emptyDatabaseInfo(ctx: RunContext): NonNullable<RunContext['state']['database']> {

@@ -35,5 +35,10 @@ export function libpqEnv(db: DatabaseConnection): Record<string, string> {
   return { PGHOST: db.host, PGPORT: String(db.port), PGUSER: db.user, PGDATABASE: db.name };
 }
 
+/** `dbname='…'` for a --dbname/--database argument: a database name is never read as a connection string. */
+export function conninfo(name: string): string {
+  return `dbname='${name.replace(/\\/g, '\\\\').replace(/'/g, "\\'")}'`;
+}
+
 /** Placeholder replaced at run time by the id db-snapshot exported. */
 export const EXPORTED_SNAPSHOT = '<exported-snapshot>';

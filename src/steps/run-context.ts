@@ -4,6 +4,7 @@ import type { Plan, PlannedStep } from '../plan/types.js';
 import type { ArtefactRecord, SnapshotRecord, StepRecord } from '../record/snapshot-record.js';
 import type { Secrets } from '../resolve/types.js';
 import type { Destination } from '../destination/types.js';
+import type { NeededRoles } from '../db/roles.js';
 
 /** What the steps of one run share. Written by the step that knows, read by later ones. */
 export interface RunState {
@@ -16,6 +17,8 @@ export interface RunState {
   watermark?: string;
   database?: SnapshotRecord['database'];
   repository?: SnapshotRecord['repository'];
+  /** The roles the dump names, read inside the snapshot (db/roles.ts); db-dump keeps their definitions. */
+  databaseRoles?: Promise<NeededRoles>;
   /** Settles when db-snapshot has counted rows and released its transaction. */
   databaseHold?: Promise<void>;
   artefacts: ArtefactRecord[];
