@@ -52,7 +52,7 @@ describe('shell completion (backplan completion bash|zsh|fish)', function () {
       const options = await helpOptions('restore');
       expect(options).to.include.members(['--to', '--database', '--force', '--dry-run', '--admin-user']);
       expect(await complete('restore', '--')).to.deep.equal([...options].sort());
-      expect(await complete('restore', '--d')).to.deep.equal(['--database', '--dry-run']);
+      expect(await complete('restore', '--d')).to.deep.equal(['--database', '--dry-run', '--dsn']);
     });
 
     it('offers an option\'s choices, also after --format=', async () => {
