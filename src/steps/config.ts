@@ -43,7 +43,7 @@ export const runConfig: StepRun<ConfigOptions> = async (step, ctx) => {
   const snapshotDir = ctx.plan.snapshot.partialDir;
   let bytes = 0;
   for await (const file of walkFiles(target)) {
-    const record = await fileArtefact(snapshotDir, relative(snapshotDir, file));
+    const record = await fileArtefact(snapshotDir, relative(snapshotDir, file.toString()));
     ctx.state.artefacts.push(record);
     bytes += record.bytes;
   }
