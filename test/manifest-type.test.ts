@@ -51,7 +51,7 @@ const full: DeepRequired<Manifest> = {
     },
   },
   destination: 'backup@nas:/srv/backup/type-sample',
-  database: { format: 'directory', compression: 'zstd', jobs: 4, timeout: '6h' },
+  database: { format: 'custom', compression: 'zstd', jobs: 4, timeout: '6h' }, // encryption (below) refuses directory dumps
   repository: {
     strategy: 'incremental',
     exclude: ['sandbox', '*.tmp'],
@@ -59,6 +59,7 @@ const full: DeepRequired<Manifest> = {
     rsync: { linkDest: true, args: ['--numeric-ids'] },
     incremental: { fullEvery: '30d', periodicity: '2d', margin: '5m' },
   },
+  encryption: { age: { recipients: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN ops@example.org'] } },
   retention: { keepLast: 3, keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 2 },
   hooks: {
     before: [{ run: 'verdi daemon stop', always: false, timeout: '5m' }],
