@@ -5,7 +5,9 @@
  * how to read an artefact back, so a chain may mix snapshots written in clear and encrypted.
  * Only the identity's path is ever an argument; its content is read by age alone.
  */
-import { readFile } from 'node:fs/promises';
+import { constants } from 'node:fs';
+import { access, readFile } from 'node:fs/promises';
+import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError, isBackplanError } from '../errors.js';
 import type { SnapshotEncryption } from '../record/snapshot-record.js';
@@ -59,6 +61,21 @@ export function needIdentity(path: string, identity: string | undefined): string
   throw new BackplanError('SNAPSHOT', `${path} is encrypted with age and no identity was given to decrypt it`, { hint: IDENTITY_HINT });
 }
 
+/**
+ * The identity file a restore decrypts with: --identity, else BACKPLAN_AGE_IDENTITY_FILE, as an
+ * absolute path; undefined when neither names one. Only its path is kept: age reads it.
+ */
+export async function identityFile(option: string | undefined, env: NodeJS.ProcessEnv = process.env): Promise<string | undefined> {
+  const given = option ?? (env[IDENTITY_ENV] || undefined);
+  if (given === undefined) return undefined;
+  const path = resolve(given);
+  const from = option !== undefined ? '--identity' : IDENTITY_ENV;
+  await access(path, constants.R_OK).catch((e: NodeJS.ErrnoException) => {
+    throw new BackplanError('USAGE', `cannot read the age identity ${path} (from ${from}): ${e.code ?? e.message}`, { hint: 'name a readable age identity file (age-keygen -o FILE) or ssh private key' });
+  });
+  return path;
+}
+
 export const IDENTITY_HINT = `pass the age identity (private key) file that matches one of the snapshot's recipients: --identity FILE, or ${IDENTITY_ENV}=FILE in the environment`;
 
 /** A small artefact's plain bytes (a roles file, a configuration file), decrypted in memory. */
@@ -70,14 +87,14 @@ export async function readPlain(path: string, identity: string | undefined, sign
   try {
     await pipeline(stages, { output: collect, signal });
   } catch (e) {
-    throw isSealed(path) ? undecryptable(path, e) : e;
+    throw undecryptable(path, e);
   }
   return Buffer.concat(chunks);
 }
 
 /** age's refusal as ours: the identity does not match, is not one, or cannot be read. */
 export function undecryptable(path: string, e: unknown): unknown {
-  if (!isBackplanError(e) || e.code !== 'COMMAND_FAILED') return e;
+  if (!isSealed(path) || !isBackplanError(e) || e.code !== 'COMMAND_FAILED' || !/^age\b/.test(e.message)) return e;
   const said = (e.details.stderrTail ?? e.message).trim().split('\n').find((l) => l.startsWith('age: error:'))?.slice('age: error: '.length);
   return new BackplanError('SNAPSHOT', `cannot decrypt ${path}${said ? `: ${said}` : ''}`, { hint: IDENTITY_HINT, cause: e });
 }

@@ -11,31 +11,40 @@ import { PassThrough, Writable } from 'node:stream';
 import * as tar from 'tar';
 import type { ReadEntry } from 'tar';
 import { BackplanError } from '../errors.js';
-import { pipeline, run } from '../execute/subprocess.js';
+import { AGE_SUFFIX, undecryptable, unpackStages } from '../execute/age.js';
+import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
 import { sqliteArgv } from './sqlite.js';
 
-const UNZSTD = ['zstd', '-d', '-q', '-c', '--'];
-const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);
+const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flatMap((a) => [a, `${a}${AGE_SUFFIX}`]));
 const ENTRY_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
 /**
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
  * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
  */
-export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string): Promise<void> {
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string): Promise<void> {
   const extra = checkedExtra(record);
+  // Artefacts named `….age` are decrypted in front of zstd (execute/age.ts).
+  const unzstd = (artefact: string) => unpackStages(artefact, identity);
   await mkdir(targetRepo, { recursive: true });
   // A delta without files is a tar of zero blocks, which node-tar rejects as not an archive.
-  if (record.repository?.files !== 0) await extractArchive(join(snapshotDir, extra.archive), targetRepo);
+  if (record.repository?.files !== 0) await extractArchive(join(snapshotDir, extra.archive), targetRepo, unzstd);
   if (!extra.container) return;
   const container = join(targetRepo, extra.container.path);
   await mkdir(join(container, 'packs'), { recursive: true });
-  for (const piece of extra.container.pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece);
-  await applyIndex(snapshotDir, extra.container, container);
+  for (const piece of extra.container.pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece, unzstd);
+  await applyIndex(snapshotDir, extra.container, container, unzstd);
+}
+
+type Unpack = (artefact: string) => string[][];
+
+/** A name the record gives, in clear or encrypted. */
+function named(artefact: string, expected: string): boolean {
+  return artefact === expected || artefact === `${expected}${AGE_SUFFIX}`;
 }
 
 /** The record's incremental part, refusing names that could point outside the snapshot or target. */
@@ -51,8 +60,8 @@ function checkedExtra(record: SnapshotRecord): IncrementalExtra {
   const c = extra.container;
   if (c) {
     if (c.path !== '' && c.path !== 'container') throw bad(`an unexpected container folder ${JSON.stringify(c.path)}`);
-    for (const p of c.pieces) if (!/^\d+$/.test(p.pack) || p.artefact !== `packs/${p.pack}@${p.offset}.zst`) throw bad(`an unexpected pack piece ${JSON.stringify(p.artefact)}`);
-    if (c.index && c.index.artefact !== INDEX_ARTEFACT[c.index.kind]) throw bad(`an unexpected index artefact ${JSON.stringify(c.index.artefact)}`);
+    for (const p of c.pieces) if (!/^\d+$/.test(p.pack) || !named(p.artefact, `packs/${p.pack}@${p.offset}.zst`)) throw bad(`an unexpected pack piece ${JSON.stringify(p.artefact)}`);
+    if (c.index && !named(c.index.artefact, INDEX_ARTEFACT[c.index.kind])) throw bad(`an unexpected index artefact ${JSON.stringify(c.index.artefact)}`);
   }
   return extra;
 }
@@ -75,7 +84,7 @@ function escapes(path: string): boolean {
 }
 
 /** zstd -d | node-tar, refusing (and stopping at) the first unsafe entry. */
-async function extractArchive(file: string, cwd: string): Promise<void> {
+async function extractArchive(file: string, cwd: string, unzstd: Unpack): Promise<void> {
   let unsafe: BackplanError | undefined;
   const unpack = tar.x({
     cwd,
@@ -99,14 +108,14 @@ async function extractArchive(file: string, cwd: string): Promise<void> {
   const input = new PassThrough();
   input.pipe(unpack);
   try {
-    await Promise.all([run([...UNZSTD, file], { stdout: input, signal: stop.signal }), extracted]);
+    await Promise.all([pipeline(unzstd(file), { output: input, signal: stop.signal }), extracted]);
   } catch (e) {
-    throw unsafe ?? e;
+    throw unsafe ?? undecryptable(file, e);
   }
 }
 
 /** Truncates the pack to the piece's offset, then writes the piece there. */
-async function writePiece(artefact: string, packPath: string, piece: PackPiece): Promise<void> {
+async function writePiece(artefact: string, packPath: string, piece: PackPiece, unzstd: Unpack): Promise<void> {
   const size = (await stat(packPath).catch(() => undefined))?.size ?? 0;
   if (size < piece.offset) {
     throw new BackplanError('SNAPSHOT', `${packPath} has ${size} bytes but ${artefact} continues it at ${piece.offset}`, {
@@ -115,7 +124,8 @@ async function writePiece(artefact: string, packPath: string, piece: PackPiece):
   }
   await (await open(packPath, 'a', 0o644)).close();
   await truncate(packPath, piece.offset);
-  const { stdoutBytes } = await run([...UNZSTD, artefact], { stdout: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
+  const results = await pipeline(unzstd(artefact), { output: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
+  const stdoutBytes = results.at(-1)!.stdoutBytes;
   if (stdoutBytes !== piece.length) {
     throw new BackplanError('SNAPSHOT', `${artefact} holds ${stdoutBytes} bytes, its record says ${piece.length}`, { hint: 'verify the snapshot' });
   }
@@ -128,7 +138,7 @@ async function writePiece(artefact: string, packPath: string, piece: PackPiece):
 }
 
 /** A full's copy replaces packs.idx; an incremental's script is replayed onto it in one transaction. */
-async function applyIndex(snapshotDir: string, container: ContainerRecord, target: string): Promise<void> {
+async function applyIndex(snapshotDir: string, container: ContainerRecord, target: string, unzstd: Unpack): Promise<void> {
   const index = container.index;
   if (!index) return;
   const idx = join(target, 'packs.idx');
@@ -137,10 +147,10 @@ async function applyIndex(snapshotDir: string, container: ContainerRecord, targe
     // Stale WAL files next to a replaced database would be replayed into it.
     await rm(`${idx}-wal`, { force: true });
     await rm(`${idx}-shm`, { force: true });
-    await pipeline([[...UNZSTD, artefact]], { output: idx });
+    await pipeline(unzstd(artefact), { output: idx });
     return;
   }
-  await pipeline([[...UNZSTD, artefact], sqliteArgv([idx])], { output: discard() });
+  await pipeline([...unzstd(artefact), sqliteArgv([idx])], { output: discard() });
 }
 
 function discard(): Writable {

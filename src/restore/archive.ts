@@ -11,7 +11,8 @@ import { PassThrough } from 'node:stream';
 import { Parser, Unpack } from 'tar';
 import type { ReadEntry } from 'tar';
 import { BackplanError, isBackplanError } from '../errors.js';
-import { run } from '../execute/subprocess.js';
+import { undecryptable, unpackStages } from '../execute/age.js';
+import { pipeline } from '../execute/subprocess.js';
 import { ArchiveGuard } from './archive-guard.js';
 import type { ArchiveEntry, EntryKind } from './archive-guard.js';
 
@@ -32,7 +33,7 @@ export interface ArchiveListing {
  * root. Archives unpacked onto one folder in turn (an incremental chain) share one guard: a
  * link in a later archive may lean on a symlink from an earlier one.
  */
-export async function scanArchives(paths: string[], signal?: AbortSignal): Promise<ArchiveListing> {
+export async function scanArchives(paths: string[], signal?: AbortSignal, identity?: string): Promise<ArchiveListing> {
   const listing: ArchiveListing = { files: 0, bytes: 0 };
   const guard = new ArchiveGuard(paths.join(', '));
   for (const path of paths) {
@@ -44,17 +45,17 @@ export async function scanArchives(paths: string[], signal?: AbortSignal): Promi
       }
       entry.resume();
     });
-    await feedArchive(path, parser, signal);
+    await feedArchive(path, parser, signal, identity);
   }
   guard.finish();
   return listing;
 }
 
 /** Extracts into `root` (an existing folder); call scanArchives first. */
-export async function extractArchive(path: string, root: string, signal?: AbortSignal): Promise<void> {
+export async function extractArchive(path: string, root: string, signal?: AbortSignal, identity?: string): Promise<void> {
   const guard = new ArchiveGuard(path);
   const unpack = guardedParser(guard, (options) => new Unpack({ ...options, cwd: root, unlink: true }));
-  await feedArchive(path, unpack, signal);
+  await feedArchive(path, unpack, signal, identity);
   guard.finish();
 }
 
@@ -112,7 +113,7 @@ function entryKind(entry: ReadEntry): EntryKind {
  * them. The first failure wins: a refused entry stops the decompressor, and a failed
  * decompressor (or read) aborts the parser, so both sides always settle.
  */
-async function feedArchive(path: string, parser: Parser, signal?: AbortSignal): Promise<void> {
+async function feedArchive(path: string, parser: Parser, signal?: AbortSignal, identity?: string): Promise<void> {
   const stop = new AbortController();
   let first: unknown;
   const fail = (e: unknown) => {
@@ -125,7 +126,7 @@ async function feedArchive(path: string, parser: Parser, signal?: AbortSignal): 
     parser.on('end', resolve);
     parser.on('error', (e: Error) => reject(refusals.get(parser) ?? damaged(path, e)));
   });
-  const fed = tarBytesOf(path, stop.signal, parser).catch((e: unknown) => {
+  const fed = tarBytesOf(path, stop.signal, parser, identity).catch((e: unknown) => {
     fail(e);
     parser.abort(new Error('the archive could not be read to its end'));
   });
@@ -138,12 +139,15 @@ async function feedArchive(path: string, parser: Parser, signal?: AbortSignal): 
 }
 
 /** Pipes the archive's tar bytes into `parser`; settles when they are all written. */
-async function tarBytesOf(path: string, signal: AbortSignal, parser: Parser): Promise<void> {
-  const argv = decompressor(path);
-  if (argv) {
+async function tarBytesOf(path: string, signal: AbortSignal, parser: Parser, identity?: string): Promise<void> {
+  // An encrypted archive (`.age`): age --decrypt in front of the decompressor.
+  const stages = unpackStages(path, identity);
+  if (stages.length > 0) {
     const tarBytes = new PassThrough();
     tarBytes.pipe(parser);
-    await run(argv, { stdout: tarBytes, signal });
+    await pipeline(stages, { output: tarBytes, signal }).catch((e: unknown) => {
+      throw undecryptable(path, e);
+    });
     return;
   }
   const file = createReadStream(path, { signal });
