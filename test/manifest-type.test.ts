@@ -18,6 +18,7 @@ import type {
   AiidaProfileSpec,
   Compression,
   DumpFormat,
+  EncryptionSpec,
   ExplicitProfileSpec,
   HookSpec,
   Manifest,
@@ -101,6 +102,8 @@ const TYPE_REQUIRED: Record<string, string[]> = {
   'hooks.before[]': Object.keys({ run: 0 } satisfies Record<RequiredKeys<HookSpec>, 0>),
   'hooks.after[]': Object.keys({ run: 0 } satisfies Record<RequiredKeys<HookSpec>, 0>),
   'steps[]': Object.keys({ id: 0, run: 0 } satisfies Record<RequiredKeys<StepSpec>, 0>),
+  encryption: Object.keys({ age: 0 } satisfies Record<RequiredKeys<EncryptionSpec>, 0>),
+  'encryption.age': Object.keys({ recipients: 0 } satisfies Record<RequiredKeys<EncryptionSpec['age']>, 0>),
   // Every other object of the type is all-optional:
   profile: Object.keys({} satisfies Record<RequiredKeys<Manifest['profile']>, 0>),
   database: Object.keys({} satisfies Record<RequiredKeys<NonNullable<Manifest['database']>>, 0>),

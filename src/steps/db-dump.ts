@@ -77,8 +77,8 @@ export function planDbDump(input: PlanInput): { step: PlannedStep<DbDumpOptions>
     artefact: sealedName(ROLES_ARTEFACT, encryption),
     ...(encryption ? { encrypt: encryptStage(encryption) } : {}),
   };
-  const rolesOutput = join(input.snapshot.partialDir, roles.artefact);
-  const rolesCommand = `${renderPipeline([roles.argv], { env, password: input.hasPassword })}  # kept: the roles the dump names${roles.encrypt ? `, then ${renderPipeline([roles.encrypt], { output: rolesOutput })}` : ` > ${rolesOutput}`}`;
+  const rolesStages = roles.encrypt ? [roles.argv, roles.encrypt] : [roles.argv];
+  const rolesCommand = `${renderPipeline(rolesStages, { env, password: input.hasPassword, output: join(input.snapshot.partialDir, roles.artefact) })}  # kept: the roles the dump names`;
   return {
     notes,
     step: {
