@@ -196,6 +196,22 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     expect(passes.stdout).to.match(/restore test passed/);
   });
 
+  it('with the machine lost (its AiiDA config gone), the identity still finds the database in the snapshot\'s encrypted config copy', async () => {
+    const file = await writeManifest(p, 'encrypted.yaml', encryptionYaml(keys), { destination: kind.spec(destDir) });
+    expect((await backplan(['run', file])).code).to.equal(0);
+    await rm(p.profile.configPath);
+    const target = join(p.dir, 'restored');
+    const name = `${db.name}_restored`;
+    try {
+      const restored = await backplan(['restore', file, 'latest', '--to', target, '--database', name, '--identity', keys.ageIdentity]);
+      expect(restored.code, restored.stderr).to.equal(0);
+      expect(restored.stderr).to.match(/note: the manifest's profile cannot be read .*; using the snapshot's encrypted copy .*config\.json\.age/);
+      expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
+    } finally {
+      await dropDatabase(db.server, name);
+    }
+  });
+
   it('incremental strategy (disk-objectstore): an encrypted full and delta restore the last state; the backup host reads only public metadata', async () => {
     const chainDb: TestDatabase = { server: db.server, name: await createDatabase(db.server, 'ageincr') };
     const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });

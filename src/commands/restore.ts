@@ -65,7 +65,7 @@ function readInPlace(chain: CompleteSnapshot[], destination: Destination): Local
 
 async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
   const snapshot = local.entries.at(-1)!;
-  const target = onServer(await restoreConnection(manifest, snapshot.dir), o);
+  const target = onServer(await restoreConnection(manifest, snapshot.dir, process.env, o.identity), o);
   const { connection, secrets, note } = target;
   if (note) out.err(`note: ${note}\n`);
   if (target.database !== undefined && o.database !== undefined && target.database !== o.database) {

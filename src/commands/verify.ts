@@ -109,7 +109,7 @@ async function verifyOne(job: VerifyJob, snapshot: AssessedSnapshot & CompleteSn
     // A remote snapshot is copied here for the test, and that copy is verified again.
     const snapshots = await job.destination.fetch(snapshotChain(job.assessed, snapshot), { signal: o.signal, log });
     try {
-      const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir);
+      const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir, process.env, o.identity);
       const { admin, note } = adminRole(connection, o.adminUser);
       if (note) log(`note: ${note}`);
       const verified = snapshots.copied ? [] : [snapshot.id];

@@ -50,6 +50,7 @@ export function unpackStages(path: string, identity: string | undefined): string
   return [decryptStage(needIdentity(path, identity), path), ...(unpack ? [unpack] : [])];
 }
 
+/** Decompression runs as a tool (as compression did), never inside node. */
 function decompress(name: string): string[] | undefined {
   if (name.endsWith('.zst')) return ['zstd', '-dcq'];
   if (name.endsWith('.gz')) return ['gzip', '-dc'];

@@ -16,13 +16,6 @@ import { pipeline } from '../execute/subprocess.js';
 import { ArchiveGuard } from './archive-guard.js';
 import type { ArchiveEntry, EntryKind } from './archive-guard.js';
 
-/** Decompression runs as a tool (as compression did), never inside node; undefined for a plain file. */
-export function decompressor(path: string): string[] | undefined {
-  if (path.endsWith('.zst')) return ['zstd', '-dcq', '--', path];
-  if (path.endsWith('.gz')) return ['gzip', '-dc', '--', path];
-  return undefined;
-}
-
 export interface ArchiveListing {
   files: number;
   bytes: number;
@@ -140,7 +133,8 @@ async function feedArchive(path: string, parser: Parser, signal?: AbortSignal, i
 
 /** Pipes the archive's tar bytes into `parser`; settles when they are all written. */
 async function tarBytesOf(path: string, signal: AbortSignal, parser: Parser, identity?: string): Promise<void> {
-  // An encrypted archive (`.age`): age --decrypt in front of the decompressor.
+  // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
+  // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
   const stages = unpackStages(path, identity);
   if (stages.length > 0) {
     const tarBytes = new PassThrough();
