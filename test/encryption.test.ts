@@ -235,7 +235,9 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
       expect(record.kind).to.equal('incr');
       expect(record.artefacts.length).to.be.greaterThan(1);
       expect(record.artefacts.filter((a) => !a.path.endsWith('.age')), 'every artefact is encrypted').to.deep.equal([]);
-      expect(record.artefacts.map((a) => a.path)).to.include('repository-delta.tar.zst.age');
+      const paths = record.artefacts.map((a) => a.path);
+      expect(paths).to.include.members(['repository-delta.tar.zst.age', 'packs.idx-delta.sql.zst.age']);
+      expect(paths.filter((a) => /^packs\/\d+@\d+\.zst\.age$/.test(a)), 'pack tails').to.not.deep.equal([]);
       expect(await filesHolding(chainDir, CANARY)).to.deep.equal([]);
 
       const name = `${chainDb.name}_restored`;
