@@ -97,7 +97,8 @@ describe('restore onto another server, whose roles are missing', function () {
     const roles = await readFile(join(snapshotDir, 'database.roles.sql'), 'utf8');
     expect(roles).to.contain(`CREATE ROLE ${owner};`).and.contain(`CREATE ROLE ${reader};`).and.contain(`GRANT ${reader} TO ${owner}`);
     expect(roles).not.to.contain(unrelated);
-    for await (const file of walkFiles(snapshotDir)) {
+    for await (const path of walkFiles(snapshotDir)) {
+      const file = path.toString();
       const bytes = file.endsWith('.zst') ? (await exec('zstd', ['-dc', file], { encoding: 'buffer', maxBuffer: 256 << 20 })).stdout : await readFile(file);
       expect(bytes.includes('canary'), file).to.equal(false);
       expect(bytes.includes('SCRAM-SHA-256'), file).to.equal(false);

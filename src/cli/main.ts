@@ -360,11 +360,19 @@ function report(e: unknown): number {
   return EXIT.failed;
 }
 
+// Should an awaited operation never settle, node would end with code 13 and no word: never
+// leave a user with an undocumented code and no message.
+const unfinished = () => {
+  process.stderr.write('backplan: internal error (please report it): the command ended before it finished (an operation never completed)\n');
+  process.exitCode = EXIT.failed;
+};
+process.once('exit', unfinished);
 try {
   await program().parseAsync(process.argv);
 } catch (e) {
   process.exitCode = report(e);
 }
+process.off('exit', unfinished);
 // Ended explicitly: a natural end closes node's signal handles first, and a Ctrl-C landing in
 // that teardown would kill the process by signal, without an exit code. (stdout and stderr are
 // synchronous on Linux, so nothing written is lost.)

@@ -9,6 +9,7 @@ import { createInterface } from 'node:readline';
 import { BackplanError } from '../errors.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable.js';
 import { run } from '../execute/subprocess.js';
+import { displayName, nameBytes } from '../util/names.js';
 import { parseSumsLine, sha256File, writeSha256Sums } from '../record/checksums.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
@@ -195,10 +196,12 @@ export class LocalDestination implements Destination {
 
 /** `sha256sum -c` of a SHA256SUMS list, one file at a time. */
 async function checkList(dir: string, listPath: string, report: VerifyReport): Promise<void> {
-  for await (const line of createInterface({ input: createReadStream(join(dir, listPath)), crlfDelay: Infinity })) {
-    const entry = parseSumsLine(line);
-    if (!entry) continue;
-    const actual = await sha256File(join(dir, entry.path)).catch(() => undefined);
+  // Names are bytes: the list is read as latin1, one char per byte (util/names.ts).
+  for await (const line of createInterface({ input: createReadStream(join(dir, listPath), { encoding: 'latin1' }), crlfDelay: Infinity })) {
+    const parsed = parseSumsLine(line);
+    if (!parsed) continue;
+    const entry = { ...parsed, path: displayName(parsed.path) };
+    const actual = await sha256File(Buffer.concat([Buffer.from(`${dir}/`), nameBytes(parsed.path)])).catch(() => undefined);
     report.checkedFiles++;
     if (!actual) report.problems.push({ path: entry.path, problem: 'missing' });
     else {

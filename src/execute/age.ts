@@ -5,8 +5,8 @@
  * how to read an artefact back, so a chain may mix snapshots written in clear and encrypted.
  * Only the identity's path is ever an argument; its content is read by age alone.
  */
-import { constants } from 'node:fs';
-import { access, readFile } from 'node:fs/promises';
+import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { access, mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError, isBackplanError } from '../errors.js';
@@ -78,6 +78,16 @@ export async function identityFile(option: string | undefined, env: NodeJS.Proce
 }
 
 export const IDENTITY_HINT = `pass the age identity (private key) file that matches one of the snapshot's recipients: --identity FILE, or ${IDENTITY_ENV}=FILE in the environment`;
+
+/**
+ * One file through an age stage reading stdin (encryptStage, or decryptStage without a file)
+ * into a new file, mode 0600, its folder made 0700. Paths are bytes: a configuration file's
+ * name need not be UTF-8, and a name is never an argument.
+ */
+export async function ageFile(stage: string[], from: Buffer, to: Buffer, signal?: AbortSignal): Promise<void> {
+  await mkdir(to.subarray(0, to.lastIndexOf('/')), { recursive: true, mode: 0o700 });
+  await pipeline([stage], { signal, stdin: createReadStream(from), output: createWriteStream(to, { flags: 'wx', mode: 0o600 }) });
+}
 
 /** A small artefact's plain bytes (a roles file, a configuration file), decrypted in memory. */
 export async function readPlain(path: string, identity: string | undefined, signal?: AbortSignal): Promise<Buffer> {

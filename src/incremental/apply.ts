@@ -6,21 +6,19 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
-import { isAbsolute, join, posix } from 'node:path';
-import { PassThrough, Writable } from 'node:stream';
-import * as tar from 'tar';
-import type { ReadEntry } from 'tar';
+import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
-import { AGE_SUFFIX, undecryptable, unpackStages } from '../execute/age.js';
+import { AGE_SUFFIX, unpackStages } from '../execute/age.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
+import { extractArchive, scanArchives } from '../restore/archive.js';
 import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
 import { sqliteArgv } from './sqlite.js';
 
 const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flatMap((a) => [a, `${a}${AGE_SUFFIX}`]));
-const ENTRY_TYPES = new Set(['File', 'OldFile', 'ContiguousFile', 'Directory', 'SymbolicLink', 'Link']);
 
 /**
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
@@ -31,8 +29,7 @@ export async function applyRepositoryDelta(snapshotDir: string, record: Snapshot
   // Artefacts named `….age` are decrypted in front of zstd (execute/age.ts).
   const unzstd = (artefact: string) => unpackStages(artefact, identity);
   await mkdir(targetRepo, { recursive: true });
-  // A delta without files is a tar of zero blocks, which node-tar rejects as not an archive.
-  if (record.repository?.files !== 0) await extractArchive(join(snapshotDir, extra.archive), targetRepo, unzstd);
+  await extractDelta(join(snapshotDir, extra.archive), targetRepo, identity);
   if (!extra.container) return;
   const container = join(targetRepo, extra.container.path);
   await mkdir(join(container, 'packs'), { recursive: true });
@@ -66,52 +63,10 @@ function checkedExtra(record: SnapshotRecord): IncrementalExtra {
   return extra;
 }
 
-/** Why an archive entry may not be extracted, or undefined when it may. */
-export function unsafeEntry(entry: Pick<ReadEntry, 'path' | 'type' | 'linkpath'>): string | undefined {
-  if (!ENTRY_TYPES.has(entry.type)) return `is a ${entry.type}`;
-  if (escapes(entry.path)) return 'lies outside the target';
-  if (entry.type === 'Link' && escapes(entry.linkpath ?? '')) return 'is a hard link to outside the target';
-  if (entry.type === 'SymbolicLink') {
-    const link = entry.linkpath ?? '';
-    if (isAbsolute(link) || escapes(posix.join(posix.dirname(entry.path), link))) return 'is a symbolic link pointing outside the target';
-  }
-  return undefined;
-}
-
-function escapes(path: string): boolean {
-  const normal = posix.normalize(path);
-  return isAbsolute(path) || normal === '..' || normal.startsWith('../');
-}
-
-/** zstd -d | node-tar, refusing (and stopping at) the first unsafe entry. */
-async function extractArchive(file: string, cwd: string, unzstd: Unpack): Promise<void> {
-  let unsafe: BackplanError | undefined;
-  const unpack = tar.x({
-    cwd,
-    strict: true,
-    filter: (path, entry) => {
-      const why = unsafeEntry(entry as ReadEntry);
-      if (why === undefined) return true;
-      unsafe ??= new BackplanError('UNSAFE_ARCHIVE', `${file}: entry ${JSON.stringify(path)} ${why}; extraction stopped`, {
-        hint: 'the archive was not written by backplan or was tampered with',
-      });
-      unpack.abort(unsafe);
-      return false;
-    },
-  });
-  const stop = new AbortController();
-  const extracted = new Promise<void>((resolve, reject) => {
-    unpack.on('close', resolve);
-    unpack.on('error', reject);
-  });
-  extracted.catch(() => stop.abort());
-  const input = new PassThrough();
-  input.pipe(unpack);
-  try {
-    await Promise.all([pipeline(unzstd(file), { output: input, signal: stop.signal }), extracted]);
-  } catch (e) {
-    throw unsafe ?? undecryptable(file, e);
-  }
+/** Checked on its own (restore checks the whole chain first), then extracted by GNU tar. */
+async function extractDelta(file: string, cwd: string, identity: string | undefined): Promise<void> {
+  await scanArchives([file], undefined, identity);
+  await extractArchive(file, cwd, undefined, identity);
 }
 
 /** Truncates the pack to the piece's offset, then writes the piece there. */

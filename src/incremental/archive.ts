@@ -2,7 +2,9 @@
  * The tar part of an incremental snapshot: the whole repository (a full) or the paths the change
  * query found (a delta), streamed through GNU tar and zstd into a hashing sink.
  */
-import { join } from 'node:path';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
 import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline } from '../execute/subprocess.js';
@@ -41,20 +43,39 @@ export function archiveAll(req: ArchiveRequest, skip: string[]): Promise<Archive
 
 /**
  * Exactly the listed paths (folders recursively), read from stdin as NUL-separated names while
- * tar runs. --verbatim-files-from: a name is never an option; --ignore-failed-read: a path that
- * vanished since it was listed (a loose object packed meanwhile) is a warning, not a failure.
+ * tar runs, then the folders above them without their contents, so that a folder a delta adds
+ * to gets its time back on restore. --verbatim-files-from: a name is never an option;
+ * --ignore-failed-read: a path that vanished since it was listed (a loose object packed
+ * meanwhile) is a warning, not a failure.
  */
-export function archiveList(req: ArchiveRequest, paths: AsyncIterable<string[]>): Promise<ArchiveResult> {
-  const names = Readable.from(nulSeparated(paths));
-  return archive(req, ['--null', '--verbatim-files-from', '--files-from=-', '--ignore-failed-read', ...tarExcludes(req.exclude)], names);
+export async function archiveList(req: ArchiveRequest, paths: AsyncIterable<string[]>): Promise<ArchiveResult> {
+  const scratch = await mkdtemp(join(tmpdir(), 'backplan-ancestors-'));
+  const ancestors = join(scratch, 'folders');
+  try {
+    const names = Readable.from(namesThenAncestors(paths, ancestors));
+    const lists = ['--null', '--verbatim-files-from', '--files-from=-', '--no-recursion', `--files-from=${ancestors}`];
+    return await archive(req, ['--ignore-failed-read', ...tarExcludes(req.exclude), ...lists], names);
+  } finally {
+    await rm(scratch, { recursive: true, force: true });
+  }
 }
 
-async function* nulSeparated(paths: AsyncIterable<string[]>): AsyncGenerator<Buffer> {
-  for await (const batch of paths) if (batch.length > 0) yield Buffer.from(batch.map((p) => `${p}\0`).join(''));
+/**
+ * NUL-separated names for tar's stdin. Once they are all out, the folders above them go to
+ * `ancestorsFile`: tar opens that list only after stdin ends (--files-from is positional).
+ */
+async function* namesThenAncestors(paths: AsyncIterable<string[]>, ancestorsFile: string): AsyncGenerator<Buffer> {
+  const folders = new Set<string>(['.']);
+  for await (const batch of paths) {
+    if (batch.length === 0) continue;
+    for (const path of batch) for (let d = dirname(path); d !== '.' && !folders.has(d); d = dirname(d)) folders.add(d);
+    yield Buffer.from(batch.map((p) => `${p}\0`).join(''));
+  }
+  await writeFile(ancestorsFile, [...folders].map((f) => `${f}\0`).join(''));
 }
 
 async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
-  const tar = ['tar', '--create', '--file=-', `--directory=${req.source}`, ...args];
+  const tar = ['tar', '--create', '--file=-', '--sparse', `--directory=${req.source}`, ...args];
   const sink = hashingFileSink(join(req.partialDir, req.artefact));
   const counter = tarCounter();
   // A failing name source (the database) is the cause; tar merely lost its input.

@@ -1,31 +1,38 @@
 /**
- * Decides whether an archive (or a copied folder) can be unpacked under a root without anything
- * landing outside it. Entries are fed in archive order; links are judged at the end, against
- * every symlink of the archive, because a link may lean on a symlink that comes later.
+ * Decides whether an archive can be unpacked under a root without anything landing outside it.
+ * Symlinks are recreated as they were, wherever they point (as tar, rsync and borg do): what is
+ * refused is an entry whose own path leaves the root, one written through a symlink, and a hard
+ * link to outside. Entries are fed in archive order; hard links are judged at the end, against
+ * every symlink of the archive, because one may lean on a symlink that comes later.
+ *
+ * Paths are binary strings (util/names.ts): compared as the bytes they are.
  *
  * Only symlinks and hard links are kept in memory: a repository of millions of files costs
  * nothing here. Entries under a symlink are judged as they come, which matches extraction
  * order: an entry written before a symlink replaces its folder went into a real folder.
  */
 import { BackplanError } from '../errors.js';
-
-export type EntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
+import type { TarEntryKind } from '../record/tar-headers.js';
+import { displayName } from '../util/names.js';
 
 export interface ArchiveEntry {
   path: string;
-  kind: EntryKind;
+  kind: TarEntryKind;
   /** Symlink target, or for a hard link the archive path it links to. */
   linkpath?: string;
-  /** The archive's own type name, for messages about unsupported entries. */
-  type?: string;
+  /** The header's type flag, for messages about unsupported entries. */
+  typeflag?: string;
 }
+
+/** Tar type flags of what a repository never holds. */
+const SPECIAL: Record<string, string> = { '3': 'character device', '4': 'block device', '6': 'FIFO' };
 
 /** Symlinks followed while resolving one path before it counts as a loop. */
 const MAX_LINK_HOPS = 40;
 
 export class ArchiveGuard {
   /** Symlink path → its target, and the archive it came from (for messages). */
-  private readonly symlinks = new Map<string, { target: string; source: string }>();
+  private readonly symlinks = new Map<string, string>();
   private readonly hardlinks: { path: string; linkpath: string; source: string }[] = [];
 
   /** @param source names the archive or folder in messages; set it when moving on to the next archive. */
@@ -33,13 +40,13 @@ export class ArchiveGuard {
 
   /** Throws UNSAFE_ARCHIVE for an entry that is unsafe in itself or written through a symlink. */
   add(entry: ArchiveEntry): void {
-    if (entry.kind === 'other') this.refuse(entry, `is a ${entry.type ?? 'special file'}, which a repository never holds`);
+    if (entry.kind === 'other') this.refuse(entry, `is a ${SPECIAL[entry.typeflag ?? ''] ?? `special entry (type ${JSON.stringify(entry.typeflag)})`}, which a repository never holds`);
     const parts = this.parts(entry, entry.path, 'has');
     if (parts.length === 0 && entry.kind !== 'directory') this.refuse(entry, 'would replace the target folder itself');
     // Repositories rarely hold symlinks: then no prefix needs looking up.
     for (let i = 1; this.symlinks.size > 0 && i < parts.length; i++) {
       const prefix = parts.slice(0, i).join('/');
-      if (this.symlinks.has(prefix)) this.refuse(entry, `would be written through the symlink ${prefix}`);
+      if (this.symlinks.has(prefix)) this.refuse(entry, `would be written through the symlink ${displayName(prefix)}`);
     }
     const key = parts.join('/');
     // Whether extraction would follow or replace the earlier symlink depends on the entry type.
@@ -47,8 +54,7 @@ export class ArchiveGuard {
     if (entry.kind === 'symlink') {
       const target = entry.linkpath ?? '';
       if (target === '') this.refuse(entry, 'is a symlink without a target');
-      if (target.startsWith('/')) this.refuse(entry, `is a symlink to the absolute path ${target}`);
-      this.symlinks.set(key, { target, source: this.source });
+      this.symlinks.set(key, target);
     }
     if (entry.kind === 'hardlink') {
       const target = this.parts(entry, entry.linkpath ?? '', 'links to');
@@ -57,24 +63,18 @@ export class ArchiveGuard {
     }
   }
 
-  /** Once every entry is in: every link must resolve inside the root. */
+  /** Once every entry is in: every hard link must resolve inside the root. */
   finish(): void {
-    for (const [path, { target, source }] of this.symlinks) {
-      const parts = path.split('/');
-      if (!this.resolvesInside([...parts.slice(0, -1), ...target.split('/')])) {
-        this.refuse({ path, kind: 'symlink' }, `is a symlink to ${target}, which leads outside the target`, source);
-      }
-    }
     for (const { path, linkpath, source } of this.hardlinks) {
-      if (!this.resolvesInside(linkpath.split('/'))) this.refuse({ path, kind: 'hardlink' }, `is a hard link to ${linkpath}, which leads outside the target`, source);
+      if (!this.resolvesInside(linkpath.split('/'))) this.refuse({ path, kind: 'hardlink' }, `is a hard link to ${displayName(linkpath)}, which leads outside the target`, source);
     }
   }
 
   /** A path's components; an absolute path or a `..` component is refused outright. */
   private parts(entry: ArchiveEntry, path: string, verb: 'has' | 'links to'): string[] {
-    if (path.startsWith('/')) this.refuse(entry, `${verb} an absolute path (${path})`);
+    if (path.startsWith('/')) this.refuse(entry, `${verb} an absolute path (${displayName(path)})`);
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
-    if (parts.includes('..')) this.refuse(entry, `${verb} a path containing .. (${path})`);
+    if (parts.includes('..')) this.refuse(entry, `${verb} a path containing .. (${displayName(path)})`);
     return parts;
   }
 
@@ -95,7 +95,7 @@ export class ArchiveGuard {
         continue;
       }
       out.push(part);
-      const target = this.symlinks.get(out.join('/'))?.target;
+      const target = this.symlinks.get(out.join('/'));
       if (target === undefined) continue;
       if (++hops > MAX_LINK_HOPS || target.startsWith('/')) return false;
       out.pop();
@@ -105,7 +105,7 @@ export class ArchiveGuard {
   }
 
   private refuse(entry: ArchiveEntry, why: string, source = this.source): never {
-    throw new BackplanError('UNSAFE_ARCHIVE', `${source}: entry ${JSON.stringify(entry.path)} ${why}; refusing to restore`, {
+    throw new BackplanError('UNSAFE_ARCHIVE', `${source}: entry "${displayName(entry.path)}" ${why}; refusing to restore`, {
       hint: 'if the repository itself held such an entry and you trust the archive, extract it by hand; otherwise the archive was altered: restore another snapshot',
     });
   }

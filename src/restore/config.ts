@@ -8,12 +8,11 @@
  */
 import { randomUUID } from 'node:crypto';
 import { chmod, copyFile, cp, mkdir, open, readFile, stat } from 'node:fs/promises';
-import { dirname, join, relative } from 'node:path';
+import { dirname, join } from 'node:path';
 import { BackplanError } from '../errors.js';
-import { AGE_SUFFIX, decryptStage, isSealed, needIdentity, readPlain } from '../execute/age.js';
-import { pipeline } from '../execute/subprocess.js';
+import { AGE_SUFFIX, ageFile, decryptStage, isSealed, needIdentity, readPlain } from '../execute/age.js';
 import { writeFileAtomic } from '../util/durable.js';
-import { isFolder, walkFiles } from '../record/checksums.js';
+import { isFolder, walkFileNames } from '../record/checksums.js';
 import { isObject } from '../resolve/aiida-config.js';
 import type { DatabaseConnection } from '../resolve/types.js';
 
@@ -171,10 +170,10 @@ async function mergeProfile(file: string, restored: RestoredAiidaConfig): Promis
 
 /** Each `<name>.age` under `source` decrypted to `<name>` under `target` (mode 0600). */
 async function decryptCopies(source: string, target: string, identity: string | undefined): Promise<void> {
-  for await (const file of walkFiles(source)) {
-    if (!isSealed(file)) continue;
-    const to = join(target, relative(source, file)).slice(0, -AGE_SUFFIX.length);
-    await mkdir(dirname(to), { recursive: true, mode: 0o700 });
-    await pipeline([decryptStage(needIdentity(file, identity), file)], { output: to });
+  const [from, to, suffix] = [Buffer.from(source), Buffer.from(target), Buffer.from(AGE_SUFFIX)];
+  const under = (root: Buffer, name: Buffer) => Buffer.concat([root, Buffer.from('/'), name]);
+  for await (const name of walkFileNames(from)) {
+    if (!name.subarray(-suffix.length).equals(suffix)) continue;
+    await ageFile(decryptStage(needIdentity(source, identity)), under(from, name), under(to, name.subarray(0, -suffix.length)));
   }
 }

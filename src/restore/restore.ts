@@ -12,7 +12,7 @@ import { run } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
 import { verifySnapshot } from '../record/verify.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
-import { checkFolderLinks, extractArchive, scanArchives } from './archive.js';
+import { extractArchive, scanArchives } from './archive.js';
 import { loadDeltaApplier } from './chain.js';
 import { CONFIG_FOLDERS, planConfigRestore, restoreConfig } from './config.js';
 import type { ConfigRestore } from './config.js';
@@ -195,10 +195,10 @@ function repositoryRestore(chain: CompleteSnapshot[], target: string, identity: 
   return undefined;
 }
 
-/** The tar archives a repository restore reads (an incremental's delta without files has none). */
+/** The tar archives a repository restore reads. */
 export function repositoryArchives(repo: RepositoryRestore): string[] {
   if (repo.method !== 'incremental') return repo.method === 'tar' ? [repo.source] : [];
-  return repo.snapshots.flatMap((s) => (s.record.repository?.files === 0 ? [] : s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => join(s.dir, a.path))));
+  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => join(s.dir, a.path)));
 }
 
 /**
@@ -224,7 +224,6 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
     const { files, bytes } = await scanArchives(archives, opts.signal, repo.identity);
     log(`${files} files (${bytes} bytes), every entry stays inside`);
   }
-  if (repo.method === 'folder') await checkFolderLinks(repo.source);
 }
 
 /**
@@ -310,8 +309,9 @@ async function restoreRepository(repo: RepositoryRestore, log: Log, signal: Abor
   else await run(rsyncArgv(repo.source, repo.target), { signal, stdout: 'ignore' });
 }
 
+/** Symlinks are copied as symlinks (never followed), holes stay holes. */
 export function rsyncArgv(source: string, target: string): string[] {
-  return ['rsync', '--archive', '--hard-links', '--', `${source}/`, `${target}/`];
+  return ['rsync', '--archive', '--hard-links', '--sparse', '--', `${source}/`, `${target}/`];
 }
 
 /** Under --force the old database is dropped first; then createdb, as admin.ts's role when there is one. */

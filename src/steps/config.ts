@@ -1,12 +1,12 @@
 import { cp, mkdir, readFile, stat } from 'node:fs/promises';
-import { basename, dirname, join, relative } from 'node:path';
+import { basename, join, relative } from 'node:path';
 import { Readable } from 'node:stream';
-import { encryptStage, sealedName } from '../execute/age.js';
+import { AGE_SUFFIX, ageFile, encryptStage, sealedName } from '../execute/age.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { PlannedStep } from '../plan/types.js';
 import type { SnapshotEncryption } from '../record/snapshot-record.js';
 import { writeFileAtomic } from '../util/durable.js';
-import { fileArtefact, walkFiles } from '../record/checksums.js';
+import { fileArtefact, walkFileNames, walkFiles } from '../record/checksums.js';
 import { singleProfileConfig } from '../resolve/resolve.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
@@ -56,7 +56,7 @@ export const runConfig: StepRun<ConfigOptions> = async (step, ctx, signal) => {
   const snapshotDir = ctx.plan.snapshot.partialDir;
   let bytes = 0;
   for await (const file of walkFiles(target)) {
-    const record = await fileArtefact(snapshotDir, relative(snapshotDir, file));
+    const record = await fileArtefact(snapshotDir, relative(snapshotDir, file.toString()));
     ctx.state.artefacts.push(record);
     bytes += record.bytes;
   }
@@ -65,10 +65,8 @@ export const runConfig: StepRun<ConfigOptions> = async (step, ctx, signal) => {
 
 /** A file, or every regular file under a folder, encrypted into the same place as `<name>.age`. */
 async function encryptCopy(source: string, target: string, encryption: SnapshotEncryption, signal: AbortSignal): Promise<void> {
-  const files = (await stat(source)).isDirectory() ? walkFiles(source) : [source];
-  for await (const file of files) {
-    const to = file === source ? target : join(target, relative(source, file));
-    await mkdir(dirname(to), { recursive: true, mode: 0o700 });
-    await pipeline([[...encryptStage(encryption), '--', file]], { signal, output: sealedName(to, encryption) });
-  }
+  const [from, to, suffix] = [Buffer.from(source), Buffer.from(target), Buffer.from(AGE_SUFFIX)];
+  if (!(await stat(source)).isDirectory()) return ageFile(encryptStage(encryption), from, Buffer.concat([to, suffix]), signal);
+  const under = (root: Buffer, name: Buffer) => Buffer.concat([root, Buffer.from('/'), name]);
+  for await (const name of walkFileNames(from)) await ageFile(encryptStage(encryption), under(from, name), Buffer.concat([under(to, name), suffix]), signal);
 }

@@ -27,6 +27,7 @@ export function planRepoRsync(input: PlanInput): PlannedStep<RepoRsyncOptions> {
     'rsync',
     '--archive',
     '--hard-links',
+    '--sparse',
     ...options,
     ...(linkDest ? [`--link-dest=${linkDest}`] : []),
     ...exclude.map((p) => `--exclude=${p}`),

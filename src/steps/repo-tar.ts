@@ -27,7 +27,7 @@ const TAR_STAGE = 0;
 export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
   const { compression, level } = input.settings.repository.tar;
   const source = input.profile.repository.path;
-  const tar = ['tar', '--create', '--file=-', `--directory=${source}`, ...tarExcludes(input.settings.repository.exclude), '.'];
+  const tar = ['tar', '--create', '--file=-', '--sparse', `--directory=${source}`, ...tarExcludes(input.settings.repository.exclude), '.'];
   const stages = [tar];
   if (compression === 'zstd') stages.push(['zstd', `-${level}`, '-T0', '-q', '-c']);
   if (compression === 'gzip') stages.push(['gzip', `-${Math.min(level, 9)}`, '-c']);

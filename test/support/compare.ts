@@ -1,18 +1,19 @@
 /** What round-trip tests compare: every file's sha256, and a database as text. */
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
-import { relative } from 'node:path';
 import { promisify } from 'node:util';
 import { connectTo } from '../../src/demo/cluster.js';
 import type { PgServer } from '../../src/demo/cluster.js';
-import { sha256File, walkFiles } from '../../src/record/checksums.js';
+import { sha256File, walkFileNames } from '../../src/record/checksums.js';
+import { binaryName, displayName } from '../../src/util/names.js';
 
 const exec = promisify(execFile);
 
-/** sha256 of every file under root, by relative path. */
+/** sha256 of every file under root, by relative path (as text: a name that is not UTF-8 shows escaped). */
 export async function fileHashes(root: string): Promise<Record<string, string>> {
   const hashes: Record<string, string> = {};
-  for await (const path of walkFiles(root)) hashes[relative(root, path)] = (await sha256File(path)).sha256;
+  const base = Buffer.from(root);
+  for await (const path of walkFileNames(base)) hashes[displayName(binaryName(path))] = (await sha256File(Buffer.concat([base, Buffer.from('/'), path]))).sha256;
   return hashes;
 }
 

@@ -29,7 +29,7 @@ export async function remoteSha256Sums(ssh: string[], snapshot: RemotePath, fold
   return { path: `${folder}.SHA256SUMS`, ...written, covers: { folder, ...counts } };
 }
 
-/** Splits text into lines, maps each, writes the result into `target` (ended with it). */
+/** Splits text into lines, maps each, writes the result into `target` (ended with it); latin1 keeps names' bytes. */
 class LineWriter extends Writable {
   private rest = '';
   constructor(
@@ -39,7 +39,7 @@ class LineWriter extends Writable {
     super();
   }
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
-    const lines = (this.rest + chunk.toString('utf8')).split('\n');
+    const lines = (this.rest + chunk.toString('latin1')).split('\n');
     this.rest = lines.pop()!;
     this.forward(lines.map(this.map).join(''), done);
   }
@@ -51,7 +51,7 @@ class LineWriter extends Writable {
     done(error);
   }
   private forward(text: string, done: (error?: Error | null) => void): void {
-    if (text === '' || this.target.write(text)) done();
+    if (text === '' || this.target.write(text, 'latin1')) done();
     else this.target.once('drain', () => done());
   }
 }

@@ -61,12 +61,13 @@ done`,
 
   /**
    * sha256sum lines for every file under "$2" (relative to "$1"), sorted, then one line
-   * "# FILES BYTES". A sum line never starts with "#".
+   * "# FILES BYTES" (a hard-linked file counted once, as tar counts it). A sum line never starts
+   * with "#".
    */
   sums: `
 cd -- "$1" || exit 2
 find "$2" -type f -print0 | LC_ALL=C sort -z | xargs -0r sha256sum -- || exit 2
-find "$2" -type f -printf '%s\\n' | awk '{ n++; b += $1 } END { printf "# %.0f %.0f\\n", n, b }'`,
+find "$2" -type f -printf '%n %i %s\\n' | awk '$1 > 1 && seen[$2]++ { next } { n++; b += $3 } END { printf "# %.0f %.0f\\n", n, b }'`,
 
   /** For each file argument after "$1": "INDEX BYTES SHA256", or "INDEX missing". */
   hash: `
