@@ -196,6 +196,49 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     expect(passes.stdout).to.match(/restore test passed/);
   });
 
+  it('an explicit profile: each configuration file is stored encrypted and restored as it was', async () => {
+    const etc = join(p.dir, 'etc-dss');
+    await mkdir(join(etc, 'nested'), { recursive: true });
+    await writeFile(join(etc, 'settings.json'), `{"secret": "${CANARY}"}\n`);
+    await writeFile(join(etc, 'nested', 'tls.key'), `${CANARY} key\n`);
+    await writeFile(join(p.dir, 'install.ini'), `[general]\npassword = ${CANARY}\n`);
+    const { server } = db;
+    const file = join(p.dir, 'explicit.yaml');
+    await writeFile(
+      file,
+      [
+        'version: 1',
+        'name: explicit-job',
+        'profile:',
+        '  explicit:',
+        `    config: [${JSON.stringify(etc)}, ${JSON.stringify(join(p.dir, 'install.ini'))}]`,
+        `    repository: ${JSON.stringify(p.profile.repositoryPath)}`,
+        `    database: { host: ${JSON.stringify(server.host)}, port: ${server.port}, name: ${JSON.stringify(db.name)}, user: ${JSON.stringify(server.user)} }`,
+        `destination: ${JSON.stringify(kind.spec(destDir))}`,
+        encryptionYaml(keys),
+      ].join('\n') + '\n',
+    );
+    const run = await backplan(['run', file]);
+    expect(run.code, run.stderr).to.equal(0);
+    const { record } = await latestRecord(destDir);
+    expect(record.artefacts.map((a) => a.path).filter((a) => a.startsWith('config/')).sort()).to.deep.equal([
+      'config/etc-dss/nested/tls.key.age',
+      'config/etc-dss/settings.json.age',
+      'config/install.ini.age',
+    ]);
+    expect(await filesHolding(destDir, CANARY)).to.deep.equal([]);
+    const target = join(p.dir, 'restored');
+    const name = `${db.name}_restored`;
+    try {
+      const restored = await backplan(['restore', file, 'latest', '--to', target, '--database', name, '--identity', keys.ageIdentity]);
+      expect(restored.code, restored.stderr).to.equal(0);
+      expect(await fileHashes(join(target, 'config', 'etc-dss'))).to.deep.equal(await fileHashes(etc));
+      expect(await readFile(join(target, 'config', 'install.ini'), 'utf8')).to.equal(`[general]\npassword = ${CANARY}\n`);
+    } finally {
+      await dropDatabase(db.server, name);
+    }
+  });
+
   it('with the machine lost (its AiiDA config gone), the identity still finds the database in the snapshot\'s encrypted config copy', async () => {
     const file = await writeManifest(p, 'encrypted.yaml', encryptionYaml(keys), { destination: kind.spec(destDir) });
     expect((await backplan(['run', file])).code).to.equal(0);
