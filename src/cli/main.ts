@@ -123,6 +123,7 @@ function program(): Command {
     .option('--force', 'replace the target\'s repository/ and configuration, drop and recreate an existing database')
     .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
     .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
+    .option('--identity <file>', 'age identity (private key) file for an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
     .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
     .action(async (file: string, id: string, o: RestoreCliOptions) => {
       // commander turns --no-owner into owner: false, --no-privileges into privileges: false.
@@ -139,7 +140,8 @@ function program(): Command {
     .option('--all', 'every snapshot and chain of the job, damaged ones included')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
     .option('--admin-user <role>', 'create and drop the scratch database as this role (default as for restore: DATABASE_URL\'s user, else PGUSER)')
-    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string }) => {
+    .option('--identity <file>', 'age identity (private key) file, for --restore-test of an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
+    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string; identity?: string }) => {
       const { verifyFile } = await import('../commands/verify.js');
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
     });
@@ -292,6 +294,7 @@ interface RestoreCliOptions {
   dryRun?: boolean;
   profileName?: string;
   mergeInto?: string;
+  identity?: string;
 }
 
 interface RunCliOptions {

@@ -3,6 +3,7 @@ import type { CompleteSnapshot, Destination, LocalSnapshots } from '../destinati
 import { snapshotChain } from '../record/chain.js';
 import { adminRole, adminSecrets } from '../restore/admin.js';
 import { BackplanError } from '../errors.js';
+import { identityFile } from '../execute/age.js';
 import { onServer, restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
 import { checkRestoreSources, executeRestore, prepareRestore } from '../restore/restore.js';
@@ -32,6 +33,8 @@ export interface RestoreCommandOptions {
   dryRun?: boolean;
   profileName?: string;
   mergeInto?: string;
+  /** The age identity file for an encrypted snapshot (else BACKPLAN_AGE_IDENTITY_FILE). */
+  identity?: string;
   signal?: AbortSignal;
 }
 
@@ -44,12 +47,13 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
   const job = await openJob(file);
   const { manifest, destination } = job;
   const log = (line: string) => out.err(`restore: ${line}\n`);
+  const identity = await identityFile(o.identity);
   const assessed = await assessJob(job);
   const chain = snapshotChain(assessed, restorableIn(assessed, id, destination));
   // A dry run reads only the listing: nothing is copied from a remote destination.
   const local = o.dryRun ? readInPlace(chain, destination) : await destination.fetch(chain, { signal: o.signal, log });
   try {
-    await restoreLocal(manifest, local, o, out, log);
+    await restoreLocal(manifest, local, { ...o, identity }, out, log);
   } finally {
     await local.release();
   }
@@ -61,7 +65,7 @@ function readInPlace(chain: CompleteSnapshot[], destination: Destination): Local
 
 async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
   const snapshot = local.entries.at(-1)!;
-  const target = onServer(await restoreConnection(manifest, snapshot.dir), o);
+  const target = onServer(await restoreConnection(manifest, snapshot.dir, process.env, o.identity), o);
   const { connection, secrets, note } = target;
   if (note) out.err(`note: ${note}\n`);
   if (target.database !== undefined && o.database !== undefined && target.database !== o.database) {
@@ -84,6 +88,7 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     force: o.force ?? false,
     profileName: o.profileName,
     mergeInto: o.mergeInto === undefined ? undefined : resolve(o.mergeInto),
+    identity: o.identity,
   });
   if (o.dryRun) {
     out.out(describeRestore(plan));

@@ -20,7 +20,7 @@ import { adminSecrets, asAdmin } from './admin.js';
 import type { AdminRole } from './admin.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbCommand } from './database.js';
 import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
-import { preflight } from './preflight.js';
+import { checkIdentity, preflight } from './preflight.js';
 import { createRoles, dropRoles, planRoles, rolesToAsk } from './roles.js';
 import type { RolesPlan } from './roles.js';
 
@@ -45,13 +45,15 @@ export interface RestoreRequest {
   profileName?: string;
   /** An AiiDA config.json to add the restored profile to (a copy kept first). */
   mergeInto?: string;
+  /** The age identity file for an encrypted snapshot (--identity, BACKPLAN_AGE_IDENTITY_FILE): its path only. */
+  identity?: string;
 }
 
 export type RepositoryRestore =
   /** The archive, or the snapshot's repository/ folder. */
-  | { method: 'tar' | 'folder'; source: string; target: string }
+  | { method: 'tar' | 'folder'; source: string; target: string; identity?: string }
   /** The incremental strategy's full and then each delta, in order, by applyRepositoryDelta. */
-  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string };
+  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string; identity?: string };
 
 export interface DatabaseRestore {
   name: string;
@@ -94,6 +96,7 @@ export type Log = (line: string) => void;
 export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> {
   const { chain } = req;
   const snapshot = chain.at(-1)!;
+  await checkIdentity(chain, req.targetDir, req.identity);
   if (chain[0]!.record.repository?.strategy === INCREMENTAL) await loadDeltaApplier(snapshot.id);
   const targetDir = req.targetDir;
   checkOverlap(targetDir, dirname(snapshot.dir));
@@ -107,8 +110,8 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
     chain,
     targetDir,
     replaces: ['repository', ...CONFIG_FOLDERS].filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
-    repository: repositoryRestore(chain, repositoryDir),
-    config: await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto }),
+    repository: repositoryRestore(chain, repositoryDir, req.identity),
+    config: await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto, identity: req.identity }),
     database,
     hasPassword: adminSecrets(req.secrets, req.admin).pgPassword !== undefined,
     notes: [],
@@ -146,7 +149,8 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
   const runSecrets = adminSecrets(req.secrets, req.admin);
   const record = snapshot.record.database;
   const server = await inspectTarget(runAs, runSecrets, connection.name, owner, rolesToAsk(record, owner));
-  const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner }, server.roles, { connection: runAs, secrets: runSecrets });
+  const rolesFile = snapshot.record.artefacts.find((a) => /^database\.roles\.sql(\.age)?$/.test(a.path))?.path;
+  const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner, rolesFile, identity: req.identity }, server.roles, { connection: runAs, secrets: runSecrets });
   const commands = dbRestoreCommands({
     dump,
     snapshotDir: snapshot.dir,
@@ -158,6 +162,7 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
     dropFirst: server.exists,
     tempDir: req.targetDir,
     notAsOwner: runAs.user !== owner,
+    identity: req.identity,
   });
   const admin = req.admin && { user: req.admin.user, source: req.admin.source };
   const database = { name: connection.name, owner, connection: runAs, ...(admin ? { admin } : {}), exists: server.exists, serverVersion: server.version, dump, commands, roles, createRoles: req.createRoles };
@@ -179,11 +184,12 @@ export function serverName(c: DatabaseConnection): string {
 export const INCREMENTAL = 'incremental';
 
 /** An archive or an rsync folder; a snapshot of the incremental strategy, its whole chain. */
-function repositoryRestore(chain: CompleteSnapshot[], target: string): RepositoryRestore | undefined {
+function repositoryRestore(chain: CompleteSnapshot[], target: string, identity: string | undefined): RepositoryRestore | undefined {
   const base = chain[0]!;
-  if (base.record.repository?.strategy === INCREMENTAL) return { method: 'incremental', snapshots: chain, target };
+  const key = identity !== undefined ? { identity } : {};
+  if (base.record.repository?.strategy === INCREMENTAL) return { method: 'incremental', snapshots: chain, target, ...key };
   for (const a of base.record.artefacts) {
-    if (/^repository\.tar(\.zst|\.gz)?$/.test(a.path)) return { method: 'tar', source: join(base.dir, a.path), target };
+    if (/^repository\.tar(\.zst|\.gz)?(\.age)?$/.test(a.path)) return { method: 'tar', source: join(base.dir, a.path), target, ...key };
     if (a.covers?.folder === 'repository') return { method: 'folder', source: join(base.dir, 'repository'), target };
   }
   return undefined;
@@ -192,7 +198,7 @@ function repositoryRestore(chain: CompleteSnapshot[], target: string): Repositor
 /** The tar archives a repository restore reads. */
 export function repositoryArchives(repo: RepositoryRestore): string[] {
   if (repo.method !== 'incremental') return repo.method === 'tar' ? [repo.source] : [];
-  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst$/.test(a.path)).map((a) => join(s.dir, a.path)));
+  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => join(s.dir, a.path)));
 }
 
 /**
@@ -215,7 +221,7 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
   const archives = repositoryArchives(repo);
   if (archives.length > 0) {
     log(`checking ${archives.join(', ')} for entries that would land outside ${repo.target}`);
-    const { files, bytes } = await scanArchives(archives, opts.signal);
+    const { files, bytes } = await scanArchives(archives, opts.signal, repo.identity);
     log(`${files} files (${bytes} bytes), every entry stays inside`);
   }
 }
@@ -294,12 +300,12 @@ async function restoreRepository(repo: RepositoryRestore, log: Log, signal: Abor
     const apply = await loadDeltaApplier(repo.snapshots.at(-1)!.id);
     for (const s of repo.snapshots) {
       log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}`);
-      await apply(s.dir, s.record, repo.target);
+      await apply(s.dir, s.record, repo.target, repo.identity);
     }
     return;
   }
   log(`restoring ${repo.source} into ${repo.target}`);
-  if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal);
+  if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal, repo.identity);
   else await run(rsyncArgv(repo.source, repo.target), { signal, stdout: 'ignore' });
 }
 
