@@ -2,9 +2,8 @@
  * The tar part of an incremental snapshot: the whole repository (a full) or the paths the change
  * query found (a delta), streamed through GNU tar and zstd into a hashing sink.
  */
-import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { hashingFileSink } from '../execute/hashing-sink.js';
+import type { ArtefactSink } from '../destination/types.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { tarCounter } from '../record/tar-count.js';
@@ -16,7 +15,8 @@ const TAR_CHANGED_FILES = 1;
 
 export interface ArchiveRequest {
   source: string;
-  partialDir: string;
+  /** Where an artefact of the snapshot is written (the destination's artefactSink). */
+  sink: (artefact: string) => ArtefactSink;
   artefact: string;
   exclude: string[];
   signal: AbortSignal;
@@ -53,7 +53,7 @@ async function* nulSeparated(paths: AsyncIterable<string[]>): AsyncGenerator<Buf
 
 async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
   const tar = ['tar', '--create', '--file=-', `--directory=${req.source}`, ...args];
-  const sink = hashingFileSink(join(req.partialDir, req.artefact));
+  const sink = req.sink(req.artefact);
   const counter = tarCounter();
   // A failing name source (the database) is the cause; tar merely lost its input.
   let sourceError: unknown;

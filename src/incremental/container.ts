@@ -13,10 +13,10 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
-import { hashingFileSink } from '../execute/hashing-sink.js';
+import type { ArtefactSink } from '../destination/types.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { ZSTD } from './archive.js';
@@ -35,7 +35,9 @@ export interface ContainerRequest {
   dir: string;
   /** The container relative to the repository folder, as recorded. */
   path: string;
+  /** A local scratch folder (SQLite's backup of packs.idx is made there). */
   partialDir: string;
+  sink: (artefact: string) => ArtefactSink;
   signal: AbortSignal;
 }
 
@@ -112,8 +114,7 @@ async function hashRange(path: string, start: number, end: number): Promise<stri
 
 /** Bytes [offset, offset + length) of a pack through zstd into its artefact. */
 async function copyPiece(req: ContainerRequest, piece: PackPiece): Promise<ArtefactRecord> {
-  await mkdir(join(req.partialDir, PACKS), { recursive: true });
-  const sink = hashingFileSink(join(req.partialDir, piece.artefact));
+  const sink = req.sink(piece.artefact);
   const stdin = createReadStream(join(req.dir, PACKS, piece.pack), { start: piece.offset, end: piece.offset + piece.length - 1 });
   await pipeline([ZSTD], { signal: req.signal, stdin, output: sink.stream });
   return { path: piece.artefact, ...(await sink.done()) };
@@ -125,7 +126,7 @@ async function indexCopy(req: ContainerRequest): Promise<{ artefact: ArtefactRec
   try {
     await sqlite([join(req.dir, INDEX), `.backup ${dotArgument(copy)}`], { signal: req.signal });
     const maxId = await maxObjectId(copy, req.signal);
-    const sink = hashingFileSink(join(req.partialDir, INDEX_ARTEFACT.copy));
+    const sink = req.sink(INDEX_ARTEFACT.copy);
     await pipeline([[...ZSTD, '--', copy]], { signal: req.signal, output: sink.stream });
     return { artefact: { path: INDEX_ARTEFACT.copy, ...(await sink.done()) }, record: { artefact: INDEX_ARTEFACT.copy, kind: 'copy', maxId } };
   } finally {
@@ -160,7 +161,7 @@ async function indexDelta(req: ContainerRequest, parent: ContainerRecord, repack
     "SELECT 'COMMIT;';",
     'COMMIT;',
   ].join('\n');
-  const sink = hashingFileSink(join(req.partialDir, INDEX_ARTEFACT.delta));
+  const sink = req.sink(INDEX_ARTEFACT.delta);
   await pipeline([sqliteArgv([idx, sql]), ZSTD], { signal: req.signal, output: sink.stream });
   return { artefact: { path: INDEX_ARTEFACT.delta, ...(await sink.done()) }, record: { artefact: INDEX_ARTEFACT.delta, kind: 'delta', maxId } };
 }
