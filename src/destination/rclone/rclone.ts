@@ -97,9 +97,11 @@ export class RcloneDestination implements Destination {
     return (await this.rclone.list('')).map((o) => o.Name);
   }
 
+  /** Some backends answer `cat` of a missing object with nothing at all: only then is it looked up. */
   async readText(path: string): Promise<string | undefined> {
-    if (!(await this.rclone.statFile(path))) return undefined;
-    return (await this.rclone.run(['cat', this.rclone.target(path)])).stdout;
+    const { exitCode, stdout } = await this.rclone.run(['cat', this.rclone.target(path)], { missingOk: true });
+    if (exitCode !== 0) return undefined;
+    return stdout !== '' || (await this.rclone.statFile(path)) ? stdout : undefined;
   }
 
   /** One PUT: an object store replaces an object whole (over SFTP, rclone writes the file in place). */
@@ -124,8 +126,10 @@ export class RcloneDestination implements Destination {
     return true;
   }
 
+  /** `delete` of the one name in its folder: unlike `deletefile`, it is no failure when the file is gone. */
   async removeFile(path: string): Promise<void> {
-    if (await this.rclone.statFile(path)) await this.rclone.run(['deletefile', this.rclone.target(path)], { missingOk: true });
+    const filter = ['--max-depth', '1', '--include', `/${globEscape(posix.basename(path))}`];
+    await this.rclone.run(['delete', ...filter, this.rclone.target(posix.dirname(path))], { missingOk: true });
   }
 
   async stat(path: string): Promise<FileStat | undefined> {
@@ -243,6 +247,11 @@ function needsFilesystem(spec: string): BackplanError {
 function stagingDir(spec: string, env: NodeJS.ProcessEnv): string {
   const root = env.BACKPLAN_STAGING || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'backplan', 'staging');
   return join(root, createHash('sha256').update(spec).digest('hex').slice(0, 16));
+}
+
+/** A literal name in an rclone filter pattern. */
+function globEscape(name: string): string {
+  return name.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`);
 }
 
 function graceOf(text: string | undefined): number {
