@@ -111,6 +111,14 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     expect(broken.code).to.equal(1);
     expect(broken.stdout).to.match(/repository\.tar\.zst: sha256 .* does not match/);
     expect(broken.stderr).not.to.match(NO_STACK);
+    // --fast compares sizes only (no download from object storage): a flipped byte passes, a truncation does not.
+    const fast = await backplan(['verify', file, record!.id, '--fast']);
+    expect(fast.stdout).to.match(/sizes only/);
+    expect(await backplan(['list', file]).then((r) => r.stdout), 'a fast pass does not clear a failed re-hash').to.match(/damaged/);
+    await store.write(destDir, artefact, bytes.subarray(0, bytes.length - 1));
+    const truncated = await backplan(['verify', file, record!.id, '--fast']);
+    expect(truncated.code).to.equal(1);
+    expect(truncated.stdout).to.match(/repository\.tar\.zst: size \d+ does not match the recorded \d+/);
   });
 
   it('applies retention there and never prunes a pinned snapshot', async () => {

@@ -99,6 +99,7 @@ export class LocalDestination implements Destination {
   }
 
   readonly partialGraceMs = 0;
+  readonly rehashDownloads = false;
 
   artefactSink(id: string, path: string): ArtefactSink {
     return hashingFileSink(join(this.snapshotPaths(id).partialDir, path), { parents: true });

@@ -55,6 +55,8 @@ export interface VerifyReport {
 export interface ArtefactHasher {
   /** sha256 and size of each artefact, in order; undefined for a missing one. */
   hash(artefacts: ArtefactRecord[]): Promise<({ sha256: string; bytes: number } | undefined)[]>;
+  /** Sizes only, where listing is cheaper than hashing (object storage); undefined for a missing one. */
+  sizes?(artefacts: ArtefactRecord[]): Promise<(number | undefined)[]>;
   /** Follows a SHA256SUMS list into its folder, adding what it finds to the report. */
   checkList(listPath: string, report: VerifyReport): Promise<void>;
 }
@@ -140,6 +142,11 @@ export interface Destination {
    * may still be writing it where the lock cannot be trusted (0 where it can).
    */
   readonly partialGraceMs: number;
+  /**
+   * Re-hashing here downloads every byte (object storage): a run's verify step then checks the
+   * sizes of what it just uploaded, hashed on the way, and leaves re-hashing to `backplan verify`.
+   */
+  readonly rehashDownloads: boolean;
 
   /** The paths of snapshot `id` (pure: nothing is touched). */
   snapshotPaths(id: string): SnapshotPaths;

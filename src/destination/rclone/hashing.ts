@@ -24,6 +24,10 @@ export function rcloneHasher(rclone: Rclone, id: string): ArtefactHasher {
         return f?.sha256 === undefined ? undefined : { sha256: f.sha256, bytes: f.bytes };
       });
     },
+    sizes: async (artefacts) => {
+      const listed = new Map((await rclone.list(id, { depth: 100, filesOnly: true })).map((o) => [o.Path, o.Size]));
+      return artefacts.map((a) => listed.get(a.path));
+    },
     checkList: async (listPath, report) => checkList(rclone, id, listPath, await hashed(), report),
   };
 }

@@ -37,6 +37,7 @@ const LOCK_SETTLE_MS = 500;
 export class RcloneDestination implements Destination {
   readonly spec: string;
   readonly partialGraceMs: number;
+  readonly rehashDownloads = true;
   private readonly rclone: Rclone;
   private readonly staging: string;
 

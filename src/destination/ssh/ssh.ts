@@ -100,6 +100,7 @@ export class SshDestination implements Destination {
   }
 
   readonly partialGraceMs = 0;
+  readonly rehashDownloads = false;
 
   artefactSink(id: string, path: string): ArtefactSink {
     return hashingFileSink(join(this.snapshotPaths(id).partialDir, path), { parents: true });
