@@ -178,8 +178,7 @@ export class RcloneDestination implements Destination {
     await this.rclone.run(['copy', partialDir, this.rclone.target(id)], { stdout: 'ignore', signal });
     if (signal?.aborted) throw new BackplanError('INTERRUPTED', `interrupted before ${id} was published`);
     await this.writeText(posix.join(id, SNAPSHOT_JSON), JSON.stringify(record, null, 2) + '\n');
-    await this.removeFile(posix.join(id, WRITING));
-    await this.pointLatest(id);
+    await Promise.all([this.removeFile(posix.join(id, WRITING)), this.pointLatest(id)]);
     await rm(partialDir, { recursive: true, force: true });
   }
 

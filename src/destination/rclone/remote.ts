@@ -5,7 +5,8 @@
  * strings (`:s3,access_key_id=…:`) are refused for that reason.
  */
 import { posix } from 'node:path';
-import type { Readable, Writable } from 'node:stream';
+import { Writable } from 'node:stream';
+import type { Readable } from 'node:stream';
 import { BackplanError } from '../../errors.js';
 import { CommandError } from '../../execute/result.js';
 import { run } from '../../execute/subprocess.js';
@@ -28,7 +29,8 @@ export function parseRcloneSpec(spec: string): RclonePath | { problem: string } 
   const remote = colon < 0 ? rest : rest.slice(0, colon);
   if (colon < 0 || !REMOTE.test(remote)) {
     return {
-      problem: `${JSON.stringify(spec)} is no rclone:REMOTE:PATH with REMOTE a remote named in rclone's config (letters, digits, _ . + @ -); connection strings are refused, as they would put credentials in the manifest`,
+      // The string is not repeated: a connection string may hold a credential.
+      problem: `the destination is no rclone:REMOTE:PATH with REMOTE a remote named in rclone's config (letters, digits, _ . + @ -); connection strings (rclone::backend,option=…:) are refused, as they would put credentials in the manifest`,
     };
   }
   return { remote, path: rest.slice(colon + 1) };
@@ -67,15 +69,18 @@ export class Rclone {
   }
 
   async run(args: string[], opts: RcloneRunOptions = {}): Promise<{ exitCode: number; stdout: string }> {
+    // Collected whole (run's capture keeps 1 MiB): a listing of a long history is larger.
+    const chunks: Buffer[] = [];
+    const collect = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
     try {
       const result = await run(this.argv(args), {
         env: this.env,
         stdin: opts.stdin,
-        stdout: opts.stdout ?? 'capture',
+        stdout: opts.stdout ?? collect,
         signal: opts.signal,
         okExitCodes: [0, ...(opts.missingOk ? NOT_FOUND : [])],
       });
-      return { exitCode: result.exitCode ?? 0, stdout: result.stdout ?? '' };
+      return { exitCode: result.exitCode ?? 0, stdout: Buffer.concat(chunks).toString('utf8') };
     } catch (e) {
       throw this.explain(e, args[0]!);
     }
