@@ -42,7 +42,8 @@ describe('rclone destinations at validate', () => {
   it('refuses rsync for an rclone remote at repository.strategy, naming tar and incremental', async () => {
     const r = await validate('rclone:offsite:bucket/aiida', 'rsync');
     expect(r.code).to.equal(2);
-    expect(r.stderr).to.match(/m\.yaml:6:26: repository\.strategy rsync needs a filesystem, which rclone:offsite:bucket\/aiida is not: use tar or incremental/);
+    expect(r.stderr).to.match(/m\.yaml:6:25: repository\.strategy rsync needs a filesystem, which rclone:offsite:bucket\/aiida is not: use tar or incremental/);
+    expect(r.stderr).to.match(/hint: set repository\.strategy to tar or incremental/);
   });
 
   it('takes tar and incremental there, and rsync elsewhere', async () => {

@@ -55,13 +55,19 @@ export function openDestination(spec: string, env: NodeJS.ProcessEnv = process.e
 }
 
 /** What validate reports of a destination string: a problem with it, or a strategy its kind refuses. */
-export function destinationProblems(spec: string, strategy: string): { key: 'destination' | 'strategy'; message: string }[] {
+export function destinationProblems(spec: string, strategy: string): { key: 'destination' | 'strategy'; message: string; hint: string }[] {
   const kind = kindOf(spec);
   const problem = kind.problem?.(spec);
-  if (problem) return [{ key: 'destination', message: problem }];
+  if (problem) return [{ key: 'destination', message: problem, hint: 'name a remote that `rclone listremotes` shows, defined in rclone\'s config or by RCLONE_CONFIG_<NAME>_* variables' }];
   if (!kind.strategies?.refused.includes(strategy)) return [];
   const taken = kind.strategies.taken.join(' or ');
-  return [{ key: 'strategy', message: `repository.strategy ${strategy} needs a filesystem, which ${spec} is not: use ${taken} (they stream archives to the destination)` }];
+  return [
+    {
+      key: 'strategy',
+      message: `repository.strategy ${strategy} needs a filesystem, which ${spec} is not: use ${taken} (they stream archives to the destination)`,
+      hint: `set repository.strategy to ${taken}, or write to a local path or user@host:/path`,
+    },
+  ];
 }
 
 /** Called once as the process ends. */

@@ -50,9 +50,9 @@ function byPosition(a: BackplanError, b: BackplanError): number {
 
 /** A destination string its kind cannot use, or a repository strategy its kind refuses (rsync on object storage). */
 function checkDestination(m: Manifest, doc: Document.Parsed, source: SourceText): BackplanError[] {
-  return destinationProblems(m.destination, m.repository?.strategy ?? 'tar').map(({ key, message }) => {
+  return destinationProblems(m.destination, m.repository?.strategy ?? 'tar').map(({ key, message, hint }) => {
     const path: DataPath = key === 'destination' ? ['destination'] : ['repository', 'strategy'];
-    return source.error('SCHEMA', offsetOf(doc, path), message, { hint: 'see the README, section Destinations' });
+    return source.error('SCHEMA', offsetOf(doc, path), message, { hint });
   });
 }
 

@@ -31,7 +31,7 @@ const WRITING = '.writing';
 const LISTED = [SNAPSHOT_JSON, VERIFICATION_FILE, PIN_FILE];
 /** Default age before a later run removes a partial snapshot (BACKPLAN_RCLONE_GRACE). */
 const DEFAULT_GRACE = '6h';
-/** How long a lock object is left to settle before it is read back a second time. */
+/** How long a lock object is left to settle before it is read back. */
 const LOCK_SETTLE_MS = 500;
 
 export class RcloneDestination implements Destination {
@@ -112,19 +112,16 @@ export class RcloneDestination implements Destination {
 
   /**
    * No object store offers create-if-absent through rclone: the object is written only if it is
-   * not listed, then read back twice, LOCK_SETTLE_MS apart; a rival's text seen either time
-   * means the rival has it. Two runs starting within that window on a store whose listings lag
+   * not listed, then read back LOCK_SETTLE_MS later; a rival's text there means the rival has it
+   * (the last writer wins, and each reads who that was). Two runs starting within that window on a store whose listings lag
    * behind its writes could both believe they hold it; see docs/architecture.md.
    */
   async createText(path: string, text: string): Promise<boolean> {
     if (await this.rclone.statFile(path)) return false;
     const mine = text.endsWith('\n') ? text : text + '\n';
     await this.writeText(path, mine);
-    for (const wait of [0, LOCK_SETTLE_MS]) {
-      await sleep(wait);
-      if ((await this.readText(path)) !== mine) return false;
-    }
-    return true;
+    await sleep(LOCK_SETTLE_MS);
+    return (await this.readText(path)) === mine;
   }
 
   /** `delete` of the one name in its folder: unlike `deletefile`, it is no failure when the file is gone. */
