@@ -31,6 +31,8 @@ export interface DestinationKindFixture {
   rsync: boolean;
   /** Reads and tampers with what the destination holds, without backplan. */
   store: DestinationStore;
+  /** How long one call there may take on a loaded machine, for tests that race a clock. */
+  callMs: number;
   /** A destination of this kind that cannot be reached, and what the failure must say. */
   unreachable(scratch: string): { spec: string; env: NodeJS.ProcessEnv; says: RegExp[] };
 }
@@ -46,6 +48,7 @@ const local: DestinationKindFixture = {
   renames: true,
   rsync: true,
   store: folderStore,
+  callMs: 50,
   unreachable: () => ({ spec: '/dev/null/backups', env: {}, says: [/cannot create \/dev\/null\/backups\/\.lock/, /check that the destination exists and is writable/] }),
 };
 
@@ -67,6 +70,7 @@ const ssh: DestinationKindFixture = {
   renames: true,
   rsync: true,
   store: folderStore,
+  callMs: 250,
   unreachable: (scratch) => {
     const closedPort = sshd!.sshCommand.replace(/-p \d+/, '-p 1');
     return {
@@ -109,6 +113,7 @@ const rcloneS3: DestinationKindFixture = {
   renames: false,
   rsync: false,
   store: rcloneStore('bps3', s3Root, s3Env),
+  callMs: 1500,
   unreachable: (scratch) => ({
     spec: `rclone:bps3:${s3Root(join(scratch, 'backups'))}`,
     env: { ...s3!.rcloneEnv('bps3', S3_SECRET), RCLONE_CONFIG_BPS3_ENDPOINT: 'http://127.0.0.1:1', BACKPLAN_STAGING: join(scratch, 'staging') },
@@ -145,6 +150,7 @@ const rcloneSftp: DestinationKindFixture = {
   renames: false,
   rsync: false,
   store: rcloneStore('bpsftp', (dir) => dir, () => sftpEnv()),
+  callMs: 1500,
   unreachable: (scratch) => ({
     spec: `rclone:bpsftp:${join(scratch, 'backups')}`,
     env: { ...sftpEnv(1), BACKPLAN_STAGING: join(scratch, 'staging') },
