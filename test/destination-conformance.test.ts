@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readFile, readdir, readlink, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDestination } from '../src/destination/registry.js';
@@ -15,6 +15,7 @@ import { isBackplanError } from '../src/errors.js';
 import { run } from '../src/execute/subprocess.js';
 import { acquireLock, releaseLock } from '../src/record/lock.js';
 import type { ArtefactRecord, SnapshotRecord } from '../src/record/snapshot-record.js';
+import { writeSha256Sums } from '../src/record/checksums.js';
 import { verifySnapshot } from '../src/record/verify.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { spawnHolder } from './support/lock-holder.js';
@@ -40,11 +41,12 @@ for (const kind of DESTINATION_KINDS) {
     /** A snapshot as a run writes it before finalize: prepared, an artefact and a folder written. */
     async function writeSnapshot(id: string, opts: { parent?: string } = {}): Promise<SnapshotRecord> {
       await dest.prepare(id, () => undefined);
-      const { partialDir } = dest.snapshotPaths(id);
       const content = `artefact of ${id}\n`;
-      await writeFile(join(partialDir, 'database.dump'), content);
+      const sink = dest.artefactSink(id, 'database.dump');
+      sink.stream.end(content);
+      expect(await sink.done()).to.deep.equal({ bytes: content.length, sha256: sha256(content) });
       const artefacts: ArtefactRecord[] = [{ path: 'database.dump', bytes: content.length, sha256: sha256(content) }];
-      artefacts.push(await rsyncFolder(id));
+      artefacts.push(kind.rsync ? await rsyncFolder(id) : await stagedFolder(id));
       return snapshotRecord(id, artefacts, opts.parent);
     }
 
@@ -65,6 +67,15 @@ for (const kind of DESTINATION_KINDS) {
       return dest.folderSums(id, 'repository');
     }
 
+    /** What a directory-format dump does: a folder written into partialDir, listed in SHA256SUMS there. */
+    async function stagedFolder(id: string): Promise<ArtefactRecord> {
+      const { partialDir } = dest.snapshotPaths(id);
+      await mkdir(join(partialDir, 'repository', 'ab'), { recursive: true });
+      await writeFile(join(partialDir, 'repository', 'ab', 'node'), 'node file\n');
+      await writeFile(join(partialDir, 'repository', 'top'), 'top file\n');
+      return writeSha256Sums(partialDir, 'repository');
+    }
+
     it('lists a missing destination as empty', async () => {
       expect(await dest.list()).to.deep.equal([]);
       expect(await dest.names()).to.deep.equal([]);
@@ -78,8 +89,8 @@ for (const kind of DESTINATION_KINDS) {
       expect(await dest.readText('missing.json')).to.equal(undefined);
       await dest.writeText('.last-run.json', '{"a":1}\n');
       await dest.writeText('.last-run.json', '{"a":2}\n');
-      expect(await readFile(join(dir, '.last-run.json'), 'utf8')).to.equal('{"a":2}\n');
-      expect((await readdir(dir)).sort(), 'no temporary file left by the atomic write').to.deep.equal(['.last-run.json', '.lock']);
+      expect((await kind.store.read(dir, '.last-run.json'))?.toString()).to.equal('{"a":2}\n');
+      expect((await kind.store.names(dir)).sort(), 'no temporary file left by the atomic write').to.deep.equal(['.last-run.json', '.lock']);
       await dest.removeFile('.lock');
       await dest.removeFile('.lock');
       expect(await dest.readText('.lock')).to.equal(undefined);
@@ -89,7 +100,7 @@ for (const kind of DESTINATION_KINDS) {
       expect(await dest.stat('.lock')).to.equal(undefined);
       expect(await dest.createText('.lock', 'twelve bytes')).to.equal(true);
       const mtime = new Date(Math.floor(Date.now() / 1000) * 1000 - 11 * 60_000);
-      await utimes(join(dir, '.lock'), mtime, mtime);
+      await kind.store.touch(dir, '.lock', mtime);
       const stat = await dest.stat('.lock');
       expect(stat).to.deep.include({ bytes: 'twelve bytes\n'.length, mtimeMs: mtime.getTime() });
       expect(stat!.ageMs).to.be.within(11 * 60_000 - 1000, 11 * 60_000 + 60_000);
@@ -98,15 +109,16 @@ for (const kind of DESTINATION_KINDS) {
     it('publishes a snapshot atomically: partial until publish, then complete, with its record and latest', async () => {
       const record = await writeSnapshot(ID);
       expect((await dest.list()).map((e) => [e.name, e.recorded])).to.deep.equal([[`.partial-${ID}`, false]]);
-      expect(await exists(join(dir, ID)), 'nothing published before publish').to.equal(false);
+      expect(await kind.store.read(dir, `${ID}/snapshot.json`), 'no snapshot.json before publish').to.equal(undefined);
+      if (kind.renames) expect(await exists(join(dir, ID)), 'nothing published before publish').to.equal(false);
       await dest.publish(ID, record);
       const [entry, ...rest] = await dest.list();
       expect(rest).to.deep.equal([]);
       expect(entry).to.deep.include({ id: ID, name: ID, kind: 'full', recorded: true, pinned: false, recordFile: true });
       expect(entry!.record).to.deep.equal(JSON.parse(JSON.stringify(record)));
       expect(entry!.dir).to.equal(dest.snapshotPaths(ID).dir);
-      expect(await readlink(join(dir, 'latest'))).to.equal(ID);
-      expect(await readdir(join(dir, ID))).to.include.members(['snapshot.json', 'database.dump', 'repository', 'repository.SHA256SUMS']);
+      expect((await kind.store.state(dir)).latest).to.equal(ID);
+      expect(await kind.store.names(dir, ID)).to.include.members(['snapshot.json', 'database.dump', 'repository', 'repository.SHA256SUMS']);
       expect(dest.publishCommands(ID).length).to.be.greaterThan(0);
     });
 
@@ -114,8 +126,7 @@ for (const kind of DESTINATION_KINDS) {
       await publishSnapshot(ID);
       await dest.writeText(`${ID}/.pinned`, 'pinned\n');
       await dest.writeText(`${ID}/verification.json`, JSON.stringify({ verifiedAt: '2026-11-22T04:00:00.000Z' }));
-      await mkdir(join(dir, LATER));
-      await writeFile(join(dir, LATER, 'snapshot.json'), '{ truncated');
+      await kind.store.write(dir, `${LATER}/snapshot.json`, '{ truncated');
       const [first, second] = await dest.list();
       expect(first).to.deep.include({ id: ID, pinned: true, verification: { verifiedAt: '2026-11-22T04:00:00.000Z', failedAt: undefined } });
       expect(second).to.deep.include({ id: LATER, kind: 'incr', recorded: false, recordFile: true });
@@ -128,14 +139,25 @@ for (const kind of DESTINATION_KINDS) {
       const clean = await verifySnapshot(dest, ID, { deep: true });
       expect(clean.problems).to.deep.equal([]);
       expect(clean.checkedFiles, 'two artefacts and two listed files').to.equal(4);
-      await writeFile(join(dir, ID, 'repository', 'top'), 'top filE\n');
-      await rm(join(dir, ID, 'database.dump'));
+      await kind.store.write(dir, `${ID}/repository/top`, 'top filE\n');
+      await kind.store.remove(dir, `${ID}/database.dump`);
       const damaged = await verifySnapshot(dest, ID, { deep: true });
       expect(damaged.problems.map((p) => p.path).sort()).to.deep.equal(['database.dump', 'repository/top']);
       expect(damaged.problems.find((p) => p.path === 'database.dump')!.problem).to.equal('missing');
     });
 
-    it('links an rsync folder to the same folder of an earlier snapshot', async () => {
+    it('links an rsync folder to the same folder of an earlier snapshot (or refuses rsync without a filesystem)', async () => {
+      if (!kind.rsync) {
+        const refused = (() => {
+          try {
+            dest.rsyncTarget(LATER, 'repository', ID);
+          } catch (e) {
+            return e;
+          }
+        })();
+        expect(isBackplanError(refused) && refused.details.hint).to.match(/tar or incremental/);
+        return;
+      }
       await publishSnapshot(ID);
       const { linkDest } = dest.rsyncTarget(LATER, 'repository', ID);
       expect(linkDest).to.equal(join(dir, ID, 'repository'));
@@ -170,8 +192,7 @@ for (const kind of DESTINATION_KINDS) {
     it('locks: a live holder keeps it (LOCKED, naming it), a dead holder on this host is taken over, release frees it', async () => {
       const sleeper = spawnHolder('backplan');
       try {
-        await mkdir(dir, { recursive: true });
-        await writeFile(join(dir, '.lock'), sleeper.lock());
+        await kind.store.write(dir, '.lock', sleeper.lock());
         const locked = await acquireLock(dest, 'test-job', { waitMs: 0 }).then(() => undefined, (e: unknown) => e);
         expect(isBackplanError(locked) && locked.code).to.equal('LOCKED');
         expect((locked as Error).message).to.contain(`process ${sleeper.pid}`).and.to.contain('.lock');
@@ -181,9 +202,9 @@ for (const kind of DESTINATION_KINDS) {
       const warnings: string[] = [];
       const me = await acquireLock(dest, 'test-job', { waitMs: 0, warn: (m) => warnings.push(m) });
       expect(warnings.join('\n')).to.match(new RegExp(`taking over the lock of process ${sleeper.pid}`));
-      expect(JSON.parse(await readFile(join(dir, '.lock'), 'utf8'))).to.deep.equal(me);
+      expect(JSON.parse((await kind.store.read(dir, '.lock'))!.toString())).to.deep.equal(me);
       await releaseLock(dest);
-      expect((await readdir(dir)).filter((n) => n.startsWith('.lock'))).to.deep.equal([]);
+      expect((await kind.store.names(dir)).filter((n) => n.startsWith('.lock'))).to.deep.equal([]);
     });
 
     it('says where a full disk matters, naming a local folder to measure', () => {

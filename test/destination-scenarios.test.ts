@@ -5,7 +5,7 @@
  * directly to check what backplan did there.
  */
 import { expect } from 'chai';
-import { mkdir, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes, touchNodes } from '../src/demo/profile/index.js';
@@ -13,7 +13,8 @@ import { expectRestoredMatchesDatabase, incrementalProfile } from './support/inc
 import { sha256File } from '../src/record/checksums.js';
 import { databaseText, fileHashes } from './support/compare.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';
-import { destinationState, expectOnlySoundSnapshots, exists } from './support/destination.js';
+import { exists } from './support/destination.js';
+import { argvsWhile } from './support/argv-watch.js';
 import { writeManifest } from './support/manifests.js';
 import { testServer } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
@@ -56,17 +57,22 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     return result;
   }
 
+  const store = kind.store;
+  /** The repository strategy for tests about something else: rsync where the kind takes it. */
+  const copying = kind.rsync ? 'rsync' : 'tar';
+
   async function records(): Promise<SnapshotRecord[]> {
-    const { published } = await destinationState(destDir);
-    return Promise.all(published.map(async (id) => JSON.parse(await readFile(join(destDir, id, 'snapshot.json'), 'utf8')) as SnapshotRecord));
+    const { published } = await store.state(destDir);
+    return Promise.all(published.map(async (id) => JSON.parse((await store.read(destDir, `${id}/snapshot.json`))!.toString()) as SnapshotRecord));
   }
 
-  it('rsync strategy: snapshots land laid out as SPEC says, hard-linked to the previous one, checksums matching', async () => {
+  it('rsync strategy: snapshots land laid out as SPEC says, hard-linked to the previous one, checksums matching', async function () {
+    if (!kind.rsync) this.skip();
     const file = await manifest('repository: { strategy: rsync }\ndatabase: { format: directory, compression: zstd }');
     await runOk(file);
     await sleepToNextSecond();
     await runOk(file);
-    const state = await expectOnlySoundSnapshots(destDir);
+    const state = await store.expectSound(destDir);
     expect(state.published).to.have.length(2);
     expect(state.partial).to.deep.equal([]);
     expect(state.lock, 'lock released').to.equal(false);
@@ -97,68 +103,75 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     const verify = await backplan(['verify', file]);
     expect(verify.code, verify.stderr).to.equal(0);
     expect(verify.stdout).to.match(/ok/);
-    const artefact = join(destDir, record!.id, 'repository.tar.zst');
-    const bytes = await readFile(artefact);
+    const artefact = `${record!.id}/repository.tar.zst`;
+    const bytes = (await store.read(destDir, artefact))!;
     bytes[bytes.length >> 1] ^= 0xff;
-    await writeFile(artefact, bytes);
+    await store.write(destDir, artefact, bytes);
     const broken = await backplan(['verify', file]);
     expect(broken.code).to.equal(1);
     expect(broken.stdout).to.match(/repository\.tar\.zst: sha256 .* does not match/);
     expect(broken.stderr).not.to.match(NO_STACK);
+    // --fast compares sizes only (no download from object storage): a flipped byte passes, a truncation does not.
+    const fast = await backplan(['verify', file, record!.id, '--fast']);
+    expect(fast.stdout).to.match(/sizes only/);
+    expect(await backplan(['list', file]).then((r) => r.stdout), 'a fast pass does not clear a failed re-hash').to.match(/damaged/);
+    await store.write(destDir, artefact, bytes.subarray(0, bytes.length - 1));
+    const truncated = await backplan(['verify', file, record!.id, '--fast']);
+    expect(truncated.code).to.equal(1);
+    expect(truncated.stdout).to.match(/repository\.tar\.zst: size \d+ does not match the recorded \d+/);
   });
 
   it('applies retention there and never prunes a pinned snapshot', async () => {
     const file = await manifest('repository: { strategy: tar }\nretention: { keepLast: 1 }');
     await runOk(file);
-    const [first] = (await destinationState(destDir)).published;
+    const [first] = (await store.state(destDir)).published;
     const pin = await backplan(['pin', file, first!]);
     expect(pin.code, pin.stderr).to.equal(0);
     await sleepToNextSecond();
     await runOk(file);
     await sleepToNextSecond();
     await runOk(file);
-    const state = await destinationState(destDir);
+    const state = await store.state(destDir);
     expect(state.published, 'the pinned first and the newest').to.have.length(2);
     expect(state.published[0]).to.equal(first);
     expect(await backplan(['unpin', file, first!]).then((r) => r.code)).to.equal(0);
     const prune = await backplan(['prune', file]);
     expect(prune.code, prune.stderr).to.equal(0);
-    expect((await destinationState(destDir)).published).to.deep.equal([state.published[1]]);
+    expect((await store.state(destDir)).published).to.deep.equal([state.published[1]]);
   });
 
   it('a held lock makes a second run exit 75, --wait-lock waits for it, a dead holder on this host is taken over', async () => {
     const file = await manifest('repository: { strategy: tar }');
-    await mkdir(destDir, { recursive: true });
     // A live process whose argv names backplan's CLI, as a run's does.
     const sleeper = spawnHolder('backplan');
     try {
-      await writeFile(join(destDir, '.lock'), sleeper.lock());
+      await store.write(destDir, '.lock', sleeper.lock());
       const locked = await backplan(['run', file]);
       expect(locked.code, locked.stderr).to.equal(75);
       expect(locked.stderr).to.contain(`process ${sleeper.pid}`);
-      expect(await exists(join(destDir, '.lock')), 'the holder keeps its lock').to.equal(true);
+      expect((await store.state(destDir)).lock, 'the holder keeps its lock').to.equal(true);
     } finally {
       await sleeper.stop();
     }
     // --wait-lock polls the lock: a live holder that lets go after a second is waited for.
     const holder = spawnHolder('backplan');
     const held = holder.lock();
-    await writeFile(join(destDir, '.lock'), held);
+    await store.write(destDir, '.lock', held);
     const waiting = spawnCli(['run', file, '--wait-lock', '60s'], { cwd: p.dir, mark: p.dir, env: env() });
     await waiting.waitFor(/waiting up to 1m00s for .*\.lock, held by process \d+/, 30_000);
-    await rm(join(destDir, '.lock'));
+    await store.remove(destDir, '.lock');
     await holder.stop();
     const waited = await waiting.exited;
     expect(waited.code, waited.stderr).to.equal(0);
     await sleepToNextSecond();
-    await writeFile(join(destDir, '.lock'), held);
+    await store.write(destDir, '.lock', held);
     const takeover = await runOk(file);
     expect(takeover.stderr).to.match(/taking over the lock/);
-    expect((await destinationState(destDir)).lock).to.equal(false);
+    expect((await store.state(destDir)).lock).to.equal(false);
   });
 
-  it('kill -9 mid-run leaves only a .partial- there; the next run clears it and any staging', async () => {
-    const file = await manifest('repository: { strategy: rsync }');
+  it('kill -9 mid-run (mid-upload where artefacts stream) leaves only a partial there; the next run clears it and any staging', async () => {
+    const file = await manifest(`repository: { strategy: ${copying} }`);
     // pg_dump waits on this lock, so the kill lands mid-run however fast the machine is.
     const blocker = await connectTo(db.server, db.name);
     try {
@@ -173,16 +186,16 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       await blocker.query('ROLLBACK').catch(() => undefined);
       await blocker.end();
     }
-    const after = await destinationState(destDir);
+    const after = await store.state(destDir);
     expect(after.published).to.deep.equal([]);
     expect(after.partial, 'the .partial- made by the lock step').to.have.length(1);
     expect(after.lock, 'the dead run still holds the lock').to.equal(true);
     const next = await runOk(file);
     expect(next.stderr).to.match(/taking over the lock/);
-    expect(next.stderr).to.match(/removing .*\.partial-.*left by an interrupted run/);
+    expect(next.stderr).to.match(kind.renames ? /removing .*\.partial-.*left by an interrupted run/ : /removing .*left by an interrupted run/);
     if (kind.stages) expect(next.stderr).to.match(/staged by an interrupted run/);
     expect(await staged(), 'staging emptied').to.deep.equal([]);
-    const state = await expectOnlySoundSnapshots(destDir);
+    const state = await store.expectSound(destDir);
     expect(state.published).to.have.length(1);
     expect(state.partial).to.deep.equal([]);
   });
@@ -200,9 +213,9 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
   it('never lets the destination path reach a shell as code', async () => {
     destDir = join(p.dir, `it's $(touch pwned) ; touch pwned2`);
     destination = kind.spec(destDir);
-    const file = await manifest('repository: { strategy: rsync }');
+    const file = await manifest(`repository: { strategy: ${copying} }`);
     await runOk(file);
-    const state = await expectOnlySoundSnapshots(destDir);
+    const state = await store.expectSound(destDir);
     expect(state.published).to.have.length(1);
     for (const where of [p.dir, process.env.HOME ?? '/root', '/']) {
       expect(await exists(join(where, 'pwned')), where).to.equal(false);
@@ -221,7 +234,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     try {
       const restored = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name]);
       expect(restored.code, restored.stderr).to.equal(0);
-      if (kind.stages) expect(restored.stderr).to.match(/restore: copying .*127\.0\.0\.1:.* to /);
+      if (kind.stages) expect(restored.stderr).to.match(/restore: copying .*(127\.0\.0\.1|rclone:).* to /);
       expect(await fileHashes(join(p.dir, 'restored', 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
       expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
     } finally {
@@ -231,6 +244,36 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     expect(tested.code, tested.stderr).to.equal(0);
     expect(tested.stdout).to.contain('restore test passed');
     expect(await fetchedCopies(), 'fetched copies deleted').to.deep.equal([]);
+  });
+
+  it('refuses the rsync strategy where it needs a filesystem the destination lacks: at validate, positioned, naming the strategies that work', async function () {
+    if (kind.rsync) this.skip();
+    const file = await manifest('repository: { strategy: rsync }');
+    const validate = await backplan(['validate', file]);
+    expect(validate.code, validate.stdout + validate.stderr).to.equal(2);
+    expect(validate.stderr).to.match(/backup\.yaml:\d+:\d+: repository\.strategy rsync needs a filesystem/).and.to.match(/use tar or incremental/);
+    const run = await backplan(['run', file]);
+    expect(run.code).to.equal(2);
+    expect(await store.state(destDir), 'nothing written').to.deep.include({ published: [], partial: [], lock: false });
+    const tar = await backplan(['validate', await manifest('repository: { strategy: tar }', 'tar.yaml')]);
+    expect(tar.code, tar.stderr).to.equal(0);
+  });
+
+  it('keeps credentials out of every argv, log line, plan and stored metadata', async function () {
+    const secrets = Object.entries(env()).filter(([k, v]) => /SECRET|PASS/.test(k) && v).map(([, v]) => v!);
+    if (secrets.length === 0) this.skip();
+    const file = await manifest('repository: { strategy: tar }');
+    const plan = await backplan(['plan', file, '--format', 'json']);
+    expect(plan.code, plan.stderr).to.equal(0);
+    const { result: run, argvs } = await argvsWhile(() => backplan(['run', file, '--json']));
+    expect(run.code, run.stderr).to.equal(0);
+    expect(argvs.filter((a) => a[0]?.endsWith('rclone')), 'rclone runs were seen').to.not.deep.equal([]);
+    const [record] = await records();
+    const stored = await Promise.all(['.last-run.json', 'latest', `${record!.id}/snapshot.json`, `${record!.id}/config/config.json`].map((f) => store.read(destDir, f)));
+    const texts = { plan: plan.stdout, events: run.stdout, log: run.stderr, argv: argvs.map((a) => a.join(' ')).join('\n'), stored: stored.map(String).join('\n') };
+    for (const secret of secrets) {
+      for (const [where, text] of Object.entries(texts)) expect(text, where).not.to.contain(secret);
+    }
   });
 
   /** Whatever is left in the staging folder (kinds that stage only). */
@@ -267,6 +310,8 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
         `destination: ${JSON.stringify(kind.spec(chainDir))}`,
         'repository: { strategy: incremental, incremental: { margin: 1m } }',
         'database: { format: directory, compression: gzip }',
+        // The incremental depends on the full: retention must keep both.
+        'retention: { keepLast: 1 }',
       ];
       await writeFile(file, yaml.join('\n') + '\n');
       const env = kind.env(incr.dir);
@@ -276,8 +321,16 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       await sleepToNextSecond();
       const second = await cli(['run', file], { env });
       expect(second.code, second.stderr).to.equal(0);
-      const state = await expectOnlySoundSnapshots(chainDir);
-      expect(state.published.map((id) => id.slice(-4))).to.deep.equal(['full', 'incr']);
+      const state = await store.expectSound(chainDir);
+      expect(state.published.map((id) => id.slice(-4)), 'the full kept by prune: the incremental needs it').to.deep.equal(['full', 'incr']);
+      const list = await cli(['list', file], { env });
+      expect(list.code, list.stderr).to.equal(0);
+      for (const id of state.published) expect(list.stdout).to.contain(id);
+      const verify = await cli(['verify', file, '--all'], { env });
+      expect(verify.code, verify.stdout + verify.stderr).to.equal(0);
+      expect(verify.stdout.match(/ ok /g), verify.stdout).to.have.length(2);
+      const check = await cli(['check', file, '--max-age', '1h'], { env });
+      expect(check.code, check.stdout + check.stderr).to.equal(0);
       const name = `${chainDb.name}_restored`;
       try {
         const restored = await cli(['restore', file, 'latest', '--to', join(incr.dir, 'restored'), '--database', name], { env });

@@ -8,7 +8,7 @@
  */
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rm, utimes, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { hostname, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openDestination } from '../src/destination/registry.js';
@@ -32,7 +32,6 @@ for (const kind of DESTINATION_KINDS) {
     this.timeout(60_000);
     let scratch: string;
     let dir: string;
-    let lockFile: string;
     let dest: Destination;
     let manifest: string;
     const holders: Holder[] = [];
@@ -41,7 +40,6 @@ for (const kind of DESTINATION_KINDS) {
     beforeEach(async () => {
       scratch = await mkdtemp(join(tmpdir(), 'backplan-locks-'));
       dir = join(scratch, 'backups');
-      lockFile = join(dir, '.lock');
       await mkdir(dir, { recursive: true });
       dest = openDestination(kind.spec(dir), { ...process.env, ...kind.env(scratch) });
       manifest = join(scratch, 'locks.yaml');
@@ -78,15 +76,16 @@ for (const kind of DESTINATION_KINDS) {
       );
       return { warnings, waits, error };
     }
-    const lockText = () => readFile(lockFile, 'utf8').catch(() => undefined);
+    // Through the kind's store: the folder itself, or the remote read by rclone.
+    const lockText = () => kind.store.read(dir, '.lock').then((b) => b?.toString('utf8'));
     const ours = async () => JSON.parse((await lockText()) ?? '{}').pid === process.pid;
     /** The lock file's mtime, `ms` ago. */
-    const age = (ms: number) => utimes(lockFile, new Date(Date.now() - ms), new Date(Date.now() - ms));
+    const age = (ms: number) => kind.store.touch(dir, '.lock', new Date(Date.now() - ms));
 
     describe('a holder whose pid now belongs to another process', () => {
       it('a live process started after the lock was taken is no holder: taken over, saying so', async () => {
         const sleeper = holder('other');
-        await writeFile(lockFile, sleeper.lock(new Date(Date.now() - 60 * MINUTE).toISOString()));
+        await kind.store.write(dir, '.lock', sleeper.lock(new Date(Date.now() - 60 * MINUTE).toISOString()));
         const { warnings, error } = await take();
         expect(error, error?.message).to.equal(undefined);
         expect(warnings.join('\n')).to.match(new RegExp(`taking over the lock of process ${sleeper.pid} .*whose pid now belongs to \`sleep 60\`, a process started .* after the lock was taken`));
@@ -95,7 +94,7 @@ for (const kind of DESTINATION_KINDS) {
 
       it('a live process that is no backplan run is no holder, even one started before the lock', async () => {
         const sleeper = holder('other');
-        await writeFile(lockFile, sleeper.lock());
+        await kind.store.write(dir, '.lock', sleeper.lock());
         const { warnings, error } = await take();
         expect(error, error?.message).to.equal(undefined);
         expect(warnings.join('\n')).to.match(new RegExp(`taking over the lock of process ${sleeper.pid} .*\`sleep 60\`, which is not a backplan run`));
@@ -105,7 +104,7 @@ for (const kind of DESTINATION_KINDS) {
       it('a live backplan run keeps its lock: LOCKED, naming it and what it runs', async () => {
         const run = holder('backplan');
         const written = run.lock();
-        await writeFile(lockFile, written);
+        await kind.store.write(dir, '.lock', written);
         const { error } = await take();
         expect(isBackplanError(error) && error.code).to.equal('LOCKED');
         expect(error!.message).to.contain(`process ${run.pid} on ${hostname()}`).and.to.contain(cliPath).and.to.contain('.lock');
@@ -116,17 +115,17 @@ for (const kind of DESTINATION_KINDS) {
         const sleeper = holder('other');
         const base = JSON.parse(sleeper.lock()) as Record<string, unknown>;
         const identity = { bootId: readFileSync('/proc/sys/kernel/random/boot_id', 'utf8').trim(), startTicks: startTicks(sleeper.pid) };
-        await writeFile(lockFile, JSON.stringify({ ...base, ...identity }));
+        await kind.store.write(dir, '.lock', JSON.stringify({ ...base, ...identity }));
         const kept = await take();
         expect(isBackplanError(kept.error) && kept.error.code, 'the process that wrote it, though `sleep`').to.equal('LOCKED');
 
-        await writeFile(lockFile, JSON.stringify({ ...base, ...identity, startTicks: identity.startTicks - 1 }));
+        await kind.store.write(dir, '.lock', JSON.stringify({ ...base, ...identity, startTicks: identity.startTicks - 1 }));
         const reused = await take();
         expect(reused.error, reused.error?.message).to.equal(undefined);
         expect(reused.warnings.join('\n')).to.match(new RegExp(`process ${sleeper.pid} .*whose pid now belongs to \`sleep 60\`, another process`));
         await releaseLock(dest);
 
-        await writeFile(lockFile, JSON.stringify({ ...base, ...identity, bootId: 'another-boot' }));
+        await kind.store.write(dir, '.lock', JSON.stringify({ ...base, ...identity, bootId: 'another-boot' }));
         const rebooted = await take();
         expect(rebooted.error, rebooted.error?.message).to.equal(undefined);
         expect(rebooted.warnings.join('\n')).to.match(/no longer running \(the host has restarted since\)/);
@@ -146,7 +145,7 @@ for (const kind of DESTINATION_KINDS) {
         ['unparsable', '{"pid": 12, "host": ', /is not a backplan lock \(unparsable\)/],
       ] as const) {
         it(`${what}, younger than 10 minutes: held (LOCKED naming the file, when it turns stale); the CLI exits 75`, async () => {
-          await writeFile(lockFile, text);
+          await kind.store.write(dir, '.lock', text);
           await age(MINUTE);
           const { error } = await take();
           expect(isBackplanError(error) && error.code).to.equal('LOCKED');
@@ -158,14 +157,14 @@ for (const kind of DESTINATION_KINDS) {
         });
 
         it(`${what}, last written 11 minutes ago: stale, taken over with a warning (by the CLI too)`, async () => {
-          await writeFile(lockFile, text);
+          await kind.store.write(dir, '.lock', text);
           await age(11 * MINUTE);
           const { warnings, error } = await take();
           expect(error, error?.message).to.equal(undefined);
           expect(warnings.join('\n')).to.contain(`taking over ${dest.location('.lock')}`).and.to.match(says).and.to.match(/last written 11m0\ds ago/);
           expect(await ours()).to.equal(true);
           await releaseLock(dest);
-          await writeFile(lockFile, text);
+          await kind.store.write(dir, '.lock', text);
           await age(11 * MINUTE);
           const prune = await backplan('prune', manifest);
           expect(prune.code, prune.stderr).to.equal(0);
@@ -175,8 +174,9 @@ for (const kind of DESTINATION_KINDS) {
       }
 
       it('with a wait, a run waits for an unreadable lock to turn stale, then takes it over', async () => {
-        await writeFile(lockFile, '');
-        await age(10 * MINUTE - 1500);
+        await kind.store.write(dir, '.lock', '');
+        // Young enough to be waited for once the first look has been taken, however slow that is.
+        await age(10 * MINUTE - 1500 - 6 * kind.callMs);
         const { warnings, waits, error } = await take(30_000);
         expect(error, error?.message).to.equal(undefined);
         expect(waits.join('\n')).to.match(/waiting up to 30\.0s for .*\.lock, which is empty/);
@@ -196,7 +196,7 @@ for (const kind of DESTINATION_KINDS) {
         const gone = holder('other');
         const lock = gone.lock();
         await gone.stop();
-        await writeFile(lockFile, lock);
+        await kind.store.write(dir, '.lock', lock);
         const r = await backplan('unlock', manifest);
         expect(r.code, r.stderr).to.equal(0);
         expect(r.stdout).to.match(new RegExp(`removed .*\\.lock, held by process ${gone.pid} on .*, which is no longer running`));
@@ -205,7 +205,7 @@ for (const kind of DESTINATION_KINDS) {
 
       it('a pid now another process: removed, saying why', async () => {
         const sleeper = holder('other');
-        await writeFile(lockFile, sleeper.lock(new Date(Date.now() - 60 * MINUTE).toISOString()));
+        await kind.store.write(dir, '.lock', sleeper.lock(new Date(Date.now() - 60 * MINUTE).toISOString()));
         const r = await backplan('unlock', manifest);
         expect(r.code, r.stderr).to.equal(0);
         expect(r.stdout).to.match(new RegExp(`removed .*\\.lock, held by process ${sleeper.pid} .*after the lock was taken`));
@@ -215,7 +215,7 @@ for (const kind of DESTINATION_KINDS) {
       it('a live backplan run: refused (exit 1, naming it), --force removes it', async () => {
         const run = holder('backplan');
         const written = run.lock();
-        await writeFile(lockFile, written);
+        await kind.store.write(dir, '.lock', written);
         const refused = await backplan('unlock', manifest);
         expect(refused.code, refused.stderr).to.equal(1);
         expect(refused.stderr).to.match(new RegExp(`held by process ${run.pid} on .*${escape(cliPath)}.*still running`)).and.to.match(/--force/).and.not.to.match(NO_STACK);
@@ -227,7 +227,7 @@ for (const kind of DESTINATION_KINDS) {
       });
 
       it('a holder on another host: refused naming the host, --force removes it', async () => {
-        await writeFile(lockFile, JSON.stringify({ pid: 4242, host: 'elsewhere.example', startedAt: new Date().toISOString(), job: 'theirs' }));
+        await kind.store.write(dir, '.lock', JSON.stringify({ pid: 4242, host: 'elsewhere.example', startedAt: new Date().toISOString(), job: 'theirs' }));
         const refused = await backplan('unlock', manifest);
         expect(refused.code, refused.stderr).to.equal(1);
         expect(refused.stderr).to.contain('process 4242 on elsewhere.example').and.to.match(/another host/).and.to.match(/process 4242 on elsewhere\.example is not a running backplan/);
@@ -243,7 +243,7 @@ for (const kind of DESTINATION_KINDS) {
         ['unparsable', 'garbage', /which is not a backplan lock/],
       ] as const) {
         it(`an ${what} lock, however young: removed, saying what it was`, async () => {
-          await writeFile(lockFile, text);
+          await kind.store.write(dir, '.lock', text);
           const r = await backplan('unlock', manifest);
           expect(r.code, r.stderr).to.equal(0);
           expect(r.stdout).to.match(/removed .*\.lock, /).and.to.match(says);
@@ -281,13 +281,14 @@ describe('locks: a real backplan run holding the lock', function () {
       after(() => kind.stop());
 
       it('keeps its lock from another run (exit 75) and from unlock (exit 1); unlock --force breaks it', async () => {
-        const destDir = join(p.dir, `backups-${kind.stages ? 'ssh' : 'local'}`);
-        const file = await writeManifest(p, `hold-${kind.stages ? 'ssh' : 'local'}.yaml`, 'hooks: { before: [{ run: [sleep, "60"] }] }', { destination: kind.spec(destDir) });
+        const slug = kind.name.replace(/[^a-z0-9]+/gi, '-');
+        const destDir = join(p.dir, `backups-${slug}`);
+        const file = await writeManifest(p, `hold-${slug}.yaml`, 'hooks: { before: [{ run: [sleep, "60"] }] }', { destination: kind.spec(destDir) });
         const env = kind.env(p.dir);
         const holding = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env });
         try {
           await holding.waitFor(/start before-1/);
-          const lock = JSON.parse(await readFile(join(destDir, '.lock'), 'utf8')) as Record<string, unknown>;
+          const lock = JSON.parse((await kind.store.read(destDir, '.lock'))!.toString('utf8')) as Record<string, unknown>;
           expect(lock.pid).to.equal(holding.pid);
           const second = await cli(['prune', file], { env });
           expect(second.code, second.stderr).to.equal(75);

@@ -138,10 +138,11 @@ function program(): Command {
     .argument('<file>', 'manifest')
     .argument('[snapshot]', 'snapshot id, or latest')
     .option('--all', 'every snapshot and chain of the job, damaged ones included')
+    .option('--fast', 'compare sizes with snapshot.json instead of re-hashing (nothing downloaded from object storage)')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
     .option('--admin-user <role>', 'create and drop the scratch database as this role (default as for restore: DATABASE_URL\'s user, else PGUSER)')
     .option('--identity <file>', 'age identity (private key) file, for --restore-test of an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
-    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string; identity?: string }) => {
+    .action(async (file: string, id: string | undefined, o: { all?: boolean; fast?: boolean; restoreTest?: boolean; adminUser?: string; identity?: string }) => {
       const { verifyFile } = await import('../commands/verify.js');
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
     });

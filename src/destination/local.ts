@@ -6,13 +6,14 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } fro
 import { dirname, join, resolve } from 'node:path';
 import { BackplanError } from '../errors.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable.js';
+import { hashingFileSink } from '../execute/hashing-sink.js';
 import { run } from '../execute/subprocess.js';
 import { sha256File, writeSha256Sums } from '../record/checksums.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
 import { sumsCheckSink } from './sums-check.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from './listing.js';
-import type { ArtefactHasher, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
+import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
 
 export class LocalDestination implements Destination {
   readonly spec: string;
@@ -94,6 +95,13 @@ export class LocalDestination implements Destination {
       if ((e as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
       throw e;
     }
+  }
+
+  readonly partialGraceMs = 0;
+  readonly rehashDownloads = false;
+
+  artefactSink(id: string, path: string): ArtefactSink {
+    return hashingFileSink(join(this.snapshotPaths(id).partialDir, path), { parents: true });
   }
 
   snapshotPaths(id: string): SnapshotPaths {

@@ -6,6 +6,7 @@
  * Paths handed to a destination are relative to its root, `/`-separated: `.lock`,
  * `<id>/snapshot.json`. A leaf module: it imports types only.
  */
+import type { Writable } from 'node:stream';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
 import type { SnapshotKind } from '../record/layout.js';
 
@@ -54,6 +55,8 @@ export interface VerifyReport {
 export interface ArtefactHasher {
   /** sha256 and size of each artefact, in order; undefined for a missing one. */
   hash(artefacts: ArtefactRecord[]): Promise<({ sha256: string; bytes: number } | undefined)[]>;
+  /** Sizes only, where listing is cheaper than hashing (object storage); undefined for a missing one. */
+  sizes?(artefacts: ArtefactRecord[]): Promise<(number | undefined)[]>;
   /** Follows a SHA256SUMS list into its folder, adding what it finds to the report. */
   checkList(listPath: string, report: VerifyReport): Promise<void>;
 }
@@ -74,6 +77,13 @@ export interface RsyncTarget {
   target: string;
   /** `--link-dest` for the same folder of an earlier snapshot, as the receiving side sees it. */
   linkDest?: string;
+}
+
+/** Where a step writes one artefact: sha256 and size are known the moment the last byte is down. */
+export interface ArtefactSink {
+  stream: Writable;
+  /** Resolves once everything is written durably; rejects if the stream failed or was destroyed. */
+  done(): Promise<{ sha256: string; bytes: number }>;
 }
 
 /** A snapshot chain readable as local folders (a remote one copied here first). */
@@ -127,10 +137,26 @@ export interface Destination {
   /** A file's size and age (how old an unreadable lock is); undefined when it does not exist. */
   stat(path: string): Promise<FileStat | undefined>;
 
+  /**
+   * How long a snapshot folder without snapshot.json is left alone after its id's time: a run
+   * may still be writing it where the lock cannot be trusted (0 where it can).
+   */
+  readonly partialGraceMs: number;
+  /**
+   * Re-hashing here downloads every byte (object storage): a run's verify step then checks the
+   * sizes of what it just uploaded, hashed on the way, and leaves re-hashing to `backplan verify`.
+   */
+  readonly rehashDownloads: boolean;
+
   /** The paths of snapshot `id` (pure: nothing is touched). */
   snapshotPaths(id: string): SnapshotPaths;
   /** Makes the folders a run writes snapshot `id` into; clears what interrupted runs staged. */
   prepare(id: string, warn: (message: string) => void): Promise<void>;
+  /**
+   * A stream into artefact `path` (relative, `/`-separated) of snapshot `id`, hashed on the way:
+   * a file in `partialDir`, or an upload straight to where the snapshot lives.
+   */
+  artefactSink(id: string, path: string): ArtefactSink;
   /** How rsync writes `folder` of snapshot `id`, linking unchanged files to snapshot `linkTo`. */
   rsyncTarget(id: string, folder: string, linkTo?: string): RsyncTarget;
   /** Hashes `folder` of snapshot `id` where rsync wrote it into `<folder>.SHA256SUMS` in partialDir. */

@@ -3,7 +3,8 @@
  * moment it lands, without reading a multi-GB file back.
  */
 import { createHash } from 'node:crypto';
-import { open } from 'node:fs/promises';
+import { mkdir, open } from 'node:fs/promises';
+import { dirname } from 'node:path';
 import type { FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
@@ -16,16 +17,18 @@ export interface HashingFileSink {
 
 /**
  * Creates (or truncates) `path` and returns a Writable into it. The mode applies when the file is
- * created and defaults to 0o600: artefacts hold database contents.
+ * created and defaults to 0o600: artefacts hold database contents. `parents` makes the folders
+ * above it first.
  */
-export function hashingFileSink(path: string, opts: { mode?: number } = {}): HashingFileSink {
+export function hashingFileSink(path: string, opts: { mode?: number; parents?: boolean } = {}): HashingFileSink {
   const hash = createHash('sha256');
   let bytes = 0;
   let file: FileHandle | undefined;
 
   const stream = new Writable({
     construct(callback) {
-      open(path, 'w', opts.mode ?? 0o600).then((f) => {
+      const made = opts.parents ? mkdir(dirname(path), { recursive: true, mode: 0o700 }) : Promise.resolve(undefined);
+      made.then(() => open(path, 'w', opts.mode ?? 0o600)).then((f) => {
         file = f;
         callback();
       }, callback);

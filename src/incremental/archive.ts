@@ -6,7 +6,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import { hashingFileSink } from '../execute/hashing-sink.js';
+import type { ArtefactSink } from '../destination/types.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { tarCounter } from '../record/tar-count.js';
@@ -18,7 +18,8 @@ const TAR_CHANGED_FILES = 1;
 
 export interface ArchiveRequest {
   source: string;
-  partialDir: string;
+  /** Where an artefact of the snapshot is written (the destination's artefactSink). */
+  sink: (artefact: string) => ArtefactSink;
   artefact: string;
   exclude: string[];
   signal: AbortSignal;
@@ -76,7 +77,7 @@ async function* namesThenAncestors(paths: AsyncIterable<string[]>, ancestorsFile
 
 async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
   const tar = ['tar', '--create', '--file=-', '--sparse', `--directory=${req.source}`, ...args];
-  const sink = hashingFileSink(join(req.partialDir, req.artefact));
+  const sink = req.sink(req.artefact);
   const counter = tarCounter();
   // A failing name source (the database) is the cause; tar merely lost its input.
   let sourceError: unknown;

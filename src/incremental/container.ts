@@ -13,11 +13,11 @@
  */
 import { createHash } from 'node:crypto';
 import { createReadStream } from 'node:fs';
-import { mkdir, readdir, rm, stat } from 'node:fs/promises';
+import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
 import { encryptStage, sealedName } from '../execute/age.js';
-import { hashingFileSink } from '../execute/hashing-sink.js';
+import type { ArtefactSink } from '../destination/types.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord, SnapshotEncryption } from '../record/snapshot-record.js';
 import { ZSTD } from './archive.js';
@@ -36,7 +36,9 @@ export interface ContainerRequest {
   dir: string;
   /** The container relative to the repository folder, as recorded. */
   path: string;
+  /** A local scratch folder (SQLite's backup of packs.idx is made there). */
   partialDir: string;
+  sink: (artefact: string) => ArtefactSink;
   signal: AbortSignal;
   /** Every artefact is then encrypted after zstd and named `….age`. */
   encryption?: SnapshotEncryption;
@@ -115,8 +117,7 @@ async function hashRange(path: string, start: number, end: number): Promise<stri
 
 /** Bytes [offset, offset + length) of a pack through zstd into its artefact. */
 async function copyPiece(req: ContainerRequest, piece: PackPiece): Promise<ArtefactRecord> {
-  await mkdir(join(req.partialDir, PACKS), { recursive: true });
-  const sink = hashingFileSink(join(req.partialDir, piece.artefact));
+  const sink = req.sink(piece.artefact);
   const stdin = createReadStream(join(req.dir, PACKS, piece.pack), { start: piece.offset, end: piece.offset + piece.length - 1 });
   await pipeline(compressed(req, [ZSTD]), { signal: req.signal, stdin, output: sink.stream });
   return { path: piece.artefact, ...(await sink.done()) };
@@ -134,7 +135,7 @@ async function indexCopy(req: ContainerRequest): Promise<{ artefact: ArtefactRec
     await sqlite([join(req.dir, INDEX), `.backup ${dotArgument(copy)}`], { signal: req.signal });
     const maxId = await maxObjectId(copy, req.signal);
     const artefact = sealedName(INDEX_ARTEFACT.copy, req.encryption);
-    const sink = hashingFileSink(join(req.partialDir, artefact));
+    const sink = req.sink(artefact);
     await pipeline(compressed(req, [[...ZSTD, '--', copy]]), { signal: req.signal, output: sink.stream });
     return { artefact: { path: artefact, ...(await sink.done()) }, record: { artefact, kind: 'copy', maxId } };
   } finally {
@@ -170,7 +171,7 @@ async function indexDelta(req: ContainerRequest, parent: ContainerRecord, repack
     'COMMIT;',
   ].join('\n');
   const artefact = sealedName(INDEX_ARTEFACT.delta, req.encryption);
-  const sink = hashingFileSink(join(req.partialDir, artefact));
+  const sink = req.sink(artefact);
   await pipeline(compressed(req, [sqliteArgv([idx, sql]), ZSTD]), { signal: req.signal, output: sink.stream });
   return { artefact: { path: artefact, ...(await sink.done()) }, record: { artefact, kind: 'delta', maxId } };
 }

@@ -1,5 +1,6 @@
 import type { Document } from 'yaml';
 import { BackplanError } from '../errors.js';
+import { destinationProblems } from '../destination/registry.js';
 import type { Command, Manifest } from '../manifest.js';
 import { splitWords } from '../util/words.js';
 import { coerceExpanded } from '../validate/coerce.js';
@@ -31,7 +32,8 @@ function checkLoaded(loaded: LoadedManifest): ManifestSource {
   const { source, doc } = loaded;
   if (loaded.data !== undefined) coerceExpanded(loaded.data, loaded.expansions);
   const schemaErrors = loaded.data === undefined ? [] : validateManifest(loaded.data, doc, source, loaded.expansions);
-  const commandErrors = loaded.data !== undefined && schemaErrors.length === 0 ? checkCommands(loaded.data as Manifest, doc, source) : [];
+  const valid = loaded.data !== undefined && schemaErrors.length === 0;
+  const commandErrors = valid ? [...checkCommands(loaded.data as Manifest, doc, source), ...checkDestination(loaded.data as Manifest, doc, source)] : [];
   const errors = [...loaded.errors, ...schemaErrors, ...commandErrors].sort(byPosition);
   return {
     source,
@@ -44,6 +46,14 @@ function checkLoaded(loaded: LoadedManifest): ManifestSource {
 
 function byPosition(a: BackplanError, b: BackplanError): number {
   return (a.pos?.line ?? 0) - (b.pos?.line ?? 0) || (a.pos?.col ?? 0) - (b.pos?.col ?? 0);
+}
+
+/** A destination string its kind cannot use, or a repository strategy its kind refuses (rsync on object storage). */
+function checkDestination(m: Manifest, doc: Document.Parsed, source: SourceText): BackplanError[] {
+  return destinationProblems(m.destination, m.repository?.strategy ?? 'tar').map(({ key, message, hint }) => {
+    const path: DataPath = key === 'destination' ? ['destination'] : ['repository', 'strategy'];
+    return source.error('SCHEMA', offsetOf(doc, path), message, { hint });
+  });
 }
 
 /** Command strings are split into words when planning: a blank one or an open quote is a manifest mistake. */

@@ -8,7 +8,6 @@ import { connect, databaseError } from '../db/connect.js';
 import { allRoles } from '../db/roles.js';
 import { parseRoleStatements, rolesFile, rolesOnly } from '../db/roles-sql.js';
 import { encryptStage, sealedName } from '../execute/age.js';
-import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { writeSha256Sums } from '../record/checksums.js';
 import { describeDatabase, emptyDatabaseInfo } from './db-snapshot.js';
@@ -115,7 +114,7 @@ export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
       ctx.state.artefacts.push(sums);
       bytes = sums.covers!.bytes;
     } else {
-      const sink = hashingFileSink(join(partialDir, o.artefact));
+      const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, o.artefact);
       await pipeline(stages, { signal, stageEnv, onStderrLine, output: sink.stream });
       const written = await sink.done();
       ctx.state.artefacts.push({ path: o.artefact, ...written });
@@ -147,7 +146,7 @@ async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal,
   const collect = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
   await run(roles.argv, { signal, env: libpqChildEnv(o.env, ctx), onStderrLine, stdout: collect });
   const kept = rolesOnly(parseRoleStatements(Buffer.concat(chunks).toString('utf8')), new Set(allRoles(needed)));
-  const sink = hashingFileSink(join(ctx.plan.snapshot.partialDir, roles.artefact));
+  const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, roles.artefact);
   const text = rolesFile(kept);
   if (roles.encrypt) await pipeline([roles.encrypt], { signal, stdin: Readable.from([Buffer.from(text)]), output: sink.stream });
   else sink.stream.end(text);

@@ -1,6 +1,7 @@
 import type { PlannedStep } from '../plan/types.js';
 import type { SnapshotEntry } from '../destination/types.js';
 import { PARTIAL_PREFIX } from '../record/layout.js';
+import { formatDuration } from '../util/duration.js';
 import { acquireLock, LOCK_FILE, releaseLock } from '../record/lock.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
@@ -39,16 +40,20 @@ export const runLock: StepRun<LockOptions> = async (step, ctx, signal) => {
   const { destination: dest, plan } = ctx;
   const warn = (message: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'warn', message });
   await acquireLock(dest, plan.manifest.name, { waitMs: step.options.waitMs, signal, warn });
-  await dest.removeSnapshots(leftoversOf(await dest.list(), warn));
+  await dest.removeSnapshots(leftoversOf(await dest.list(), dest.partialGraceMs, warn));
   await dest.prepare(plan.snapshot.id, warn);
 };
 
 /** Folder names of what an interrupted run or prune left behind. */
-function leftoversOf(entries: SnapshotEntry[], warn: (message: string) => void): string[] {
+function leftoversOf(entries: SnapshotEntry[], graceMs: number, warn: (message: string) => void): string[] {
   const leftovers: string[] = [];
   for (const entry of entries) {
     if (entry.recorded) continue;
-    if (entry.name.startsWith(PARTIAL_PREFIX)) {
+    const ageMs = Date.now() - entry.time.getTime();
+    if (entry.name.startsWith(PARTIAL_PREFIX) && ageMs < graceMs) {
+      // Where the lock cannot be trusted, a young partial may be another run's work in progress.
+      warn(`keeping ${entry.dir} for now: it may still be written (removed once ${formatDuration(graceMs)} old)`);
+    } else if (entry.name.startsWith(PARTIAL_PREFIX)) {
       warn(`removing ${entry.dir}, left by an interrupted run`);
       leftovers.push(entry.name);
     } else if (!entry.recordFile) {

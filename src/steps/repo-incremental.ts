@@ -84,13 +84,14 @@ export const runRepoIncremental: StepRun<RepoIncrementalOptions> = async (step, 
   const layout = await nodeLayout(o.layout, o.source);
   const parent = o.full ? undefined : await parentOf(ctx.destination, o.parent!, log('warn'));
   const encrypt = o.encryption && encryptStage(o.encryption);
-  const req: ArchiveRequest = { source: o.source, partialDir: ctx.plan.snapshot.partialDir, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn'), ...(encrypt ? { encrypt } : {}) };
+  const sink = (artefact: string) => ctx.destination.artefactSink(ctx.plan.snapshot.id, artefact);
+  const req: ArchiveRequest = { source: o.source, sink, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn'), ...(encrypt ? { encrypt } : {}) };
   const { archive, extra } = await archiveFiles(ctx, o, layout, parent, req, log('info'));
   const artefacts = [archive.record];
   let record = extra;
   // After the files: loose objects first, then packs.idx, then packs (see container.ts).
   if (layout.kind === 'disk-objectstore') {
-    const container = await copyContainer({ dir: join(o.source, layout.container), path: layout.container, partialDir: req.partialDir, signal, encryption: o.encryption }, parent?.container);
+    const container = await copyContainer({ dir: join(o.source, layout.container), path: layout.container, partialDir: ctx.plan.snapshot.partialDir, sink, signal, encryption: o.encryption }, parent?.container);
     artefacts.push(...container.artefacts);
     record = { ...extra, packBytes: container.packBytes, container: container.record };
   }

@@ -3,7 +3,6 @@ import type { Compression } from '../manifest.js';
 import type { PlannedStep } from '../plan/types.js';
 import { renderPipeline } from '../execute/render.js';
 import { encryptStage, sealedName } from '../execute/age.js';
-import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
@@ -52,7 +51,7 @@ export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
 export const runRepoTar: StepRun<RepoTarOptions> = async (step, ctx, signal) => {
   const o = step.options;
   const partialDir = ctx.plan.snapshot.partialDir;
-  const sink = hashingFileSink(join(partialDir, o.artefact));
+  const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, o.artefact);
   const counter = tarCounter();
   const tap = { after: TAR_STAGE, onChunk: (chunk: Buffer) => counter.push(chunk) };
   const onStderrLine = (line: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'warn', message: line });

@@ -20,6 +20,10 @@ export interface LoopbackSshd {
   /** The client command (key, port, no host-key prompts) for BACKPLAN_SSH_COMMAND. */
   sshCommand: string;
   env: NodeJS.ProcessEnv;
+  /** For clients configured otherwise (rclone's SFTP remote): port, user and private key file. */
+  port: number;
+  user: string;
+  keyFile: string;
   stop(): Promise<void>;
 }
 
@@ -47,6 +51,8 @@ export async function startSshd(): Promise<LoopbackSshd> {
     'UsePAM no',
     'PermitRootLogin prohibit-password',
     'LogLevel ERROR',
+    // rclone's SFTP remote (test/support/destination-kinds.ts) needs the subsystem.
+    'Subsystem sftp internal-sftp',
     // bash run by sshd sources ~/.bashrc unless SHLVL says it is nested; this machine's root
     // .bashrc runs `pyenv init` (a second per remote call). Real hosts vary; tests need not wait.
     'SetEnv SHLVL=1',
@@ -71,6 +77,9 @@ export async function startSshd(): Promise<LoopbackSshd> {
     host: `${userInfo().username}@127.0.0.1`,
     sshCommand,
     env: { BACKPLAN_SSH_COMMAND: sshCommand },
+    port,
+    user: userInfo().username,
+    keyFile: join(dir, 'client_key'),
     stop: async () => {
       await stopChild(child);
       await rm(dir, { recursive: true, force: true });

@@ -10,6 +10,7 @@ import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../../errors.js';
+import { hashingFileSink } from '../../execute/hashing-sink.js';
 import { renderCommand } from '../../execute/render.js';
 import { run } from '../../execute/subprocess.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
@@ -17,7 +18,7 @@ import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-recor
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
 import { LocalDestination } from '../local.js';
 import { writeFileAtomic } from '../../util/durable.js';
-import type { ArtefactHasher, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
+import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { remoteHasher, remoteSha256Sums } from './hashing.js';
 import { remoteRun, remoteSpec, rsyncShell, sshCommand } from './transport.js';
 import type { RemotePath } from './transport.js';
@@ -96,6 +97,13 @@ export class SshDestination implements Destination {
     if (!m) throw new BackplanError('COMMAND_FAILED', `stat of ${this.location(path)} answered ${JSON.stringify(stdout.trim())}`, { hint: 'the remote needs GNU coreutils (stat -c)' });
     const [bytes, mtime, now] = m.slice(1).map(Number) as [number, number, number];
     return { bytes, mtimeMs: mtime * 1000, ageMs: (now - mtime) * 1000 };
+  }
+
+  readonly partialGraceMs = 0;
+  readonly rehashDownloads = false;
+
+  artefactSink(id: string, path: string): ArtefactSink {
+    return hashingFileSink(join(this.snapshotPaths(id).partialDir, path), { parents: true });
   }
 
   snapshotPaths(id: string): SnapshotPaths {
