@@ -101,6 +101,18 @@ function program(): Command {
     });
 
   cli
+    .command('ls')
+    .description('what a snapshot\'s repository holds: type and mode, size, time (UTC) and path of each entry, read where the snapshot lies')
+    .argument('<file>', 'manifest')
+    .argument('<snapshot>', 'snapshot id, or latest')
+    .argument('[path]', 'only this path (relative to the repository root) and what is under it')
+    .option('--json', 'one JSON object per line: path, pathBytes (base64, when the name is not UTF-8), type, mode, size, mtime, target')
+    .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean }) => {
+      const { lsFile } = await import('../commands/ls.js');
+      await interruptible((signal) => lsFile(file, id, path, { ...o, signal }, processOutput));
+    });
+
+  cli
     .command('restore')
     .description('restore a snapshot: repository, configuration and database (an incremental with its chain)')
     .argument('<file>', 'manifest')

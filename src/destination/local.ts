@@ -6,6 +6,8 @@ import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import { createInterface } from 'node:readline';
+import type { Writable } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError } from '../errors.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable.js';
 import { run } from '../execute/subprocess.js';
@@ -13,8 +15,9 @@ import { displayName, nameBytes } from '../util/names.js';
 import { parseSumsLine, sha256File, writeSha256Sums } from '../record/checksums.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
+import { FIND_FORMAT, findRecords } from './folder-listing.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from './listing.js';
-import type { ArtefactHasher, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
+import type { ArtefactHasher, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
 
 export class LocalDestination implements Destination {
   readonly spec: string;
@@ -191,6 +194,14 @@ export class LocalDestination implements Destination {
 
   space(): SpaceContext {
     return { where: `the destination ${this.spec}`, localFolder: this.spec };
+  }
+
+  async streamFile(path: string, output: Writable, signal?: AbortSignal): Promise<void> {
+    await streamPipeline(createReadStream(this.location(path)), output, { signal });
+  }
+
+  async listFolder(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void> {
+    await run(['find', this.location(path), '-mindepth', '1', '-printf', FIND_FORMAT], { stdout: findRecords(onEntry), signal });
   }
 }
 
