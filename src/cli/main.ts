@@ -135,6 +135,8 @@ function program(): Command {
     .option('--force', 'replace the target\'s repository/ and configuration, drop and recreate an existing database')
     .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
     .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
+    .option('--include <pattern>', 'only the repository paths this glob matches (relative to the repository root; *, ?, **; a folder brings what is under it); repeatable; configuration and database are left alone', (v: string, all: string[] = []) => [...all, v])
+    .option('--with-database', 'with --include: restore the database too')
     .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
     .action(async (file: string, id: string, o: RestoreCliOptions) => {
       // commander turns --no-owner into owner: false, --no-privileges into privileges: false.
@@ -304,6 +306,8 @@ interface RestoreCliOptions {
   dryRun?: boolean;
   profileName?: string;
   mergeInto?: string;
+  include?: string[];
+  withDatabase?: boolean;
 }
 
 interface RunCliOptions {

@@ -6,12 +6,14 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { extractArchive, scanArchives } from '../restore/archive.js';
+import { extractSelected } from '../restore/include.js';
+import type { PathFilter } from '../restore/include.js';
 import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
@@ -23,16 +25,27 @@ const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);
 /**
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
  * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
+ * With `only` (restore --include), the archive's selected members, and a pack or packs.idx
+ * only when its own path is selected.
  */
-export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string): Promise<void> {
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, only?: PathFilter): Promise<void> {
   const extra = checkedExtra(record);
   await mkdir(targetRepo, { recursive: true });
-  await extractDelta(join(snapshotDir, extra.archive), targetRepo);
+  const archive = join(snapshotDir, extra.archive);
+  if (only) {
+    await scanArchives([archive]);
+    await extractSelected(archive, targetRepo, only);
+  } else await extractDelta(archive, targetRepo);
   if (!extra.container) return;
+  const wanted = (name: string) => !only || only(posix.join(extra.container!.path, name));
   const container = join(targetRepo, extra.container.path);
-  await mkdir(join(container, 'packs'), { recursive: true });
-  for (const piece of extra.container.pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece);
-  await applyIndex(snapshotDir, extra.container, container);
+  const pieces = extra.container.pieces.filter((p) => wanted(`packs/${p.pack}`));
+  if (pieces.length > 0 || !only) await mkdir(join(container, 'packs'), { recursive: true });
+  for (const piece of pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece);
+  if (wanted('packs.idx')) {
+    await mkdir(container, { recursive: true });
+    await applyIndex(snapshotDir, extra.container, container);
+  }
 }
 
 /** The record's incremental part, refusing names that could point outside the snapshot or target. */

@@ -7,13 +7,14 @@
  * with `..`, strips a leading `/`, and creates symlinks that point away only once every other
  * member is out, so nothing is written through them.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
-import { pipeline as streamPipeline } from 'node:stream/promises';
+import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { tarReader } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
+import { nameBytes } from '../util/names.js';
 import { ArchiveGuard } from './archive-guard.js';
 
 /** Decompression runs as a tool (as compression did), never inside node; undefined for a plain file. */
@@ -80,9 +81,38 @@ export async function readArchive(path: string, onEntry: (entry: TarEntry) => vo
 /** GNU tar's options for putting a repository back exactly: modes, sparse files, folder times. */
 const EXTRACT_OPTIONS = ['--preserve-permissions', '--delay-directory-restore'];
 
-/** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. */
-export async function extractArchive(path: string, root: string, signal?: AbortSignal): Promise<void> {
-  const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS];
+/**
+ * Writes the names of the members `wanted` accepts (as stored, NUL-separated) to `listFile`, for
+ * extractArchive's `select`; returns how many. A hard link selected without the file it links
+ * to brings that file along (tar could not make the link otherwise).
+ */
+export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, listFile: string, signal?: AbortSignal): Promise<number> {
+  const list = createWriteStream(listFile, { mode: 0o600 });
+  const linked = new Set<string>();
+  let count = 0;
+  const add = (name: string) => list.write(Buffer.concat([nameBytes(name), NUL]));
+  try {
+    await readArchive(path, (entry) => {
+      if (!wanted(entry)) return;
+      add(entry.path);
+      count++;
+      if (entry.kind === 'hardlink' && entry.linkpath !== undefined) linked.add(entry.linkpath);
+    }, signal);
+    // A target selected on its own is listed twice: tar takes the first match of each name.
+    for (const target of linked) add(target);
+  } finally {
+    list.end();
+    await finished(list);
+  }
+  return count;
+}
+
+const NUL = Buffer.from([0]);
+
+/** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. `select`: only the members selectMembers listed there. */
+export async function extractArchive(path: string, root: string, signal?: AbortSignal, select?: string): Promise<void> {
+  const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`, '--no-recursion'];
+  const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
   const argv = decompressor(path);
   try {
     if (argv) await pipeline([argv, [...tar, '--file=-']], { output: discard(), signal });
