@@ -83,10 +83,10 @@ const EXTRACT_OPTIONS = ['--preserve-permissions', '--delay-directory-restore'];
 
 /**
  * Writes the names of the members `wanted` accepts (as stored, NUL-separated) to `listFile`, for
- * extractArchive's `select`; returns how many. A hard link selected without the file it links
- * to brings that file along (tar could not make the link otherwise).
+ * extractArchive's `select`; returns how many. A hard link whose target is not selected
+ * (`linkTargetMissing`) brings that file along: tar could not make the link otherwise.
  */
-export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, listFile: string, signal?: AbortSignal): Promise<number> {
+export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal): Promise<number> {
   const list = createWriteStream(listFile, { mode: 0o600 });
   const linked = new Set<string>();
   let count = 0;
@@ -96,9 +96,8 @@ export async function selectMembers(path: string, wanted: (entry: TarEntry) => b
       if (!wanted(entry)) return;
       add(entry.path);
       count++;
-      if (entry.kind === 'hardlink' && entry.linkpath !== undefined) linked.add(entry.linkpath);
+      if (entry.kind === 'hardlink' && entry.linkpath !== undefined && linkTargetMissing(entry.linkpath)) linked.add(entry.linkpath);
     }, signal);
-    // A target selected on its own is listed twice: tar takes the first match of each name.
     for (const target of linked) add(target);
   } finally {
     list.end();
@@ -111,7 +110,8 @@ const NUL = Buffer.from([0]);
 
 /** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. `select`: only the members selectMembers listed there. */
 export async function extractArchive(path: string, root: string, signal?: AbortSignal, select?: string): Promise<void> {
-  const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`, '--no-recursion'];
+  // Without --no-recursion: a listed folder comes with what is under it (selectMembers lists the topmost names).
+  const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`];
   const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
   const argv = decompressor(path);
   try {

@@ -9,7 +9,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createWriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { minimatch } from 'minimatch';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
@@ -31,6 +31,7 @@ export function includeFilter(patterns: string[]): PathFilter {
   });
   const matches = (text: string) => globs.some((g) => minimatch(text, g, { dot: true }));
   return (path) => {
+    if (path === '') return false;
     const parts = displayName(path).split('/');
     for (let i = 1; i <= parts.length; i++) if (matches(parts.slice(0, i).join('/'))) return true;
     return false;
@@ -67,11 +68,16 @@ export async function withListDir<T>(use: (dir: string) => Promise<T>): Promise<
   }
 }
 
-/** Extracts the selected members of one archive into `root`; nothing when none is selected. */
+/**
+ * Extracts the selected members of one archive into `root`; nothing when none is selected. Only
+ * the topmost selected names are listed: GNU tar brings a listed folder with everything under
+ * it (all selected too), and a name listed below one would match twice and be reported missing.
+ */
 export async function extractSelected(archive: string, root: string, wanted: PathFilter, signal?: AbortSignal): Promise<number> {
+  const top = (path: string) => path !== '' && wanted(path) && !wanted(posix.dirname(path) === '.' ? '' : posix.dirname(path));
   return withListDir(async (dir) => {
     const list = join(dir, 'members');
-    const n = await selectMembers(archive, (e) => wanted(repoPath(e.path)) && repoPath(e.path) !== '', list, signal);
+    const n = await selectMembers(archive, (e) => top(repoPath(e.path)), (target) => !wanted(repoPath(target)), list, signal);
     if (n > 0) await extractArchive(archive, root, signal, list);
     return n;
   });

@@ -1,0 +1,187 @@
+/**
+ * Browse and restore parts: `backplan ls` lists what a snapshot's repository holds (tar, rsync,
+ * an incremental chain with a delta; local and over ssh), and `restore --include` brings back
+ * exactly the matched paths — byte for byte, nothing else, a name that is not UTF-8 included —
+ * leaving the configuration and the database alone unless --with-database says otherwise.
+ */
+import { expect } from 'chai';
+import { lstat, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
+import { addNodes } from '../src/demo/profile/index.js';
+import { nodeFolder } from '../src/incremental/layout.js';
+import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
+import { writeManifest } from './support/manifests.js';
+import { testServer } from './support/pg.js';
+import type { TestDatabase } from './support/pg.js';
+import { cli, makeProfile } from './support/profile.js';
+import type { TestProfile } from './support/profile.js';
+import { treeState } from './support/tree.js';
+
+const LATIN1 = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('.txt')]);
+
+/** A DSS-like projects folder beside the node folders: what a user wants "one project folder back" of. */
+async function writeProjects(repo: string): Promise<void> {
+  await mkdir(join(repo, 'projects', 'alpha', 'sub'), { recursive: true });
+  await mkdir(join(repo, 'projects', 'beta'), { recursive: true });
+  await writeFile(join(repo, 'projects', 'alpha', 'a.txt'), 'alpha a\n');
+  await writeFile(join(repo, 'projects', 'alpha', 'sub', 'b.bin'), Buffer.alloc(5000, 7), { mode: 0o600 });
+  await writeFile(Buffer.concat([Buffer.from(join(repo, 'projects', 'alpha') + '/'), LATIN1]), 'latin-1 name');
+  await symlink('a.txt', join(repo, 'projects', 'alpha', 'link'));
+  await writeFile(join(repo, 'projects', 'beta', 'c.txt'), 'beta c\n');
+}
+
+/** The entries of tree `root` under `under` (displayed paths relative to `root`). */
+async function subtree(root: string, under: string): Promise<Record<string, unknown>> {
+  const all = await treeState(root);
+  return Object.fromEntries(Object.entries(all).filter(([k]) => k === under || k.startsWith(`${under}/`)));
+}
+
+function expectLine(lines: string[], re: RegExp): void {
+  expect(lines.some((l) => re.test(l)), `a line matching ${re}`).to.equal(true);
+}
+
+async function databaseExists(db: TestDatabase, name: string): Promise<boolean> {
+  const client = await connectTo(db.server, 'postgres');
+  try {
+    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
+}
+
+async function lastNodeUuid(db: TestDatabase): Promise<string> {
+  const client = await connectTo(db.server, db.name);
+  try {
+    return (await client.query<{ uuid: string }>('SELECT uuid::text AS uuid FROM db_dbnode ORDER BY id DESC LIMIT 1')).rows[0]!.uuid;
+  } finally {
+    await client.end();
+  }
+}
+
+for (const kind of DESTINATION_KINDS) {
+  describe(`browse and restore parts: ${kind.name}`, function () {
+    this.timeout(240_000);
+    let db: TestDatabase;
+    let p: TestProfile;
+    useKind(kind);
+
+    beforeEach(async () => {
+      const server = await testServer();
+      db = { server, name: await createDatabase(server, 'parts') };
+      p = await makeProfile(db, { layout: 'aiida-1', nodes: 10 });
+      await writeProjects(p.profile.repositoryPath);
+    });
+    afterEach(async () => {
+      await p?.cleanup();
+      if (db) await dropDatabase(db.server, db.name);
+    });
+
+    const backplan = (args: string[]) => cli(args, { env: kind.env(p.dir) });
+    const manifest = (strategy: string) => writeManifest(p, 'parts.yaml', `repository: { strategy: ${strategy} }`, { destination: kind.spec(join(p.dir, 'backups')) });
+    async function runOk(file: string): Promise<void> {
+      const result = await backplan(['run', file]);
+      expect(result.code, result.stderr).to.equal(0);
+    }
+
+    /** Restores with --include into a fresh folder; the restored repository must equal the source under `expected` and hold nothing else. */
+    async function expectPartialRestore(file: string, include: string[], expected: string[]): Promise<string> {
+      const target = join(p.dir, 'restored');
+      const spare = `${db.name}_never`;
+      const result = await backplan(['restore', file, 'latest', '--to', target, '--database', spare, ...include.flatMap((i) => ['--include', i])]);
+      expect(result.code, result.stderr).to.equal(0);
+      const repo = join(target, 'repository');
+      const got = await treeState(repo);
+      for (const under of expected) expect(await subtree(repo, under), under).to.deep.equal(await subtree(p.profile.repositoryPath, under));
+      const parents = new Set(expected.flatMap((e) => e.split('/').map((_, i, parts) => parts.slice(0, i).join('/')).filter(Boolean)));
+      const extra = Object.keys(got).filter((k) => k !== '.' && !parents.has(k) && !expected.some((e) => k === e || k.startsWith(`${e}/`)));
+      expect(extra, 'nothing else restored').to.deep.equal([]);
+      expect(await readdir(target), 'no configuration restored').to.deep.equal(['repository']);
+      expect(await databaseExists(db, spare), 'database untouched').to.equal(false);
+      return target;
+    }
+
+    for (const strategy of ['tar', 'rsync']) {
+      it(`${strategy}: ls lists the repository (text, --json, PATH) and --include restores one project folder`, async () => {
+        const file = await manifest(strategy);
+        await runOk(file);
+        const ls = await backplan(['ls', file, 'latest']);
+        expect(ls.code, ls.stderr).to.equal(0);
+        const lines = ls.stdout.trim().split('\n');
+        expectLine(lines, /^-rw-r--r-- +8 \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ projects\/alpha\/a\.txt$/);
+        expectLine(lines, /^-rw------- +5000 \S+ projects\/alpha\/sub\/b\.bin$/);
+        expectLine(lines, /^l\S+ +\d+ \S+ projects\/alpha\/link -> a\.txt$/);
+        expectLine(lines, /^d\S+ +\d+ \S+ projects\/beta$/);
+        expectLine(lines, / projects\/alpha\/caf\\xe9\.txt$/);
+        expect(lines.length, 'every node folder listed too').to.be.above(20);
+
+        const json = await backplan(['ls', file, 'latest', 'projects/alpha/', '--json']);
+        expect(json.code, json.stderr).to.equal(0);
+        const rows = json.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; pathBytes?: string; type: string; size: number; target?: string });
+        expect(rows.map((r) => r.path).sort()).to.deep.equal(['projects/alpha', 'projects/alpha/a.txt', 'projects/alpha/caf\\xe9.txt', 'projects/alpha/link', 'projects/alpha/sub', 'projects/alpha/sub/b.bin']);
+        const latin = rows.find((r) => r.pathBytes !== undefined)!;
+        expect(Buffer.from(latin.pathBytes!, 'base64')).to.deep.equal(Buffer.concat([Buffer.from('projects/alpha/'), LATIN1]));
+        expect(rows.find((r) => r.path === 'projects/alpha/link')).to.include({ type: 'symlink', target: 'a.txt' });
+        expect(rows.find((r) => r.path === 'projects/alpha/sub/b.bin')).to.include({ type: 'file', size: 5000 });
+
+        const unknown = await backplan(['ls', file, 'latest', 'projects/gamma']);
+        expect(unknown.code).to.equal(1);
+        expect(unknown.stderr).to.match(/snapshot \S+Z-full holds nothing at projects\/gamma/);
+        expect(unknown.stderr).to.contain(`backplan ls ${file} `);
+        expect(unknown.stderr).not.to.match(/\n\s+at /);
+
+        await expectPartialRestore(file, ['projects/alpha'], ['projects/alpha']);
+      });
+    }
+
+    it('tar: globs select files, zero matches are refused with the target untouched, --with-database brings the database', async () => {
+      const file = await manifest('tar');
+      await runOk(file);
+      const target = join(p.dir, 'restored');
+      await expectPartialRestore(file, ['projects/*/c.txt', '**/caf*'], ['projects/beta/c.txt', `projects/alpha/caf\\xe9.txt`]);
+
+      const none = join(p.dir, 'none');
+      const refused = await backplan(['restore', file, 'latest', '--to', none, '--include', 'projects/zeta/**']);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.match(/no path of the repository of \S+ matches --include projects\/zeta\/\*\*; nothing was changed/);
+      expect(refused.stderr).to.contain('backplan ls');
+      expect(await lstat(none).catch(() => undefined), 'target not created').to.equal(undefined);
+
+      const dry = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'dry'), '--include', 'projects/beta', '--dry-run']);
+      expect(dry.code, dry.stderr).to.equal(0);
+      expect(dry.stdout).to.match(/include +"projects\/beta": 2 entries match \(1 files, 7 bytes\)/);
+
+      const name = `${db.name}_withdb`;
+      try {
+        const withDb = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'withdb'), '--include', 'projects/beta', '--with-database', '--database', name]);
+        expect(withDb.code, withDb.stderr).to.equal(0);
+        expect(await databaseExists(db, name), 'database restored under --with-database').to.equal(true);
+      } finally {
+        await dropDatabase(db.server, name);
+      }
+      expect(await readdir(target)).to.deep.equal(['repository']);
+    });
+
+    it('incremental: ls merges the full and a delta; --include restores paths from both', async () => {
+      const file = await manifest('incremental');
+      await runOk(file);
+      await new Promise((r) => setTimeout(r, 1100));
+      await addNodes(p.profile, { server: db.server, database: db.name, count: 2 });
+      const newest = nodeFolder(await lastNodeUuid(db));
+      await runOk(file);
+      const list = await backplan(['list', file, '--json']);
+      expect((JSON.parse(list.stdout) as { kind: string }[]).map((r) => r.kind)).to.deep.equal(['full', 'incr']);
+
+      const ls = await backplan(['ls', file, 'latest', '--json']);
+      expect(ls.code, ls.stderr).to.equal(0);
+      const paths = ls.stdout.trim().split('\n').map((l) => (JSON.parse(l) as { path: string }).path);
+      expect(paths).to.include('projects/alpha/a.txt');
+      expect(paths.some((q) => q.startsWith(`${newest}/`)), 'a file of the delta listed').to.equal(true);
+      expect(new Set(paths).size, 'each path once').to.equal(paths.length);
+      const fromFull = await backplan(['ls', file, 'latest', newest]);
+      expect(fromFull.code, fromFull.stderr).to.equal(0);
+
+      await expectPartialRestore(file, [newest, 'projects/alpha'], [newest, 'projects/alpha']);
+    });
+  });
+}
