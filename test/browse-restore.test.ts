@@ -183,5 +183,36 @@ for (const kind of DESTINATION_KINDS) {
 
       await expectPartialRestore(file, [newest, 'projects/alpha'], [newest, 'projects/alpha']);
     });
+
+    it('incremental, disk-objectstore: packs are listed from the records and restored only when their path matches', async () => {
+      const storeDb = { server: db.server, name: await createDatabase(db.server, 'store') };
+      const store = await makeProfile(storeDb, { layout: 'disk-objectstore', nodes: 6 });
+      try {
+        const file = await writeManifest(store, 'store.yaml', 'repository: { strategy: incremental }', { destination: kind.spec(join(store.dir, 'backups')) });
+        const run = () => cli(['run', file], { env: kind.env(store.dir) });
+        expect((await run()).code).to.equal(0);
+        await new Promise((r) => setTimeout(r, 1100));
+        await addNodes(store.profile, { server: db.server, database: storeDb.name, count: 3, packed: true });
+        const second = await run();
+        expect(second.code, second.stderr).to.equal(0);
+        const ls = await cli(['ls', file, 'latest', 'container/packs', '--json'], { env: kind.env(store.dir) });
+        expect(ls.code, ls.stderr).to.equal(0);
+        const rows = ls.stdout.trim().split('\n').map((l) => JSON.parse(l) as { path: string; type: string; size: number | null });
+        const pack = join(store.profile.repositoryPath, 'container', 'packs', '0');
+        expect(rows.find((r) => r.path === 'container/packs/0')).to.include({ type: 'file', size: (await lstat(pack)).size });
+        const all = await cli(['ls', file, 'latest'], { env: kind.env(store.dir) });
+        expect(all.stdout).to.match(/ container\/packs\.idx\n/);
+
+        const target = join(store.dir, 'restored');
+        const restored = await cli(['restore', file, 'latest', '--to', target, '--include', 'container/packs'], { env: kind.env(store.dir) });
+        expect(restored.code, restored.stderr).to.equal(0);
+        const got = await treeState(join(target, 'repository'));
+        expect(Object.keys(got).sort()).to.deep.equal(['.', 'container', 'container/packs', 'container/packs/0']);
+        expect(got['container/packs/0']!.sha256).to.equal((await treeState(store.profile.repositoryPath))['container/packs/0']!.sha256);
+      } finally {
+        await store.cleanup();
+        await dropDatabase(db.server, storeDb.name);
+      }
+    });
   });
 }
