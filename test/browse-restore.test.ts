@@ -50,6 +50,16 @@ async function databaseExists(db: TestDatabase, name: string): Promise<boolean> 
   }
 }
 
+/** The `fetched` folders (where `fetch` copies a remote snapshot; made on first use, kept) under a test's staging. */
+async function fetchedCopies(dir: string): Promise<string[]> {
+  const staging = join(dir, 'staging');
+  const found: string[] = [];
+  for (const hash of await readdir(staging).catch(() => [] as string[])) {
+    if (await lstat(join(staging, hash, 'fetched')).catch(() => undefined)) found.push(join(hash, 'fetched'));
+  }
+  return found;
+}
+
 async function lastNodeUuid(db: TestDatabase): Promise<string> {
   const client = await connectTo(db.server, db.name);
   try {
@@ -129,6 +139,8 @@ for (const kind of DESTINATION_KINDS) {
         expect(unknown.stderr).to.match(/snapshot \S+Z-full holds nothing at projects\/gamma/);
         expect(unknown.stderr).to.contain(`backplan ls ${file} `);
         expect(unknown.stderr).not.to.match(/\n\s+at /);
+
+        if (kind.stages) expect(await fetchedCopies(p.dir), 'ls copies nothing here').to.deep.equal([]);
 
         await expectPartialRestore(file, ['projects/alpha'], ['projects/alpha']);
       });

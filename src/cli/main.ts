@@ -108,6 +108,8 @@ function program(): Command {
     .argument('[path]', 'only this path (relative to the repository root) and what is under it')
     .option('--json', 'one JSON object per line: path, pathBytes (base64, when the name is not UTF-8), type, mode, size, mtime, target')
     .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean }) => {
+      // `backplan ls … | head`: a reader that has seen enough is no failure.
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
       const { lsFile } = await import('../commands/ls.js');
       await interruptible((signal) => lsFile(file, id, path, { ...o, signal }, processOutput));
     });
