@@ -6,6 +6,7 @@
  */
 import { expect } from 'chai';
 import { lstat, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes } from '../src/demo/profile/index.js';
@@ -14,7 +15,7 @@ import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { writeManifest } from './support/manifests.js';
 import { testServer } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile } from './support/profile.js';
+import { cli, cliPath, makeProfile } from './support/profile.js';
 import type { TestProfile } from './support/profile.js';
 import { treeState } from './support/tree.js';
 
@@ -48,6 +49,17 @@ async function databaseExists(db: TestDatabase, name: string): Promise<boolean> 
   } finally {
     await client.end();
   }
+}
+
+/** Runs `backplan ARGS | head -c 1`: the reader closes the pipe after the first chunk; the exit code and stderr. */
+function closedEarly(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout.once('data', () => child.stdout.destroy());
+    child.on('close', (code) => resolve({ code, stderr }));
+  });
 }
 
 /** The `fetched` folders (where `fetch` copies a remote snapshot; made on first use, kept) under a test's staging. */
@@ -140,6 +152,8 @@ for (const kind of DESTINATION_KINDS) {
         expect(unknown.stderr).to.contain(`backplan ls ${file} `);
         expect(unknown.stderr).not.to.match(/\n\s+at /);
 
+        const early = await closedEarly(['ls', file, 'latest'], kind.env(p.dir));
+        expect(early, '`ls | head` ends quietly').to.deep.equal({ code: 0, stderr: '' });
         if (kind.stages) expect(await fetchedCopies(p.dir), 'ls copies nothing here').to.deep.equal([]);
 
         await expectPartialRestore(file, ['projects/alpha'], ['projects/alpha']);

@@ -109,7 +109,10 @@ function program(): Command {
     .option('--json', 'one JSON object per line: path, pathBytes (base64, when the name is not UTF-8), type, mode, size, mtime, target')
     .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean }) => {
       // `backplan ls … | head`: a reader that has seen enough is no failure.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? 0 : 1));
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+        process.off('exit', unfinished);
+        process.exit(e.code === 'EPIPE' ? EXIT.ok : EXIT.failed);
+      });
       const { lsFile } = await import('../commands/ls.js');
       await interruptible((signal) => lsFile(file, id, path, { ...o, signal }, processOutput));
     });
