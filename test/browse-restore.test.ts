@@ -51,13 +51,13 @@ async function databaseExists(db: TestDatabase, name: string): Promise<boolean> 
   }
 }
 
-/** Runs `backplan ARGS | head -c 1`: the reader closes the pipe after the first chunk; the exit code and stderr. */
+/** Runs `backplan ARGS | true`: the reader closes the pipe before reading; the exit code and stderr. */
 function closedEarly(args: string[], env: NodeJS.ProcessEnv): Promise<{ code: number | null; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn(process.execPath, [cliPath, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
     let stderr = '';
     child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.stdout.once('data', () => child.stdout.destroy());
+    child.stdout.destroy();
     child.on('close', (code) => resolve({ code, stderr }));
   });
 }
