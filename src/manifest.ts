@@ -36,6 +36,11 @@ export type DumpFormat = 'custom' | 'directory' | 'plain';
 export type Compression = 'zstd' | 'gzip' | 'none';
 export type RepositoryStrategy = 'tar' | 'rsync' | 'incremental';
 
+/** Public keys only: age (`age1…`) or ssh (`ssh-ed25519 …`, `ssh-rsa …`). */
+export interface EncryptionSpec {
+  age: { recipients: string[] };
+}
+
 export interface Retention {
   keepLast?: number;
   keepHourly?: number;
@@ -58,6 +63,7 @@ export interface Manifest {
     rsync?: { linkDest?: boolean; args?: string[] };
     incremental?: { fullEvery?: Duration; periodicity?: Duration; margin?: Duration };
   };
+  encryption?: EncryptionSpec;
   retention?: Retention;
   hooks?: { before?: HookSpec[]; after?: HookSpec[] };
   notify?: { start?: string; finish?: string; fail?: string; timeout?: Duration; retries?: number };

@@ -96,7 +96,7 @@ describe('validate --format github, read by the Actions runner', function () {
     expect(commands[9]!.data).to.equal("3 more errors are listed in this step's log (GitHub shows at most 10 annotations per step)");
     const rest = out.filter((l) => parseWorkflowCommand(l) === undefined);
     expect(rest).to.deep.equal(
-      [14, 15, 16].map((n) => `${file}:${n}:1: unknown key "extra${String(n - 5).padStart(2, '0')}" at the top level; allowed keys: version, name, profile, destination, database, repository, retention, hooks, notify, steps`),
+      [14, 15, 16].map((n) => `${file}:${n}:1: unknown key "extra${String(n - 5).padStart(2, '0')}" at the top level; allowed keys: version, name, profile, destination, database, repository, encryption, retention, hooks, notify, steps`),
     );
     expect(r.stderr).to.equal('1 manifest: 1 invalid, 12 error(s)\n');
   });

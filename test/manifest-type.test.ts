@@ -18,6 +18,7 @@ import type {
   AiidaProfileSpec,
   Compression,
   DumpFormat,
+  EncryptionSpec,
   ExplicitProfileSpec,
   HookSpec,
   Manifest,
@@ -51,7 +52,7 @@ const full: DeepRequired<Manifest> = {
     },
   },
   destination: 'backup@nas:/srv/backup/type-sample',
-  database: { format: 'directory', compression: 'zstd', jobs: 4, timeout: '6h' },
+  database: { format: 'custom', compression: 'zstd', jobs: 4, timeout: '6h' }, // encryption (below) refuses directory dumps
   repository: {
     strategy: 'incremental',
     exclude: ['sandbox', '*.tmp'],
@@ -59,6 +60,7 @@ const full: DeepRequired<Manifest> = {
     rsync: { linkDest: true, args: ['--numeric-ids'] },
     incremental: { fullEvery: '30d', periodicity: '2d', margin: '5m' },
   },
+  encryption: { age: { recipients: ['age1ql3z7hjy54pw3hyww5ayyfg7zqgvc7w3j2elw8zmrj2kg5sfn9aqmcac8p', 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIHsKLqeplhpW+uObz5dvMgjz1OxfM/XXUB+VHtZ6isGN ops@example.org'] } },
   retention: { keepLast: 3, keepHourly: 24, keepDaily: 7, keepWeekly: 4, keepMonthly: 12, keepYearly: 2 },
   hooks: {
     before: [{ run: 'verdi daemon stop', always: false, timeout: '5m' }],
@@ -100,6 +102,8 @@ const TYPE_REQUIRED: Record<string, string[]> = {
   'hooks.before[]': Object.keys({ run: 0 } satisfies Record<RequiredKeys<HookSpec>, 0>),
   'hooks.after[]': Object.keys({ run: 0 } satisfies Record<RequiredKeys<HookSpec>, 0>),
   'steps[]': Object.keys({ id: 0, run: 0 } satisfies Record<RequiredKeys<StepSpec>, 0>),
+  encryption: Object.keys({ age: 0 } satisfies Record<RequiredKeys<EncryptionSpec>, 0>),
+  'encryption.age': Object.keys({ recipients: 0 } satisfies Record<RequiredKeys<EncryptionSpec['age']>, 0>),
   // Every other object of the type is all-optional:
   profile: Object.keys({} satisfies Record<RequiredKeys<Manifest['profile']>, 0>),
   database: Object.keys({} satisfies Record<RequiredKeys<NonNullable<Manifest['database']>>, 0>),

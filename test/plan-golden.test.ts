@@ -199,7 +199,7 @@ describe('plan goldens of the sample manifests', () => {
       const dest = '/mnt/backup/aiida-2x-prod';
       const recent = await planOf(SAMPLES[1]!, { snapshots: nightlies(dest, 'aiida-2x-prod', 'incremental', 3, (d) => (d === 3 ? 'full' : 'incr')) });
       expect(recent.snapshot).to.deep.include({ id: '2026-11-22T030000Z-incr', kind: 'incr', parent: '2026-11-21T030000Z-incr' });
-      expect(step(recent, 'repository').options).to.deep.include({ full: false, parent: '2026-11-21T030000Z-incr', artefact: 'repository-delta.tar.zst' });
+      expect(step(recent, 'repository').options).to.deep.include({ full: false, parent: '2026-11-21T030000Z-incr', artefact: 'repository-delta.tar.zst.age' }); // the sample is encrypted
       const old = await planOf(SAMPLES[1]!, { snapshots: nightlies(dest, 'aiida-2x-prod', 'incremental', 31, (d) => (d === 31 ? 'full' : 'incr')) });
       expect(old.snapshot.kind).to.equal('full');
       expect(step(old, 'repository').options).to.deep.include({ full: true });

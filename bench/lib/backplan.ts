@@ -83,6 +83,8 @@ export interface ManifestSpec {
   strategy: 'tar' | 'incremental';
   /** Back up this (empty) database instead of the profile's, through an explicit profile. */
   database?: { name: string; host: string; port: number; user: string };
+  /** age public keys: every artefact encrypted to them. */
+  recipients?: string[];
 }
 
 /** Writes a manifest: custom dump + zstd, the repository by `strategy`. */
@@ -110,6 +112,7 @@ export async function writeManifest(path: string, m: ManifestSpec): Promise<stri
     'database: { format: custom, compression: zstd }',
     repository,
     'retention: { keepLast: 10 }',
+    ...(m.recipients ? [`encryption: { age: { recipients: ${q(m.recipients)} } }`] : []),
     '',
   ].join('\n');
   await writeFile(path, text);

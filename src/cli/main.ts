@@ -107,12 +107,10 @@ function program(): Command {
     .argument('<snapshot>', 'snapshot id, or latest')
     .argument('[path]', 'only this path (relative to the repository root) and what is under it')
     .option('--json', 'one JSON object per line: path, pathBytes (base64, when the name is not UTF-8), type, mode, size, mtime, target')
-    .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean }) => {
+    .option('--identity <file>', 'age identity (private key) file for an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
+    .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean; identity?: string }) => {
       // `backplan ls … | head`: a reader that has seen enough is no failure.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-        process.off('exit', unfinished);
-        process.exit(e.code === 'EPIPE' ? EXIT.ok : EXIT.failed);
-      });
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => void (process.off('exit', unfinished), process.exit(e.code === 'EPIPE' ? EXIT.ok : EXIT.failed)));
       const { lsFile } = await import('../commands/ls.js');
       await interruptible((signal) => lsFile(file, id, path, { ...o, signal }, processOutput));
     });
@@ -140,6 +138,7 @@ function program(): Command {
     .option('--force', 'replace the target\'s repository/ and configuration, drop and recreate an existing database')
     .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
     .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
+    .option('--identity <file>', 'age identity (private key) file for an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
     .option('--include <pattern>', 'only the repository paths this glob matches (relative to the repository root; *, ?, **; a folder brings what is under it); repeatable; configuration and database are left alone', (v: string, all: string[] = []) => [...all, v])
     .option('--with-database', 'with --include: restore the database too')
     .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
@@ -158,7 +157,8 @@ function program(): Command {
     .option('--all', 'every snapshot and chain of the job, damaged ones included')
     .option('--restore-test', 'also restore into a scratch database and folder and compare counts')
     .option('--admin-user <role>', 'create and drop the scratch database as this role (default as for restore: DATABASE_URL\'s user, else PGUSER)')
-    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string }) => {
+    .option('--identity <file>', 'age identity (private key) file, for --restore-test of an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
+    .action(async (file: string, id: string | undefined, o: { all?: boolean; restoreTest?: boolean; adminUser?: string; identity?: string }) => {
       const { verifyFile } = await import('../commands/verify.js');
       await interruptible((signal) => verifyFile(file, id, { ...o, signal }, processOutput));
     });
@@ -311,6 +311,7 @@ interface RestoreCliOptions {
   dryRun?: boolean;
   profileName?: string;
   mergeInto?: string;
+  identity?: string;
   include?: string[];
   withDatabase?: boolean;
 }

@@ -5,6 +5,7 @@
  */
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
 import { BackplanError } from '../errors.js';
+import { identityFile } from '../execute/age.js';
 import { snapshotChain } from '../record/chain.js';
 import { canReadInPlace, walkRepository } from '../restore/repo-listing.js';
 import type { RepoEntry } from '../restore/repo-listing.js';
@@ -14,6 +15,8 @@ import type { Output } from './output.js';
 
 export interface LsOptions {
   json?: boolean;
+  /** The age identity file for an encrypted snapshot (else BACKPLAN_AGE_IDENTITY_FILE). */
+  identity?: string;
   signal?: AbortSignal;
 }
 
@@ -24,13 +27,14 @@ export async function lsFile(file: string, id: string, path: string | undefined,
   const chain = snapshotChain(assessed, restorableIn(assessed, id, destination));
   const snapshot = chain.at(-1)!;
   const under = path === undefined ? '' : userPath(path);
+  const identity = await identityFile(o.identity);
   let shown = 0;
   await readChain(destination, chain, o.signal, async (reader, entries) =>
     walkRepository(reader, entries, (entry) => {
       if (under !== '' && entry.path !== under && !entry.path.startsWith(`${under}/`)) return;
       shown++;
       out.out((o.json ? jsonLine(entry) : textLine(entry)) + '\n');
-    }, o.signal),
+    }, o.signal, identity),
   );
   if (shown === 0 && under !== '') {
     throw new BackplanError('SNAPSHOT', `snapshot ${snapshot.id} holds nothing at ${path} in its repository`, {

@@ -3,6 +3,7 @@ import type { CompleteSnapshot, Destination, LocalSnapshots } from '../destinati
 import { snapshotChain } from '../record/chain.js';
 import { adminRole, adminSecrets } from '../restore/admin.js';
 import { BackplanError } from '../errors.js';
+import { identityFile } from '../execute/age.js';
 import { onServer, restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
 import { countIncluded, includeFilter } from '../restore/include.js';
@@ -38,6 +39,8 @@ export interface RestoreCommandOptions {
   include?: string[];
   /** With --include: restore the database too. */
   withDatabase?: boolean;
+  /** The age identity file for an encrypted snapshot (else BACKPLAN_AGE_IDENTITY_FILE). */
+  identity?: string;
   signal?: AbortSignal;
 }
 
@@ -53,12 +56,13 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
   const job = await openJob(file);
   const { manifest, destination } = job;
   const log = (line: string) => out.err(`restore: ${line}\n`);
+  const identity = await identityFile(o.identity);
   const assessed = await assessJob(job);
   const chain = snapshotChain(assessed, restorableIn(assessed, id, destination));
   // A dry run reads only the listing: nothing is copied from a remote destination.
   const local = o.dryRun ? readInPlace(chain, destination) : await destination.fetch(chain, { signal: o.signal, log });
   try {
-    await restoreLocal(manifest, local, o, out, log, file);
+    await restoreLocal(manifest, local, { ...o, identity }, out, log, file);
   } finally {
     await local.release();
   }
@@ -70,7 +74,7 @@ function readInPlace(chain: CompleteSnapshot[], destination: Destination): Local
 
 async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void, file: string): Promise<void> {
   const snapshot = local.entries.at(-1)!;
-  const target = onServer(await restoreConnection(manifest, snapshot.dir), o);
+  const target = onServer(await restoreConnection(manifest, snapshot.dir, process.env, o.identity), o);
   const { connection, secrets, note } = target;
   if (note) out.err(`note: ${note}\n`);
   if (target.database !== undefined && o.database !== undefined && target.database !== o.database) {
@@ -95,6 +99,7 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     mergeInto: o.mergeInto === undefined ? undefined : resolve(o.mergeInto),
     include: o.include,
     withDatabase: o.withDatabase,
+    identity: o.identity,
   });
   await countSelection(plan, o.include, local, file, o.signal);
   if (o.dryRun) {
@@ -117,7 +122,7 @@ async function countSelection(plan: RestorePlan, patterns: string[] | undefined,
   // A kind that cannot be read in place is counted once fetched (a dry run leaves it uncounted).
   if (repo && !canReadInPlace(local.local)) return;
   if (repo) {
-    repo.matched = await countIncluded(local.local, local.entries, includeFilter(patterns), signal);
+    repo.matched = await countIncluded(local.local, local.entries, includeFilter(patterns), signal, repo.identity);
     if (repo.matched.entries > 0) return;
   }
   throw new BackplanError('RESTORE_REFUSED', `no path of the repository of ${plan.snapshot.id} matches --include ${patterns.join(', ')}; nothing was changed`, {

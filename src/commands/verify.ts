@@ -1,4 +1,5 @@
 import { BackplanError, isBackplanError } from '../errors.js';
+import { identityFile } from '../execute/age.js';
 import { VERIFICATION_FILE } from '../destination/listing.js';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
 import { newestRestorable } from '../record/health.js';
@@ -20,6 +21,8 @@ export interface VerifyCommandOptions {
   restoreTest?: boolean;
   /** Creates and drops the scratch database as this role (restore/admin.ts; else DATABASE_URL's or PGUSER's). */
   adminUser?: string;
+  /** The age identity file, for --restore-test of an encrypted snapshot (else BACKPLAN_AGE_IDENTITY_FILE). */
+  identity?: string;
   signal?: AbortSignal;
 }
 
@@ -39,6 +42,8 @@ export interface VerificationRecord extends VerifyReport {
  */
 export async function verifyFile(file: string, id: string | undefined, o: VerifyCommandOptions, out: Output): Promise<void> {
   const job = await openJob(file);
+  // Checksums are of the ciphertext: only a restore test needs the identity.
+  if (o.restoreTest) o = { ...o, identity: await identityFile(o.identity) };
   const assessed = await assessJob(job);
   const targets = selectSnapshots(assessed, job.destination, id, o.all ?? false);
   const failed = new Map<string, string>();
@@ -104,11 +109,11 @@ async function verifyOne(job: VerifyJob, snapshot: AssessedSnapshot & CompleteSn
     // A remote snapshot is copied here for the test, and that copy is verified again.
     const snapshots = await job.destination.fetch(snapshotChain(job.assessed, snapshot), { signal: o.signal, log });
     try {
-      const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir);
+      const { connection, secrets } = await restoreConnection(job.manifest, snapshots.entries.at(-1)!.dir, process.env, o.identity);
       const { admin, note } = adminRole(connection, o.adminUser);
       if (note) log(`note: ${note}`);
       const verified = snapshots.copied ? [] : [snapshot.id];
-      verification.restoreTest = await restoreTest({ snapshots, connection, secrets, admin, verified, log, signal: o.signal });
+      verification.restoreTest = await restoreTest({ snapshots, connection, secrets, admin, verified, log, signal: o.signal, identity: o.identity });
     } finally {
       await snapshots.release();
     }

@@ -9,7 +9,8 @@ import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
-import { pipeline, run } from '../execute/subprocess.js';
+import { AGE_SUFFIX, unpackStages } from '../execute/age.js';
+import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { extractArchive, scanArchives } from '../restore/archive.js';
 import { extractSelected } from '../restore/include.js';
@@ -19,8 +20,7 @@ import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
 import { sqliteArgv } from './sqlite.js';
 
-const UNZSTD = ['zstd', '-d', '-q', '-c', '--'];
-const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);
+const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flatMap((a) => [a, `${a}${AGE_SUFFIX}`]));
 
 /**
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
@@ -28,24 +28,33 @@ const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst']);
  * With `only` (restore --include), the archive's selected members, and a pack or packs.idx
  * only when its own path is selected.
  */
-export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, only?: PathFilter): Promise<void> {
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: PathFilter): Promise<void> {
   const extra = checkedExtra(record);
+  // Artefacts named `….age` are decrypted in front of zstd (execute/age.ts).
+  const unzstd = (artefact: string) => unpackStages(artefact, identity);
   await mkdir(targetRepo, { recursive: true });
   const archive = join(snapshotDir, extra.archive);
   if (only) {
-    await scanArchives([archive]);
-    await extractSelected(archive, targetRepo, only);
-  } else await extractDelta(archive, targetRepo);
+    await scanArchives([archive], undefined, identity);
+    await extractSelected(archive, targetRepo, only, undefined, identity);
+  } else await extractDelta(archive, targetRepo, identity);
   if (!extra.container) return;
   const wanted = (name: string) => !only || only(posix.join(extra.container!.path, name));
   const container = join(targetRepo, extra.container.path);
   const pieces = extra.container.pieces.filter((p) => wanted(`packs/${p.pack}`));
   if (pieces.length > 0 || !only) await mkdir(join(container, 'packs'), { recursive: true });
-  for (const piece of pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece);
+  for (const piece of pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece, unzstd);
   if (wanted('packs.idx')) {
     await mkdir(container, { recursive: true });
-    await applyIndex(snapshotDir, extra.container, container);
+    await applyIndex(snapshotDir, extra.container, container, unzstd);
   }
+}
+
+type Unpack = (artefact: string) => string[][];
+
+/** A name the record gives, in clear or encrypted. */
+function named(artefact: string, expected: string): boolean {
+  return artefact === expected || artefact === `${expected}${AGE_SUFFIX}`;
 }
 
 /** The record's incremental part, refusing names that could point outside the snapshot or target. */
@@ -61,20 +70,20 @@ function checkedExtra(record: SnapshotRecord): IncrementalExtra {
   const c = extra.container;
   if (c) {
     if (c.path !== '' && c.path !== 'container') throw bad(`an unexpected container folder ${JSON.stringify(c.path)}`);
-    for (const p of c.pieces) if (!/^\d+$/.test(p.pack) || p.artefact !== `packs/${p.pack}@${p.offset}.zst`) throw bad(`an unexpected pack piece ${JSON.stringify(p.artefact)}`);
-    if (c.index && c.index.artefact !== INDEX_ARTEFACT[c.index.kind]) throw bad(`an unexpected index artefact ${JSON.stringify(c.index.artefact)}`);
+    for (const p of c.pieces) if (!/^\d+$/.test(p.pack) || !named(p.artefact, `packs/${p.pack}@${p.offset}.zst`)) throw bad(`an unexpected pack piece ${JSON.stringify(p.artefact)}`);
+    if (c.index && !named(c.index.artefact, INDEX_ARTEFACT[c.index.kind])) throw bad(`an unexpected index artefact ${JSON.stringify(c.index.artefact)}`);
   }
   return extra;
 }
 
 /** Checked on its own (restore checks the whole chain first), then extracted by GNU tar. */
-async function extractDelta(file: string, cwd: string): Promise<void> {
-  await scanArchives([file]);
-  await extractArchive(file, cwd);
+async function extractDelta(file: string, cwd: string, identity: string | undefined): Promise<void> {
+  await scanArchives([file], undefined, identity);
+  await extractArchive(file, cwd, undefined, identity);
 }
 
 /** Truncates the pack to the piece's offset, then writes the piece there. */
-async function writePiece(artefact: string, packPath: string, piece: PackPiece): Promise<void> {
+async function writePiece(artefact: string, packPath: string, piece: PackPiece, unzstd: Unpack): Promise<void> {
   const size = (await stat(packPath).catch(() => undefined))?.size ?? 0;
   if (size < piece.offset) {
     throw new BackplanError('SNAPSHOT', `${packPath} has ${size} bytes but ${artefact} continues it at ${piece.offset}`, {
@@ -83,7 +92,8 @@ async function writePiece(artefact: string, packPath: string, piece: PackPiece):
   }
   await (await open(packPath, 'a', 0o644)).close();
   await truncate(packPath, piece.offset);
-  const { stdoutBytes } = await run([...UNZSTD, artefact], { stdout: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
+  const results = await pipeline(unzstd(artefact), { output: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
+  const stdoutBytes = results.at(-1)!.stdoutBytes;
   if (stdoutBytes !== piece.length) {
     throw new BackplanError('SNAPSHOT', `${artefact} holds ${stdoutBytes} bytes, its record says ${piece.length}`, { hint: 'verify the snapshot' });
   }
@@ -96,7 +106,7 @@ async function writePiece(artefact: string, packPath: string, piece: PackPiece):
 }
 
 /** A full's copy replaces packs.idx; an incremental's script is replayed onto it in one transaction. */
-async function applyIndex(snapshotDir: string, container: ContainerRecord, target: string): Promise<void> {
+async function applyIndex(snapshotDir: string, container: ContainerRecord, target: string, unzstd: Unpack): Promise<void> {
   const index = container.index;
   if (!index) return;
   const idx = join(target, 'packs.idx');
@@ -105,10 +115,10 @@ async function applyIndex(snapshotDir: string, container: ContainerRecord, targe
     // Stale WAL files next to a replaced database would be replayed into it.
     await rm(`${idx}-wal`, { force: true });
     await rm(`${idx}-shm`, { force: true });
-    await pipeline([[...UNZSTD, artefact]], { output: idx });
+    await pipeline(unzstd(artefact), { output: idx });
     return;
   }
-  await pipeline([[...UNZSTD, artefact], sqliteArgv([idx])], { output: discard() });
+  await pipeline([...unzstd(artefact), sqliteArgv([idx])], { output: discard() });
 }
 
 function discard(): Writable {

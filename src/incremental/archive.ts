@@ -23,6 +23,8 @@ export interface ArchiveRequest {
   exclude: string[];
   signal: AbortSignal;
   log: (line: string) => void;
+  /** `age --encrypt …` after zstd (execute/age.ts), when the snapshot is encrypted. */
+  encrypt?: string[];
 }
 
 export interface ArchiveResult {
@@ -80,7 +82,7 @@ async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): P
   let sourceError: unknown;
   stdin?.on('error', (e) => (sourceError ??= e));
   try {
-    await pipeline([tar, ZSTD], {
+    await pipeline([tar, ZSTD, ...(req.encrypt ? [req.encrypt] : [])], {
       signal: req.signal,
       stdin,
       output: sink.stream,

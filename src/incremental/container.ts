@@ -16,9 +16,10 @@ import { createReadStream } from 'node:fs';
 import { mkdir, readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
+import { encryptStage, sealedName } from '../execute/age.js';
 import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline } from '../execute/subprocess.js';
-import type { ArtefactRecord } from '../record/snapshot-record.js';
+import type { ArtefactRecord, SnapshotEncryption } from '../record/snapshot-record.js';
 import { ZSTD } from './archive.js';
 import type { ContainerRecord, IndexRecord, PackPiece, PackState } from './record.js';
 import { sqlite, sqliteArgv } from './sqlite.js';
@@ -37,6 +38,8 @@ export interface ContainerRequest {
   path: string;
   partialDir: string;
   signal: AbortSignal;
+  /** Every artefact is then encrypted after zstd and named `….age`. */
+  encryption?: SnapshotEncryption;
 }
 
 export interface ContainerCopy {
@@ -67,7 +70,7 @@ export async function copyContainer(req: ContainerRequest, parent: ContainerReco
     const offset = reason === 'grown' ? known!.length : 0;
     // An empty new or repacked pack holds no object: its index rows are dropped, no bytes needed.
     if (reason && size > offset) {
-      const piece = { pack, offset, length: size - offset, artefact: `${PACKS}/${pack}@${offset}.zst`, reason } as const;
+      const piece = { pack, offset, length: size - offset, artefact: sealedName(`${PACKS}/${pack}@${offset}.zst`, req.encryption), reason } as const;
       artefacts.push(await copyPiece(req, piece));
       pieces.push(piece);
       packBytes += piece.length;
@@ -115,8 +118,13 @@ async function copyPiece(req: ContainerRequest, piece: PackPiece): Promise<Artef
   await mkdir(join(req.partialDir, PACKS), { recursive: true });
   const sink = hashingFileSink(join(req.partialDir, piece.artefact));
   const stdin = createReadStream(join(req.dir, PACKS, piece.pack), { start: piece.offset, end: piece.offset + piece.length - 1 });
-  await pipeline([ZSTD], { signal: req.signal, stdin, output: sink.stream });
+  await pipeline(compressed(req, [ZSTD]), { signal: req.signal, stdin, output: sink.stream });
   return { path: piece.artefact, ...(await sink.done()) };
+}
+
+/** The stages, then age when the snapshot is encrypted. */
+function compressed(req: ContainerRequest, stages: string[][]): string[][] {
+  return req.encryption ? [...stages, encryptStage(req.encryption)] : stages;
 }
 
 /** SQLite's online backup of packs.idx (consistent while writers go on), compressed. */
@@ -125,9 +133,10 @@ async function indexCopy(req: ContainerRequest): Promise<{ artefact: ArtefactRec
   try {
     await sqlite([join(req.dir, INDEX), `.backup ${dotArgument(copy)}`], { signal: req.signal });
     const maxId = await maxObjectId(copy, req.signal);
-    const sink = hashingFileSink(join(req.partialDir, INDEX_ARTEFACT.copy));
-    await pipeline([[...ZSTD, '--', copy]], { signal: req.signal, output: sink.stream });
-    return { artefact: { path: INDEX_ARTEFACT.copy, ...(await sink.done()) }, record: { artefact: INDEX_ARTEFACT.copy, kind: 'copy', maxId } };
+    const artefact = sealedName(INDEX_ARTEFACT.copy, req.encryption);
+    const sink = hashingFileSink(join(req.partialDir, artefact));
+    await pipeline(compressed(req, [[...ZSTD, '--', copy]]), { signal: req.signal, output: sink.stream });
+    return { artefact: { path: artefact, ...(await sink.done()) }, record: { artefact, kind: 'copy', maxId } };
   } finally {
     await rm(copy, { force: true });
   }
@@ -160,9 +169,10 @@ async function indexDelta(req: ContainerRequest, parent: ContainerRecord, repack
     "SELECT 'COMMIT;';",
     'COMMIT;',
   ].join('\n');
-  const sink = hashingFileSink(join(req.partialDir, INDEX_ARTEFACT.delta));
-  await pipeline([sqliteArgv([idx, sql]), ZSTD], { signal: req.signal, output: sink.stream });
-  return { artefact: { path: INDEX_ARTEFACT.delta, ...(await sink.done()) }, record: { artefact: INDEX_ARTEFACT.delta, kind: 'delta', maxId } };
+  const artefact = sealedName(INDEX_ARTEFACT.delta, req.encryption);
+  const sink = hashingFileSink(join(req.partialDir, artefact));
+  await pipeline(compressed(req, [sqliteArgv([idx, sql]), ZSTD]), { signal: req.signal, output: sink.stream });
+  return { artefact: { path: artefact, ...(await sink.done()) }, record: { artefact, kind: 'delta', maxId } };
 }
 
 async function maxObjectId(db: string, signal: AbortSignal): Promise<number> {

@@ -1,3 +1,4 @@
+import type { SnapshotEncryption } from '../record/snapshot-record.js';
 import type { Compression, DumpFormat, HookSpec, Manifest, RepositoryStrategy, Retention, StepSpec } from '../manifest.js';
 import { parseDuration } from '../util/duration.js';
 
@@ -13,6 +14,8 @@ export interface Settings {
     rsync: { linkDest: boolean; args: string[] };
     incremental: { fullEveryMs: number; periodicityMs?: number; marginMs: number };
   };
+  /** Public keys only (encryption.age.recipients); absent: artefacts are written in clear. */
+  encryption?: SnapshotEncryption;
   retention: Retention;
   hooks: { before: HookSpec[]; after: HookSpec[] };
   steps: StepSpec[];
@@ -42,6 +45,7 @@ export function settingsOf(m: Manifest): Settings {
         marginMs: parseDuration(repo.incremental?.margin ?? '5m'),
       },
     },
+    ...(m.encryption ? { encryption: { tool: 'age' as const, recipients: m.encryption.age.recipients } } : {}),
     retention: m.retention ?? {},
     hooks: { before: m.hooks?.before ?? [], after: m.hooks?.after ?? [] },
     steps: m.steps ?? [],

@@ -99,14 +99,6 @@ export function sumsLine(sha256: string, path: string): string {
   return `\\${sha256}  ${escaped}\n`;
 }
 
-export function parseSumsLine(line: string): { sha256: string; path: string } | undefined {
-  const escaped = line.startsWith('\\');
-  const m = /^([0-9a-f]{64}) [ *](.*)$/.exec(escaped ? line.slice(1) : line);
-  if (!m) return undefined;
-  const path = escaped ? m[2]!.replace(/\\(\\|n|r)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\')) : m[2]!;
-  return { sha256: m[1]!, path };
-}
-
 export async function isFolder(path: string): Promise<boolean> {
   return (await lstat(path).catch(() => undefined))?.isDirectory() ?? false;
 }

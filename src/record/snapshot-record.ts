@@ -31,6 +31,15 @@ export interface DatabaseRoles {
   others: string[];
 }
 
+/**
+ * How a snapshot's artefacts were encrypted: the tool and the public keys (recipients) only.
+ * Every artefact whose name ends in `.age` is one age stream; checksums are of the ciphertext.
+ */
+export interface SnapshotEncryption {
+  tool: 'age';
+  recipients: string[];
+}
+
 /** The contents of snapshot.json: a snapshot is complete exactly when this file exists. */
 export interface SnapshotRecord {
   format: 'backplan-snapshot/1';
@@ -60,6 +69,8 @@ export interface SnapshotRecord {
     roles?: DatabaseRoles;
   };
   repository?: { strategy: string; layout: string; source: string; files?: number; bytes?: number; extra?: Record<string, unknown> };
+  /** Absent for a snapshot written in clear. */
+  encryption?: SnapshotEncryption;
   artefacts: ArtefactRecord[];
   steps: StepRecord[];
 }

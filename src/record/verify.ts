@@ -29,6 +29,7 @@ async function compareArtefacts(record: SnapshotRecord, hasher: ArtefactHasher, 
       report.problems.push({ path: artefact.path, problem: `sha256 ${actual.sha256} does not match the recorded ${artefact.sha256}` });
     } else if (opts.deep && artefact.covers) {
       await hasher.checkList(artefact.path, report);
+      report.checkedBytes += artefact.covers.bytes;
     }
   }
   return report;

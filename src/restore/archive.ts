@@ -11,18 +11,12 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
+import { undecryptable, unpackStages } from '../execute/age.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { tarReader } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
 import { ArchiveGuard } from './archive-guard.js';
-
-/** Decompression runs as a tool (as compression did), never inside node; undefined for a plain file. */
-export function decompressor(path: string): string[] | undefined {
-  if (path.endsWith('.zst')) return ['zstd', '-dcq', '--', path];
-  if (path.endsWith('.gz')) return ['gzip', '-dc', '--', path];
-  return undefined;
-}
 
 export interface ArchiveListing {
   files: number;
@@ -35,7 +29,7 @@ export interface ArchiveListing {
  * incremental chain) share one guard: an entry of a later archive may lean on a symlink from an
  * earlier one.
  */
-export async function scanArchives(paths: string[], signal?: AbortSignal): Promise<ArchiveListing> {
+export async function scanArchives(paths: string[], signal?: AbortSignal, identity?: string): Promise<ArchiveListing> {
   const listing: ArchiveListing = { files: 0, bytes: 0 };
   const guard = new ArchiveGuard(paths.join(', '));
   for (const path of paths) {
@@ -46,14 +40,14 @@ export async function scanArchives(paths: string[], signal?: AbortSignal): Promi
         listing.files++;
         listing.bytes += entry.size;
       }
-    }, signal);
+    }, signal, identity);
   }
   guard.finish();
   return listing;
 }
 
 /** Every entry of an archive, in order, from its headers (the data is skipped, never buffered). */
-export async function readArchive(path: string, onEntry: (entry: TarEntry) => void, signal?: AbortSignal): Promise<void> {
+export async function readArchive(path: string, onEntry: (entry: TarEntry) => void, signal?: AbortSignal, identity?: string): Promise<void> {
   const reader = tarReader(onEntry);
   // A refusal (or a header that is not tar) stops the stream; it is the error to report.
   let stopped: unknown;
@@ -69,12 +63,14 @@ export async function readArchive(path: string, onEntry: (entry: TarEntry) => vo
     },
   });
   try {
-    const argv = decompressor(path);
-    if (argv) await pipeline([argv], { output: sink, signal });
+    // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
+    // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
+    const stages = unpackStages(path, identity);
+    if (stages.length > 0) await pipeline(stages, { output: sink, signal });
     else await streamPipeline(createReadStream(path), sink, { signal });
     reader.end();
   } catch (e) {
-    throw unreadable(path, stopped ?? e);
+    throw unreadable(path, stopped ?? undecryptable(path, e));
   }
 }
 
@@ -86,7 +82,7 @@ const EXTRACT_OPTIONS = ['--preserve-permissions', '--delay-directory-restore'];
  * extractArchive's `select`; returns how many. A hard link whose target is not selected
  * (`linkTargetMissing`) brings that file along: tar could not make the link otherwise.
  */
-export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal): Promise<number> {
+export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal, identity?: string): Promise<number> {
   const list = createWriteStream(listFile, { mode: 0o600 });
   const linked = new Set<string>();
   let count = 0;
@@ -97,7 +93,7 @@ export async function selectMembers(path: string, wanted: (entry: TarEntry) => b
       add(entry.path);
       count++;
       if (entry.kind === 'hardlink' && entry.linkpath !== undefined && linkTargetMissing(entry.linkpath)) linked.add(entry.linkpath);
-    }, signal);
+    }, signal, identity);
     for (const target of linked) add(target);
   } finally {
     list.end();
@@ -109,13 +105,13 @@ export async function selectMembers(path: string, wanted: (entry: TarEntry) => b
 const NUL = Buffer.from([0]);
 
 /** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. `select`: only the members selectMembers listed there. */
-export async function extractArchive(path: string, root: string, signal?: AbortSignal, select?: string): Promise<void> {
+export async function extractArchive(path: string, root: string, signal?: AbortSignal, identity?: string, select?: string): Promise<void> {
   // Without --no-recursion: a listed folder comes with what is under it (selectMembers lists the topmost names).
   const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`];
   const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
-  const argv = decompressor(path);
+  const stages = unpackStages(path, identity);
   try {
-    if (argv) await pipeline([argv, [...tar, '--file=-']], { output: discard(), signal });
+    if (stages.length > 0) await pipeline([...stages, [...tar, '--file=-']], { output: discard(), signal });
     else await run([...tar, `--file=${path}`], { signal, stdout: 'ignore' });
   } catch (e) {
     if (isBackplanError(e) && (e.code === 'DISK_FULL' || e.code === 'INTERRUPTED')) throw e;

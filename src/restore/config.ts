@@ -10,8 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { chmod, copyFile, cp, mkdir, open, readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import { BackplanError } from '../errors.js';
+import { AGE_SUFFIX, ageFile, decryptStage, isSealed, needIdentity, readPlain } from '../execute/age.js';
 import { writeFileAtomic } from '../util/durable.js';
-import { isFolder } from '../record/checksums.js';
+import { isFolder, walkFileNames } from '../record/checksums.js';
 import { isObject } from '../resolve/aiida-config.js';
 import type { DatabaseConnection } from '../resolve/types.js';
 
@@ -76,7 +77,8 @@ function aiidaSettings(profile: Record<string, unknown>): { version: 1 | 2; valu
 
 export type ConfigRestore =
   | { kind: 'aiida'; source: string; target: string; profile: string; aiidaVersion: 1 | 2; config: Record<string, unknown>; merge?: MergePlan }
-  | { kind: 'copy'; source: string; target: string };
+  /** `identity`: the files ending in `.age` are decrypted into place (an encrypted snapshot). */
+  | { kind: 'copy'; source: string; target: string; identity?: string };
 
 /** `--merge-into FILE`: the restored profile added to an existing config.json, a copy of it kept first. */
 export interface MergePlan {
@@ -96,18 +98,20 @@ export const CONFIG_FOLDERS = ['config', '.aiida'];
 export async function planConfigRestore(
   snapshotDir: string,
   targetDir: string,
-  target: AiidaConfigTarget & { mergeInto?: string },
+  target: AiidaConfigTarget & { mergeInto?: string; identity?: string },
 ): Promise<ConfigRestore | undefined> {
   const source = join(snapshotDir, 'config');
   if (!(await isFolder(source))) return undefined;
-  const json = await readFile(join(source, 'config.json'), 'utf8').then(
+  // An encrypted snapshot's config.json.age, decrypted in memory: no plain copy is written.
+  const sealed = await readPlain(join(source, `config.json${AGE_SUFFIX}`), target.identity).then(String, () => undefined);
+  const json = await (sealed !== undefined ? Promise.resolve(sealed) : readFile(join(source, 'config.json'), 'utf8')).then(
     (text) => JSON.parse(text) as unknown,
     () => undefined,
   );
   const aiida = json === undefined ? undefined : restoredAiidaConfig(json, target);
   if (!aiida) {
     if (target.mergeInto !== undefined) throw new BackplanError('USAGE', '--merge-into applies to AiiDA profiles; this snapshot holds another configuration');
-    return { kind: 'copy', source, target: join(targetDir, 'config') };
+    return { kind: 'copy', source, target: join(targetDir, 'config'), ...(target.identity !== undefined ? { identity: target.identity } : {}) };
   }
   const merge = target.mergeInto === undefined ? undefined : await planMerge(target.mergeInto, aiida);
   return { kind: 'aiida', source: join(source, 'config.json'), target: join(targetDir, '.aiida', 'config.json'), ...aiida, ...(merge ? { merge } : {}) };
@@ -141,7 +145,8 @@ async function planMerge(file: string, restored: RestoredAiidaConfig): Promise<M
 /** Writes the restored configuration; folders 0700 and a config.json 0600 (it holds a password). */
 export async function restoreConfig(plan: ConfigRestore): Promise<void> {
   if (plan.kind === 'copy') {
-    await cp(plan.source, plan.target, { recursive: true, preserveTimestamps: true, errorOnExist: true, force: false });
+    await cp(plan.source, plan.target, { recursive: true, preserveTimestamps: true, errorOnExist: true, force: false, filter: (from) => !isSealed(from) });
+    await decryptCopies(plan.source, plan.target, plan.identity);
     return;
   }
   await mkdir(dirname(plan.target), { recursive: true, mode: 0o700 });
@@ -161,4 +166,14 @@ async function mergeProfile(file: string, restored: RestoredAiidaConfig): Promis
   await copyFile(file, backup);
   await chmod(backup, (await stat(file)).mode & 0o777);
   await writeFileAtomic(file, JSON.stringify(merged, null, 4) + '\n');
+}
+
+/** Each `<name>.age` under `source` decrypted to `<name>` under `target` (mode 0600). */
+async function decryptCopies(source: string, target: string, identity: string | undefined): Promise<void> {
+  const [from, to, suffix] = [Buffer.from(source), Buffer.from(target), Buffer.from(AGE_SUFFIX)];
+  const under = (root: Buffer, name: Buffer) => Buffer.concat([root, Buffer.from('/'), name]);
+  for await (const name of walkFileNames(from)) {
+    if (!name.subarray(-suffix.length).equals(suffix)) continue;
+    await ageFile(decryptStage(needIdentity(source, identity)), under(from, name), under(to, name.subarray(0, -suffix.length)));
+  }
 }

@@ -7,6 +7,9 @@
 import os from 'node:os';
 import { join } from 'node:path';
 import { BackplanError, isBackplanError } from '../errors.js';
+import { AGE_SUFFIX, readPlain } from '../execute/age.js';
+import { pickProfile } from '../resolve/aiida-config.js';
+import { profileSettings } from '../resolve/aiida-profile.js';
 import type { Manifest } from '../manifest.js';
 import { nonEmpty } from '../resolve/context.js';
 import { resolveProfile } from '../resolve/resolve.js';
@@ -19,7 +22,7 @@ export interface RestoreConnection {
   note?: string;
 }
 
-export async function restoreConnection(manifest: Manifest, snapshotDir: string, env: NodeJS.ProcessEnv = process.env): Promise<RestoreConnection> {
+export async function restoreConnection(manifest: Manifest, snapshotDir: string, env: NodeJS.ProcessEnv = process.env, identity?: string): Promise<RestoreConnection> {
   try {
     const { profile, secrets } = await resolveProfile(manifest, { env });
     return { connection: profile.database, secrets };
@@ -31,11 +34,24 @@ export async function restoreConnection(manifest: Manifest, snapshotDir: string,
       return { connection: explicitConnection(explicit.database, env), secrets: { pgPassword: nonEmpty(env.PGPASSWORD) }, note: `${why}; using its database block` };
     }
     const config = join(snapshotDir, 'config', 'config.json');
+    if (identity !== undefined) {
+      const sealed = await sealedConnection(`${config}${AGE_SUFFIX}`, aiida?.profile, identity, env);
+      if (sealed) return { ...sealed, note: `${why}; using the snapshot's encrypted copy ${config}${AGE_SUFFIX}` };
+    }
     const { profile, secrets } = await resolveProfile({ ...manifest, profile: { aiida: { config, profile: aiida?.profile } } }, { env }).catch(() => {
       throw e;
     });
     return { connection: profile.database, secrets, note: `${why}; using the snapshot's copy ${config}` };
   }
+}
+
+/** An encrypted snapshot's config.json.age, decrypted in memory only; undefined when it has none. */
+async function sealedConnection(file: string, name: string | undefined, identity: string, env: NodeJS.ProcessEnv): Promise<Omit<RestoreConnection, 'note'> | undefined> {
+  const json = await readPlain(file, identity).then((bytes) => JSON.parse(String(bytes)) as unknown, () => undefined);
+  if (json === undefined) return undefined;
+  const picked = pickProfile(json, name, file, undefined);
+  const settings = profileSettings(picked.profile, { name: picked.name, file });
+  return { connection: settings.database, secrets: { pgPassword: nonEmpty(env.PGPASSWORD) ?? settings.password } };
 }
 
 /** The explicit profile's database with resolveExplicit's defaults, without its folder checks. */

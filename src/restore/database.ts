@@ -11,7 +11,7 @@ import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { conninfo, libpqEnv } from '../steps/plan-input.js';
-import { decompressor } from './archive.js';
+import { unpackStages } from '../execute/age.js';
 
 export interface DumpArtefact {
   format: 'custom' | 'directory' | 'plain';
@@ -23,8 +23,8 @@ export interface DumpArtefact {
 export function dumpArtefact(record: SnapshotRecord): DumpArtefact | undefined {
   for (const a of record.artefacts) {
     if (a.covers?.folder === 'database.dir') return { format: 'directory', path: 'database.dir' };
-    if (/^database\.dump(\.zst)?$/.test(a.path)) return { format: 'custom', path: a.path };
-    if (/^database\.sql(\.zst|\.gz)?$/.test(a.path)) return { format: 'plain', path: a.path };
+    if (/^database\.dump(\.zst)?(\.age)?$/.test(a.path)) return { format: 'custom', path: a.path };
+    if (/^database\.sql(\.zst|\.gz)?(\.age)?$/.test(a.path)) return { format: 'plain', path: a.path };
   }
   return undefined;
 }
@@ -59,6 +59,8 @@ export interface DbRestoreOptions {
   tempDir: string;
   /** The commands run as another role than the owner (an administrative one, or --owner). */
   notAsOwner: boolean;
+  /** The age identity file, for an encrypted dump (`.age`): decrypted as the first stage. */
+  identity?: string;
 }
 
 /**
@@ -80,23 +82,23 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
   const dbname = `--dbname=${conninfo(o.name)}`;
   if (o.dump.format === 'plain') {
     const psql = ['psql', '--no-password', '--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--single-transaction', dbname];
-    const unpack = decompressor(file);
-    commands.load.push(unpack ? { stages: [unpack, [...psql, '--file=-']] } : { stages: [[...psql, `--file=${file}`]] });
+    const unpack = unpackStages(file, o.identity);
+    commands.load.push(unpack.length > 0 ? { stages: [...unpack, [...psql, '--file=-']] } : { stages: [[...psql, `--file=${file}`]] });
     return commands;
   }
   const owner = o.noOwner ? ['--no-owner', ...(o.notAsOwner ? [`--role=${o.owner}`] : [])] : [];
   const privileges = o.noPrivileges ? ['--no-privileges'] : [];
   const pgRestore = ['pg_restore', '--no-password', '--exit-on-error', dbname, ...owner, ...privileges];
-  const unpack = decompressor(file);
-  if (!unpack) {
+  const unpack = unpackStages(file, o.identity);
+  if (unpack.length === 0) {
     commands.load.push({ stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', file]] });
   } else if (o.jobs === 1) {
-    commands.load.push({ stages: [unpack, pgRestore] });
+    commands.load.push({ stages: [...unpack, pgRestore] });
   } else {
     // Parallel pg_restore seeks in its input: a stream will not do.
     const temp = join(o.tempDir, '.backplan-restore-database.dump');
     commands.tempFile = temp;
-    commands.load.push({ stages: [unpack], output: temp }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
+    commands.load.push({ stages: unpack, output: temp }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
   }
   return commands;
 }

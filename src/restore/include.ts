@@ -45,7 +45,7 @@ export interface IncludeCount {
 }
 
 /** What the patterns select of the chain's repository, from the same listing `ls` prints. */
-export async function countIncluded(reader: Destination, chain: CompleteSnapshot[], wanted: PathFilter, signal?: AbortSignal): Promise<IncludeCount> {
+export async function countIncluded(reader: Destination, chain: CompleteSnapshot[], wanted: PathFilter, signal?: AbortSignal, identity?: string): Promise<IncludeCount> {
   const count: IncludeCount = { entries: 0, files: 0, bytes: 0 };
   await walkRepository(reader, chain, (entry) => {
     if (!wanted(entry.path)) return;
@@ -54,7 +54,7 @@ export async function countIncluded(reader: Destination, chain: CompleteSnapshot
       count.files++;
       count.bytes += entry.size ?? 0;
     }
-  }, signal);
+  }, signal, identity);
   return count;
 }
 
@@ -73,12 +73,12 @@ export async function withListDir<T>(use: (dir: string) => Promise<T>): Promise<
  * the topmost selected names are listed: GNU tar brings a listed folder with everything under
  * it (all selected too), and a name listed below one would match twice and be reported missing.
  */
-export async function extractSelected(archive: string, root: string, wanted: PathFilter, signal?: AbortSignal): Promise<number> {
+export async function extractSelected(archive: string, root: string, wanted: PathFilter, signal?: AbortSignal, identity?: string): Promise<number> {
   const top = (path: string) => path !== '' && wanted(path) && !wanted(posix.dirname(path) === '.' ? '' : posix.dirname(path));
   return withListDir(async (dir) => {
     const list = join(dir, 'members');
-    const n = await selectMembers(archive, (e) => top(repoPath(e.path)), (target) => !wanted(repoPath(target)), list, signal);
-    if (n > 0) await extractArchive(archive, root, signal, list);
+    const n = await selectMembers(archive, (e) => top(repoPath(e.path)), (target) => !wanted(repoPath(target)), list, signal, identity);
+    if (n > 0) await extractArchive(archive, root, signal, identity, list);
     return n;
   });
 }

@@ -7,15 +7,16 @@
  */
 import { constants } from 'node:fs';
 import { access, lstat, stat, statfs } from 'node:fs/promises';
-import { dirname } from 'node:path';
+import { dirname, join } from 'node:path';
+import { Writable } from 'node:stream';
 import type { CompleteSnapshot } from '../destination/types.js';
 import { BackplanError, isBackplanError } from '../errors.js';
-import { run } from '../execute/subprocess.js';
+import { decryptStage, IDENTITY_HINT, isSealed, unpackStages } from '../execute/age.js';
+import { pipeline, run } from '../execute/subprocess.js';
 import { incrementalExtra } from '../incremental/record.js';
 import { walkFiles } from '../record/checksums.js';
 import type { DatabaseConnection } from '../resolve/types.js';
 import { formatBytes } from '../util/bytes.js';
-import { decompressor } from './archive.js';
 import type { DbRestoreCommands, DumpArtefact, Session, TargetServer } from './database.js';
 import type { RolesPlan } from './roles.js';
 import { checkRestoreVersions, toolVersion } from './versions.js';
@@ -56,6 +57,36 @@ export interface PreflightFacts {
 
 /** A decompressed dump is taken as this many times its compressed artefact (zstd and gzip shrink dumps about 3–5×). */
 export const DUMP_EXPANSION = 4;
+
+/**
+ * An encrypted snapshot needs its identity before anything of it is read: without one, or with
+ * one that matches none of its recipients, the restore is refused here, before planning reads
+ * the configuration or anything is written. Each snapshot of the chain has its smallest
+ * encrypted artefact (the configuration, the roles) decrypted to nowhere as the test.
+ */
+export async function checkIdentity(chain: CompleteSnapshot[], targetDir: string, identity: string | undefined): Promise<void> {
+  const snapshot = chain.at(-1)!;
+  const refuse = (problem: string) => new BackplanError('RESTORE_REFUSED', `refusing to restore ${snapshot.id} into ${targetDir}: ${problem}; nothing was changed`, { hint: IDENTITY_HINT });
+  for (const s of chain) {
+    const smallest = s.record.artefacts.filter((a) => isSealed(a.path)).sort((a, b) => a.bytes - b.bytes)[0];
+    if (!smallest) continue;
+    const recipients = s.record.encryption?.recipients ?? [];
+    const to = recipients.length > 0 ? ` to ${recipients.map(shortKey).join(', ')}` : '';
+    if (identity === undefined) throw refuse(`${s.id} is encrypted with age${to}, and no identity was given`);
+    const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
+    await pipeline([decryptStage(identity, join(s.dir, smallest.path))], { output: discard }).catch((e: unknown) => {
+      const said = isBackplanError(e) ? /age: error: (.*)/.exec(e.details.stderrTail ?? '')?.[1] : undefined;
+      throw refuse(`the identity ${identity} cannot decrypt ${s.id} (encrypted${to})${said ? `: ${said}` : ''}`);
+    });
+  }
+}
+
+/** `age1qyqs…k3x9` / `ssh-ed25519 …@host`: enough to tell keys apart in a message. */
+function shortKey(key: string): string {
+  const [type, body, comment] = key.split(' ');
+  if (body === undefined) return `${key.slice(0, 10)}…${key.slice(-4)}`;
+  return `${type} ${comment ?? `${body.slice(0, 8)}…`}`;
+}
 
 /** Runs every check; throws RESTORE_REFUSED listing all problems, or returns notes worth showing. */
 export async function preflight(plan: PreflightPlan, facts: PreflightFacts): Promise<string[]> {
@@ -206,6 +237,7 @@ const INSTALL: Record<string, string> = {
   gzip: 'install gzip',
   rsync: 'install rsync (e.g. apt-get install rsync)',
   sqlite3: 'install the sqlite3 command-line tool (e.g. apt-get install sqlite3)',
+  age: 'install age (e.g. apt-get install age)',
 };
 
 /** Every tool the plan runs, each started once with --version; then the loader's version against the dump's. */
@@ -240,8 +272,9 @@ function toolsOf(plan: PreflightPlan): string[] {
   for (const c of commands ? [commands.drop, commands.create, ...commands.load] : []) for (const stage of c?.stages ?? []) tools.add(stage[0]!);
   const repo = plan.repository;
   if (repo?.method === 'folder') tools.add('rsync');
-  const unpack = repo?.method === 'tar' && repo.source ? decompressor(repo.source) : undefined;
-  if (unpack) tools.add(unpack[0]!);
+  const unpack = repo?.method === 'tar' && repo.source ? unpackStages(repo.source, '') : [];
+  for (const stage of unpack) tools.add(stage[0]!);
+  if (plan.chain.some((s) => s.record.artefacts.some((a) => isSealed(a.path)))) tools.add('age');
   if (repo?.method === 'incremental') {
     tools.add('zstd');
     if (plan.chain.some((s) => incrementalExtra(s.record)?.container?.index?.kind === 'delta')) tools.add('sqlite3');

@@ -7,6 +7,7 @@
 import { PassThrough, Writable } from 'node:stream';
 import { posix } from 'node:path';
 import { BackplanError, isBackplanError } from '../errors.js';
+import { decryptStage, isSealed, needIdentity, undecryptable, AGE_SUFFIX } from '../execute/age.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination, FolderEntry } from '../destination/types.js';
 import { incrementalExtra } from '../incremental/record.js';
@@ -41,11 +42,11 @@ export function canReadInPlace(destination: Destination): boolean {
 }
 
 /** Every entry of the chain's repository (the full first in `chain`, the snapshot listed last). */
-export async function walkRepository(reader: Destination, chain: CompleteSnapshot[], onEntry: OnRepoEntry, signal?: AbortSignal): Promise<void> {
+export async function walkRepository(reader: Destination, chain: CompleteSnapshot[], onEntry: OnRepoEntry, signal?: AbortSignal, identity?: string): Promise<void> {
   const base = chain[0]!;
-  if (incrementalExtra(base.record)) return walkChain(reader, chain, onEntry, signal);
+  if (incrementalExtra(base.record)) return walkChain(reader, chain, onEntry, signal, identity);
   for (const a of base.record.artefacts) {
-    if (/^repository\.tar(\.zst|\.gz)?$/.test(a.path)) return walkArchive(reader, base, a.path, (e, s) => onEntry(e, s), signal);
+    if (/^repository\.tar(\.zst|\.gz)?(\.age)?$/.test(a.path)) return walkArchive(reader, base, a.path, (e, s) => onEntry(e, s), signal, identity);
     if (a.covers?.folder === 'repository') {
       return reader.listFolder!(`${base.id}/repository`, (e) => onEntry(fromFolder(e), { snapshot: base }), signal);
     }
@@ -54,7 +55,7 @@ export async function walkRepository(reader: Destination, chain: CompleteSnapsho
 }
 
 /** Deltas newest first, remembering their paths (a delta is small), then the full: the newest copy of each path wins. */
-async function walkChain(reader: Destination, chain: CompleteSnapshot[], onEntry: OnRepoEntry, signal?: AbortSignal): Promise<void> {
+async function walkChain(reader: Destination, chain: CompleteSnapshot[], onEntry: OnRepoEntry, signal?: AbortSignal, identity?: string): Promise<void> {
   const seen = new Set<string>();
   for (const snapshot of [...chain].reverse()) {
     const extra = incrementalExtra(snapshot.record)!;
@@ -63,7 +64,7 @@ async function walkChain(reader: Destination, chain: CompleteSnapshot[], onEntry
       if (seen.has(entry.path)) return;
       if (!full) seen.add(entry.path);
       onEntry(entry, source);
-    }, signal);
+    }, signal, identity);
   }
   packEntries(chain, seen, onEntry);
 }
@@ -90,15 +91,16 @@ function packEntries(chain: CompleteSnapshot[], seen: Set<string>, onEntry: OnRe
   if (index) onEntry({ path: at('packs.idx'), kind: 'file', mode: 0o644, mtime: time(index) }, { snapshot: index });
 }
 
-/** The decompressor reading stdin, for an archive's name. */
-function decompressStdin(path: string): string[] | undefined {
-  if (path.endsWith('.zst')) return ['zstd', '-dcq'];
-  if (path.endsWith('.gz')) return ['gzip', '-dc'];
-  return undefined;
+/** The stages reading an archive's bytes on stdin and printing its tar stream: age --decrypt for `.age`, then the decompressor. */
+function unpackStdin(path: string, identity: string | undefined): string[][] {
+  const sealed = isSealed(path);
+  const name = sealed ? path.slice(0, -AGE_SUFFIX.length) : path;
+  const decompress = name.endsWith('.zst') ? [['zstd', '-dcq']] : name.endsWith('.gz') ? [['gzip', '-dc']] : [];
+  return sealed ? [decryptStage(needIdentity(path, identity)), ...decompress] : decompress;
 }
 
 /** The archive's entries from its headers, streamed from where it lies; the root folder itself left out. */
-async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, artefact: string, onEntry: OnRepoEntry, signal?: AbortSignal): Promise<void> {
+async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, artefact: string, onEntry: OnRepoEntry, signal?: AbortSignal, identity?: string): Promise<void> {
   const archive = `${snapshot.id}/${artefact}`;
   const tar = tarReader((e) => {
     const path = repoPath(e.path);
@@ -119,12 +121,12 @@ async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, arte
       }
     },
   });
-  const stages = decompressStdin(artefact);
+  const stages = unpackStdin(artefact, identity);
   try {
-    if (stages) {
+    if (stages.length > 0) {
       const bytes = new PassThrough();
       // Should the reading side stop first (a refusal, a damaged archive), the source stops too.
-      const read = pipeline([stages], { stdin: bytes, output: sink, signal }).catch((e: unknown) => {
+      const read = pipeline(stages, { stdin: bytes, output: sink, signal }).catch((e: unknown) => {
         bytes.destroy();
         throw e;
       });
@@ -132,7 +134,7 @@ async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, arte
     } else await reader.streamFile!(archive, sink, signal);
     tar.end();
   } catch (e) {
-    const cause = stopped ?? e;
+    const cause = stopped ?? undecryptable(reader.location(archive), e);
     if (isBackplanError(cause) && cause.code !== 'COMMAND_FAILED' && cause.code !== 'STEP_FAILED') throw cause;
     throw new BackplanError('SNAPSHOT', `${reader.location(archive)} cannot be read as a tar archive: ${(cause as Error).message}`, {
       hint: 'run backplan verify on this snapshot; restore another one if it is damaged',

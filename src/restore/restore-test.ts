@@ -41,6 +41,8 @@ export interface RestoreTestInput {
   admin?: AdminRole;
   /** Snapshot ids whose checksums were just checked: not hashed again. */
   verified: string[];
+  /** The age identity file, for an encrypted snapshot. */
+  identity?: string;
   log: Log;
   signal?: AbortSignal;
 }
@@ -52,7 +54,7 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
   const { connection, secrets, admin, log } = input;
   const [runAs, runSecrets] = [asAdmin(connection, admin), adminSecrets(secrets, admin)];
   try {
-    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, noPrivileges: false, createRoles: false, jobs: 1, force: false };
+    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, noPrivileges: false, createRoles: false, jobs: 1, force: false, identity: input.identity };
     const plan = await prepareRestore(request);
     for (const note of plan.notes) log(`note: ${note}`);
     await checkRestoreSources(plan, input.snapshots.local, log, { signal: input.signal, verified: input.verified });

@@ -22,7 +22,7 @@ import { adminSecrets, asAdmin } from './admin.js';
 import type { AdminRole } from './admin.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbCommand } from './database.js';
 import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
-import { preflight } from './preflight.js';
+import { checkIdentity, preflight } from './preflight.js';
 import { createRoles, dropRoles, planRoles, rolesToAsk } from './roles.js';
 import type { RolesPlan } from './roles.js';
 
@@ -51,13 +51,15 @@ export interface RestoreRequest {
   include?: string[];
   /** ...unless this is set: then the database is restored too. */
   withDatabase?: boolean;
+  /** The age identity file for an encrypted snapshot (--identity, BACKPLAN_AGE_IDENTITY_FILE): its path only. */
+  identity?: string;
 }
 
 export type RepositoryRestore = (
   /** The archive, or the snapshot's repository/ folder. */
-  | { method: 'tar' | 'folder'; source: string; target: string }
+  | { method: 'tar' | 'folder'; source: string; target: string; identity?: string }
   /** The incremental strategy's full and then each delta, in order, by applyRepositoryDelta. */
-  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string }
+  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string; identity?: string }
 ) & {
   /** restore --include: only the paths these patterns select... */
   include?: string[];
@@ -106,6 +108,7 @@ export type Log = (line: string) => void;
 export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> {
   const { chain } = req;
   const snapshot = chain.at(-1)!;
+  await checkIdentity(chain, req.targetDir, req.identity);
   if (chain[0]!.record.repository?.strategy === INCREMENTAL) await loadDeltaApplier(snapshot.id);
   const targetDir = req.targetDir;
   checkOverlap(targetDir, dirname(snapshot.dir));
@@ -115,7 +118,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
   const include = req.include?.length ? req.include : undefined;
   const { database, server } = (!include || req.withDatabase ? await planDatabase(req, snapshot, connection) : undefined) ?? {};
   const existing = await existingEntries(targetDir);
-  const repository = repositoryRestore(chain, repositoryDir);
+  const repository = repositoryRestore(chain, repositoryDir, req.identity);
   if (repository && include) repository.include = include;
   const plan: RestorePlan = {
     snapshot,
@@ -123,7 +126,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
     targetDir,
     replaces: (include ? ['repository'] : ['repository', ...CONFIG_FOLDERS]).filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
     repository,
-    config: include ? undefined : await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto }),
+    config: include ? undefined : await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto, identity: req.identity }),
     database,
     hasPassword: adminSecrets(req.secrets, req.admin).pgPassword !== undefined,
     notes: [],
@@ -161,7 +164,8 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
   const runSecrets = adminSecrets(req.secrets, req.admin);
   const record = snapshot.record.database;
   const server = await inspectTarget(runAs, runSecrets, connection.name, owner, rolesToAsk(record, owner));
-  const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner }, server.roles, { connection: runAs, secrets: runSecrets });
+  const rolesFile = snapshot.record.artefacts.find((a) => /^database\.roles\.sql(\.age)?$/.test(a.path))?.path;
+  const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner, rolesFile, identity: req.identity }, server.roles, { connection: runAs, secrets: runSecrets });
   const commands = dbRestoreCommands({
     dump,
     snapshotDir: snapshot.dir,
@@ -173,6 +177,7 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
     dropFirst: server.exists,
     tempDir: req.targetDir,
     notAsOwner: runAs.user !== owner,
+    identity: req.identity,
   });
   const admin = req.admin && { user: req.admin.user, source: req.admin.source };
   const database = { name: connection.name, owner, connection: runAs, ...(admin ? { admin } : {}), exists: server.exists, serverVersion: server.version, dump, commands, roles, createRoles: req.createRoles };
@@ -194,11 +199,12 @@ export function serverName(c: DatabaseConnection): string {
 export const INCREMENTAL = 'incremental';
 
 /** An archive or an rsync folder; a snapshot of the incremental strategy, its whole chain. */
-function repositoryRestore(chain: CompleteSnapshot[], target: string): RepositoryRestore | undefined {
+function repositoryRestore(chain: CompleteSnapshot[], target: string, identity: string | undefined): RepositoryRestore | undefined {
   const base = chain[0]!;
-  if (base.record.repository?.strategy === INCREMENTAL) return { method: 'incremental', snapshots: chain, target };
+  const key = identity !== undefined ? { identity } : {};
+  if (base.record.repository?.strategy === INCREMENTAL) return { method: 'incremental', snapshots: chain, target, ...key };
   for (const a of base.record.artefacts) {
-    if (/^repository\.tar(\.zst|\.gz)?$/.test(a.path)) return { method: 'tar', source: join(base.dir, a.path), target };
+    if (/^repository\.tar(\.zst|\.gz)?(\.age)?$/.test(a.path)) return { method: 'tar', source: join(base.dir, a.path), target, ...key };
     if (a.covers?.folder === 'repository') return { method: 'folder', source: join(base.dir, 'repository'), target };
   }
   return undefined;
@@ -207,7 +213,7 @@ function repositoryRestore(chain: CompleteSnapshot[], target: string): Repositor
 /** The tar archives a repository restore reads. */
 export function repositoryArchives(repo: RepositoryRestore): string[] {
   if (repo.method !== 'incremental') return repo.method === 'tar' ? [repo.source] : [];
-  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst$/.test(a.path)).map((a) => join(s.dir, a.path)));
+  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => join(s.dir, a.path)));
 }
 
 /**
@@ -230,7 +236,7 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
   const archives = repositoryArchives(repo);
   if (archives.length > 0) {
     log(`checking ${archives.join(', ')} for entries that would land outside ${repo.target}`);
-    const { files, bytes } = await scanArchives(archives, opts.signal);
+    const { files, bytes } = await scanArchives(archives, opts.signal, repo.identity);
     log(`${files} files (${bytes} bytes), every entry stays inside`);
   }
 }
@@ -311,13 +317,14 @@ async function restoreRepository(repo: RepositoryRestore, log: Log, signal: Abor
     const apply = await loadDeltaApplier(repo.snapshots.at(-1)!.id);
     for (const s of repo.snapshots) {
       log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}${selected}`);
-      await apply(s.dir, s.record, repo.target, only);
+      await apply(s.dir, s.record, repo.target, repo.identity, only);
     }
     return;
   }
   log(`restoring ${repo.source} into ${repo.target}${selected}`);
-  if (only) await (repo.method === 'tar' ? extractSelected : copySelected)(repo.source, repo.target, only, signal);
-  else if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal);
+  if (only && repo.method === 'tar') await extractSelected(repo.source, repo.target, only, signal, repo.identity);
+  else if (only) await copySelected(repo.source, repo.target, only, signal);
+  else if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal, repo.identity);
   else await run(rsyncArgv(repo.source, repo.target), { signal, stdout: 'ignore' });
 }
 

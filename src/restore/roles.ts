@@ -8,9 +8,9 @@
  * with a password. The creation is tried in the preflight and rolled back, so a server that
  * would refuse it refuses before anything is changed.
  */
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { databaseError } from '../db/connect.js';
+import { readPlain } from '../execute/age.js';
 import { parseRoleStatements, withoutGrantor } from '../db/roles-sql.js';
 import type { DatabaseRoles, SnapshotRecord } from '../record/snapshot-record.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
@@ -36,6 +36,9 @@ export interface RolesOptions {
   createRoles: boolean;
   /** The restored database's owner: created too when missing, under --create-roles. */
   owner: string;
+  /** The roles file's name in the snapshot (`database.roles.sql`, `.age` when encrypted) and the identity for it. */
+  rolesFile?: string;
+  identity?: string;
 }
 
 /** The role names to ask the target about: every one the snapshot records, and the owner. */
@@ -62,7 +65,8 @@ export async function planRoles(
   const plan: RolesPlan = { recorded: r !== undefined, missing, undefinedRoles: [] };
   const wanted = [...new Set([...(has.has(o.owner) ? [] : [o.owner]), ...missing.owners, ...missing.grantees, ...missing.others])].sort();
   if (!o.createRoles || !plan.recorded || wanted.length === 0) return plan;
-  const parsed = parseRoleStatements(await readFile(join(snapshotDir, ROLES_ARTEFACT), 'utf8').catch(() => ''));
+  const text = await readPlain(join(snapshotDir, o.rolesFile ?? ROLES_ARTEFACT), o.identity).then(String, () => '');
+  const parsed = parseRoleStatements(text);
   const defined = new Set(parsed.filter((s) => s.kind === 'role').map((s) => s.role));
   // The owner is created only when the artefact has it; else the preflight's owner check speaks.
   plan.undefinedRoles = wanted.filter((n) => !defined.has(n) && n !== o.owner);

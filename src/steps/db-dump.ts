@@ -1,5 +1,5 @@
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import type { Compression, DumpFormat } from '../manifest.js';
 import type { PlannedStep } from '../plan/types.js';
 import { renderPipeline } from '../execute/render.js';
@@ -7,6 +7,7 @@ import { BackplanError } from '../errors.js';
 import { connect, databaseError } from '../db/connect.js';
 import { allRoles } from '../db/roles.js';
 import { parseRoleStatements, rolesFile, rolesOnly } from '../db/roles-sql.js';
+import { encryptStage, sealedName } from '../execute/age.js';
 import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { writeSha256Sums } from '../record/checksums.js';
@@ -29,8 +30,8 @@ export interface DbDumpOptions {
   artefact: string;
   /** Read the run's exported snapshot (else the dump fixes the state itself: fallback mode). */
   useExportedSnapshot: boolean;
-  /** pg_dumpall --roles-only, its output kept for the roles the dump names only. */
-  roles: { argv: string[]; artefact: string };
+  /** pg_dumpall --roles-only, its output kept for the roles the dump names only (then encrypted by `encrypt`). */
+  roles: { argv: string[]; artefact: string; encrypt?: string[] };
 }
 
 /** The definitions of the roles the dump names (db/roles-sql.ts), beside the dump. */
@@ -62,13 +63,22 @@ export function planDbDump(input: PlanInput): { step: PlannedStep<DbDumpOptions>
     if (compression === 'zstd' && !internalZstd) stages.push(compressor('zstd'));
     if (format === 'directory') pgDump.push(`--file=${join(input.snapshot.partialDir, artefact)}`);
   }
+  // Encryption follows the compressor (the schema refuses it for a directory dump).
+  const { encryption } = input.settings;
+  if (encryption) stages.push(encryptStage(encryption));
+  artefact = sealedName(artefact, encryption);
   const env = libpqEnv(input.profile.database);
   const output = format === 'directory' ? undefined : join(input.snapshot.partialDir, artefact);
   // Roles are the cluster's, not the database's: pg_dumpall reads them (pg_roles, so no
   // superuser and no password hashes), connected to the profile's database, which its role may
   // surely reach. The name goes inside a quoted conninfo, never read as one itself.
-  const roles = { argv: ['pg_dumpall', '--roles-only', '--no-role-passwords', '--no-password', `--database=${conninfo(input.profile.database.name)}`], artefact: ROLES_ARTEFACT };
-  const rolesCommand = `${renderPipeline([roles.argv], { env, password: input.hasPassword, output: join(input.snapshot.partialDir, ROLES_ARTEFACT) })}  # kept: the roles the dump names`;
+  const roles = {
+    argv: ['pg_dumpall', '--roles-only', '--no-role-passwords', '--no-password', `--database=${conninfo(input.profile.database.name)}`],
+    artefact: sealedName(ROLES_ARTEFACT, encryption),
+    ...(encryption ? { encrypt: encryptStage(encryption) } : {}),
+  };
+  const rolesStages = roles.encrypt ? [roles.argv, roles.encrypt] : [roles.argv];
+  const rolesCommand = `${renderPipeline(rolesStages, { env, password: input.hasPassword, output: join(input.snapshot.partialDir, roles.artefact) })}  # kept: the roles the dump names`;
   return {
     notes,
     step: {
@@ -138,7 +148,9 @@ async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal,
   await run(roles.argv, { signal, env: libpqChildEnv(o.env, ctx), onStderrLine, stdout: collect });
   const kept = rolesOnly(parseRoleStatements(Buffer.concat(chunks).toString('utf8')), new Set(allRoles(needed)));
   const sink = hashingFileSink(join(ctx.plan.snapshot.partialDir, roles.artefact));
-  sink.stream.end(rolesFile(kept));
+  const text = rolesFile(kept);
+  if (roles.encrypt) await pipeline([roles.encrypt], { signal, stdin: Readable.from([Buffer.from(text)]), output: sink.stream });
+  else sink.stream.end(text);
   const written = await sink.done();
   ctx.state.artefacts.push({ path: roles.artefact, ...written });
   return written.bytes;

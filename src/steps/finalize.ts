@@ -1,11 +1,16 @@
 import type { PlannedStep } from '../plan/types.js';
-import type { SnapshotRecord } from '../record/snapshot-record.js';
+import type { SnapshotEncryption, SnapshotRecord } from '../record/snapshot-record.js';
 import { TOOL_VERSION } from '../version.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 
 /** Writes snapshot.json with every checksum and publishes the snapshot at the destination. */
-export function planFinalize(input: PlanInput): PlannedStep<Record<string, never>> {
+export interface FinalizeOptions {
+  /** Recorded in snapshot.json: the tool and the public keys, never an identity. */
+  encryption?: SnapshotEncryption;
+}
+
+export function planFinalize(input: PlanInput): PlannedStep<FinalizeOptions> {
   return {
     id: 'finalize',
     kind: 'finalize',
@@ -13,12 +18,12 @@ export function planFinalize(input: PlanInput): PlannedStep<Record<string, never
     always: false,
     summary: 'record snapshot.json (checksums, sizes, durations), fsync, publish the snapshot',
     commands: input.destination.publishCommands(input.snapshot.id),
-    options: {},
+    options: input.settings.encryption ? { encryption: input.settings.encryption } : {},
   };
 }
 
 /** Assembles snapshot.json from what the steps recorded and publishes the snapshot. */
-export const runFinalize: StepRun<Record<string, never>> = async (_step, ctx, signal) => {
+export const runFinalize: StepRun<FinalizeOptions> = async (step, ctx, signal) => {
   await ctx.state.databaseHold;
   const { plan, state } = ctx;
   const record: SnapshotRecord = {
@@ -35,6 +40,7 @@ export const runFinalize: StepRun<Record<string, never>> = async (_step, ctx, si
     watermark: state.watermark,
     database: state.database,
     repository: state.repository,
+    ...(step.options.encryption ? { encryption: step.options.encryption } : {}),
     artefacts: [...state.artefacts].sort((a, b) => a.path.localeCompare(b.path)),
     steps: [...state.steps.values()],
   };

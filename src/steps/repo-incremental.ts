@@ -1,5 +1,7 @@
 import { join } from 'node:path';
+import { encryptStage, sealedName } from '../execute/age.js';
 import type { PlannedStep } from '../plan/types.js';
+import type { SnapshotEncryption } from '../record/snapshot-record.js';
 import type { RepositoryLayout } from '../resolve/types.js';
 import { archiveAll, archiveList } from '../incremental/archive.js';
 import type { ArchiveRequest, ArchiveResult } from '../incremental/archive.js';
@@ -29,13 +31,16 @@ export interface RepoIncrementalOptions {
   marginMs: number;
   periodicityMs?: number;
   artefact: string;
+  /** Public keys every artefact is encrypted to, after zstd. */
+  encryption?: SnapshotEncryption;
 }
 
 export function planRepoIncremental(input: PlanInput): PlannedStep<RepoIncrementalOptions> {
   const { incremental, exclude } = input.settings.repository;
   const { path: source, layout } = input.profile.repository;
   const full = input.snapshot.kind === 'full';
-  const artefact = full ? 'repository.tar.zst' : 'repository-delta.tar.zst';
+  const { encryption } = input.settings;
+  const artefact = sealedName(full ? 'repository.tar.zst' : 'repository-delta.tar.zst', encryption);
   const what = full
     ? `copy all of ${source} (full: ${input.snapshot.parent ? 'fullEvery reached' : 'no earlier snapshot'})`
     : `copy the files of nodes changed since ${input.snapshot.parent} (mtime/ctime > watermark − margin)`;
@@ -46,7 +51,7 @@ export function planRepoIncremental(input: PlanInput): PlannedStep<RepoIncrement
     needs: [],
     always: false,
     summary: !full && estimate && estimate.parent === input.snapshot.parent ? `${what}; ${describeEstimate(estimate)}` : what,
-    commands: [`${what} -> ${join(input.snapshot.partialDir, artefact)}`],
+    commands: [`${what} -> ${join(input.snapshot.partialDir, artefact)}${encryption ? ` (zstd, then age to ${encryption.recipients.length} recipient(s))` : ''}`],
     options: {
       source,
       layout,
@@ -56,6 +61,7 @@ export function planRepoIncremental(input: PlanInput): PlannedStep<RepoIncrement
       marginMs: incremental.marginMs,
       periodicityMs: incremental.periodicityMs,
       artefact,
+      ...(encryption ? { encryption } : {}),
     },
   };
 }
@@ -77,13 +83,14 @@ export const runRepoIncremental: StepRun<RepoIncrementalOptions> = async (step, 
   const log = (level: 'info' | 'warn') => (message: string) => ctx.emit({ type: 'step-log', step: step.id, level, message });
   const layout = await nodeLayout(o.layout, o.source);
   const parent = o.full ? undefined : await parentOf(ctx.destination, o.parent!, log('warn'));
-  const req: ArchiveRequest = { source: o.source, partialDir: ctx.plan.snapshot.partialDir, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn') };
+  const encrypt = o.encryption && encryptStage(o.encryption);
+  const req: ArchiveRequest = { source: o.source, partialDir: ctx.plan.snapshot.partialDir, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn'), ...(encrypt ? { encrypt } : {}) };
   const { archive, extra } = await archiveFiles(ctx, o, layout, parent, req, log('info'));
   const artefacts = [archive.record];
   let record = extra;
   // After the files: loose objects first, then packs.idx, then packs (see container.ts).
   if (layout.kind === 'disk-objectstore') {
-    const container = await copyContainer({ dir: join(o.source, layout.container), path: layout.container, partialDir: req.partialDir, signal }, parent?.container);
+    const container = await copyContainer({ dir: join(o.source, layout.container), path: layout.container, partialDir: req.partialDir, signal, encryption: o.encryption }, parent?.container);
     artefacts.push(...container.artefacts);
     record = { ...extra, packBytes: container.packBytes, container: container.record };
   }

@@ -2,6 +2,7 @@ import { join } from 'node:path';
 import type { Compression } from '../manifest.js';
 import type { PlannedStep } from '../plan/types.js';
 import { renderPipeline } from '../execute/render.js';
+import { encryptStage, sealedName } from '../execute/age.js';
 import { hashingFileSink } from '../execute/hashing-sink.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { PlanInput } from './plan-input.js';
@@ -30,7 +31,9 @@ export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
   const stages = [tar];
   if (compression === 'zstd') stages.push(['zstd', `-${level}`, '-T0', '-q', '-c']);
   if (compression === 'gzip') stages.push(['gzip', `-${Math.min(level, 9)}`, '-c']);
-  const artefact = `repository.tar${EXTENSION[compression]}`;
+  const { encryption } = input.settings;
+  if (encryption) stages.push(encryptStage(encryption));
+  const artefact = sealedName(`repository.tar${EXTENSION[compression]}`, encryption);
   return {
     id: 'repository',
     kind: 'repo-tar',

@@ -9,6 +9,8 @@ export interface DescribedError {
 }
 
 const DURATION_PATTERN = '^([0-9]+(ms|s|m|h|d|w))+$';
+/** encryption.age.recipients: an age or ssh public key. */
+const RECIPIENT_PATTERN = /^\^\(age1/;
 
 /**
  * Turns one ajv error into a sentence naming the key and, where the schema knows them, the
@@ -44,7 +46,8 @@ function describe(e: ErrorObject, got: string): DescribedError {
       if (e.parentSchema?.pattern === DURATION_PATTERN) return patternMessage(where, DURATION_PATTERN, got);
       return { code: 'SCHEMA', message: `${where} must be ${typeName(p.type)} (got ${got})` };
     case 'pattern':
-      return patternMessage(where, String(p.pattern), got);
+      // A secret pasted where a public key belongs is never echoed back, not even in part.
+      return patternMessage(where, String(p.pattern), typeof e.data === 'string' && /^AGE-SECRET-KEY-/i.test(e.data) ? 'an age identity, not shown' : got);
     case 'minimum':
     case 'maximum':
       return { code: 'SCHEMA', message: `${where} must be ${String(p.comparison)} ${String(p.limit)} (got ${got})` };
@@ -75,6 +78,13 @@ function badVersion(got: string): DescribedError {
 function patternMessage(where: string, pattern: string, got: string): DescribedError {
   if (pattern === DURATION_PATTERN) {
     return { code: 'SCHEMA', message: `${where} must be a duration such as 30d, 12h, 5m or 1h30m (got ${got})` };
+  }
+  if (RECIPIENT_PATTERN.test(pattern)) {
+    return {
+      code: 'SCHEMA',
+      message: `${where} must be a public key: age (age1…) or ssh (ssh-ed25519 …, ssh-rsa …) (got ${got})`,
+      hint: 'age-keygen -y IDENTITY prints an identity\'s public key; never put the identity (AGE-SECRET-KEY-…) itself in a manifest',
+    };
   }
   const readable = pattern.replace(/^\^/, '').replace(/\$$/, '');
   return { code: 'SCHEMA', message: `${where} must match ${readable} (got ${got})` };

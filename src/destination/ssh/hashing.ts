@@ -5,6 +5,7 @@
 import { Writable } from 'node:stream';
 import { hashingFileSink } from '../../execute/hashing-sink.js';
 import type { ArtefactRecord } from '../../record/snapshot-record.js';
+import { sumsCheckSink } from '../sums-check.js';
 import type { ArtefactHasher, VerifyReport } from '../types.js';
 import { remoteRun } from './transport.js';
 import type { RemotePath } from './transport.js';
@@ -72,13 +73,6 @@ export function remoteHasher(ssh: string[], snapshot: RemotePath): ArtefactHashe
   };
 }
 
-async function checkRemoteList(ssh: string[], snapshot: RemotePath, listPath: string, report: VerifyReport): Promise<void> {
-  const { stdout } = await remoteRun(ssh, snapshot, 'check', [snapshot.path, listPath]);
-  for (const line of stdout.split('\n')) {
-    const m = /^\\?(.*): (OK|FAILED.*)$/.exec(line);
-    if (!m) continue;
-    report.checkedFiles++;
-    if (m[2] === 'OK') continue;
-    report.problems.push({ path: m[1]!, problem: m[2] === 'FAILED' ? `sha256 does not match ${listPath}` : 'missing' });
-  }
+function checkRemoteList(ssh: string[], snapshot: RemotePath, listPath: string, report: VerifyReport): Promise<void> {
+  return remoteRun(ssh, snapshot, 'check', [snapshot.path, listPath], { stdout: sumsCheckSink(listPath, report) }).then(() => undefined);
 }
