@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { lstat, mkdir, readdir, symlink, writeFile } from 'node:fs/promises';
-import { spawn } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes } from '../src/demo/profile/index.js';
@@ -107,10 +107,10 @@ for (const kind of DESTINATION_KINDS) {
     }
 
     /** Restores with --include into a fresh folder; the restored repository must equal the source under `expected` and hold nothing else. */
-    async function expectPartialRestore(file: string, include: string[], expected: string[]): Promise<string> {
+    async function expectPartialRestore(file: string, include: string[], expected: string[], options: string[] = []): Promise<string> {
       const target = join(p.dir, 'restored');
       const spare = `${db.name}_never`;
-      const result = await backplan(['restore', file, 'latest', '--to', target, '--database', spare, ...include.flatMap((i) => ['--include', i])]);
+      const result = await backplan(['restore', file, 'latest', '--to', target, '--database', spare, ...include.flatMap((i) => ['--include', i]), ...options]);
       expect(result.code, result.stderr).to.equal(0);
       const repo = join(target, 'repository');
       const got = await treeState(repo);
@@ -209,6 +209,24 @@ for (const kind of DESTINATION_KINDS) {
 
       await expectPartialRestore(file, [newest, 'projects/alpha'], [newest, 'projects/alpha']);
     });
+
+    for (const strategy of ['tar', 'incremental']) {
+      it(`${strategy}, encrypted with age: ls and --include need the identity and then read the archives`, async () => {
+        const identity = join(p.dir, 'identity.txt');
+        execFileSync('age-keygen', ['-o', identity], { stdio: 'ignore' });
+        const recipient = execFileSync('age-keygen', ['-y', identity], { encoding: 'utf8' }).trim();
+        const file = await writeManifest(p, 'sealed.yaml', `repository: { strategy: ${strategy} }\nencryption: { age: { recipients: [${JSON.stringify(recipient)}] } }`, { destination: kind.spec(join(p.dir, 'backups')) });
+        await runOk(file);
+        const refused = await backplan(['ls', file, 'latest']);
+        expect(refused.code).to.equal(1);
+        expect(refused.stderr).to.contain('--identity');
+        expect(refused.stderr).not.to.match(/\n\s+at /);
+        const ls = await backplan(['ls', file, 'latest', 'projects/alpha', '--identity', identity]);
+        expect(ls.code, ls.stderr).to.equal(0);
+        expectLine(ls.stdout.split('\n'), /^-rw-r--r-- +8 \S+ projects\/alpha\/a\.txt$/);
+        await expectPartialRestore(file, ['projects/alpha'], ['projects/alpha'], ['--identity', identity]);
+      });
+    }
 
     it('incremental, disk-objectstore: packs are listed from the records and restored only when their path matches', async () => {
       const storeDb = { server: db.server, name: await createDatabase(db.server, 'store') };
