@@ -101,6 +101,21 @@ function program(): Command {
     });
 
   cli
+    .command('ls')
+    .description('what a snapshot\'s repository holds: type and mode, size, time (UTC) and path of each entry, read where the snapshot lies')
+    .argument('<file>', 'manifest')
+    .argument('<snapshot>', 'snapshot id, or latest')
+    .argument('[path]', 'only this path (relative to the repository root) and what is under it')
+    .option('--json', 'one JSON object per line: path, pathBytes (base64, when the name is not UTF-8), type, mode, size, mtime, target')
+    .option('--identity <file>', 'age identity (private key) file for an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
+    .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean; identity?: string }) => {
+      // `backplan ls … | head`: a reader that has seen enough is no failure.
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => void (process.off('exit', unfinished), process.exit(e.code === 'EPIPE' ? EXIT.ok : EXIT.failed)));
+      const { lsFile } = await import('../commands/ls.js');
+      await interruptible((signal) => lsFile(file, id, path, { ...o, signal }, processOutput));
+    });
+
+  cli
     .command('restore')
     .description('restore a snapshot: repository, configuration and database (an incremental with its chain)')
     .argument('<file>', 'manifest')
@@ -124,6 +139,8 @@ function program(): Command {
     .option('--profile-name <name>', 'AiiDA: restore the profile under this name, with a fresh PROFILE_UUID')
     .option('--merge-into <config.json>', 'AiiDA: add the restored profile to this config.json (a copy of it is kept first)')
     .option('--identity <file>', 'age identity (private key) file for an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
+    .option('--include <pattern>', 'only the repository paths this glob matches (relative to the repository root; *, ?, **; a folder brings what is under it); repeatable; configuration and database are left alone', (v: string, all: string[] = []) => [...all, v])
+    .option('--with-database', 'with --include: restore the database too')
     .option('--dry-run', 'run the checks and print what would be created where, changing nothing')
     .action(async (file: string, id: string, o: RestoreCliOptions) => {
       // commander turns --no-owner into owner: false, --no-privileges into privileges: false.
@@ -296,6 +313,8 @@ interface RestoreCliOptions {
   profileName?: string;
   mergeInto?: string;
   identity?: string;
+  include?: string[];
+  withDatabase?: boolean;
 }
 
 interface RunCliOptions {

@@ -6,6 +6,8 @@ import { BackplanError } from '../errors.js';
 import { identityFile } from '../execute/age.js';
 import { onServer, restoreConnection } from '../restore/connection.js';
 import { describeRestore } from '../restore/describe.js';
+import { countIncluded, includeFilter } from '../restore/include.js';
+import { canReadInPlace } from '../restore/repo-listing.js';
 import { checkRestoreSources, executeRestore, prepareRestore } from '../restore/restore.js';
 import type { RestorePlan } from '../restore/restore.js';
 import { assessJob, openJob, restorableIn } from './manage.js';
@@ -33,6 +35,10 @@ export interface RestoreCommandOptions {
   dryRun?: boolean;
   profileName?: string;
   mergeInto?: string;
+  /** Only the repository paths these patterns select (restore/include.ts). */
+  include?: string[];
+  /** With --include: restore the database too. */
+  withDatabase?: boolean;
   /** The age identity file for an encrypted snapshot (else BACKPLAN_AGE_IDENTITY_FILE). */
   identity?: string;
   signal?: AbortSignal;
@@ -44,6 +50,9 @@ export interface RestoreCommandOptions {
  * the snapshot and its chain are fetched here first; a dry run only reads the listing.
  */
 export async function restoreFile(file: string, id: string, o: RestoreCommandOptions, out: Output): Promise<void> {
+  if (o.withDatabase && !o.include?.length) {
+    throw new BackplanError('USAGE', '--with-database goes with --include (a restore without --include brings the database back anyway)', { hint: 'add --include PATTERN, or leave --with-database out' });
+  }
   const job = await openJob(file);
   const { manifest, destination } = job;
   const log = (line: string) => out.err(`restore: ${line}\n`);
@@ -53,7 +62,7 @@ export async function restoreFile(file: string, id: string, o: RestoreCommandOpt
   // A dry run reads only the listing: nothing is copied from a remote destination.
   const local = o.dryRun ? readInPlace(chain, destination) : await destination.fetch(chain, { signal: o.signal, log });
   try {
-    await restoreLocal(manifest, local, { ...o, identity }, out, log);
+    await restoreLocal(manifest, local, { ...o, identity }, out, log, file);
   } finally {
     await local.release();
   }
@@ -63,7 +72,7 @@ function readInPlace(chain: CompleteSnapshot[], destination: Destination): Local
   return { entries: chain, local: destination, copied: false, release: async () => undefined };
 }
 
-async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void): Promise<void> {
+async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: RestoreCommandOptions, out: Output, log: (line: string) => void, file: string): Promise<void> {
   const snapshot = local.entries.at(-1)!;
   const target = onServer(await restoreConnection(manifest, snapshot.dir, process.env, o.identity), o);
   const { connection, secrets, note } = target;
@@ -88,8 +97,11 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     force: o.force ?? false,
     profileName: o.profileName,
     mergeInto: o.mergeInto === undefined ? undefined : resolve(o.mergeInto),
+    include: o.include,
+    withDatabase: o.withDatabase,
     identity: o.identity,
   });
+  await countSelection(plan, o.include, local, file, o.signal);
   if (o.dryRun) {
     out.out(describeRestore(plan));
     return;
@@ -103,9 +115,25 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
   out.out(restoreSummary(plan));
 }
 
+/** Under --include, what the patterns select; none is refused before anything is written. */
+async function countSelection(plan: RestorePlan, patterns: string[] | undefined, local: LocalSnapshots, file: string, signal?: AbortSignal): Promise<void> {
+  if (!patterns?.length) return;
+  const repo = plan.repository;
+  // A kind that cannot be read in place is counted once fetched (a dry run leaves it uncounted).
+  if (repo && !canReadInPlace(local.local)) return;
+  if (repo) {
+    repo.matched = await countIncluded(local.local, local.entries, includeFilter(patterns), signal, repo.identity);
+    if (repo.matched.entries > 0) return;
+  }
+  throw new BackplanError('RESTORE_REFUSED', `no path of the repository of ${plan.snapshot.id} matches --include ${patterns.join(', ')}; nothing was changed`, {
+    hint: `backplan ls ${file} ${plan.snapshot.id} lists what it holds; patterns are globs on paths relative to the repository root (a folder brings what is under it)`,
+  });
+}
+
 function restoreSummary(plan: RestorePlan): string {
   const lines = [`restored ${plan.snapshot.id} into ${plan.targetDir}`];
-  if (plan.repository) lines.push(`  repository  ${plan.repository.target}`);
+  const repo = plan.repository;
+  if (repo) lines.push(`  repository  ${repo.target}${repo.include ? ` (only ${repo.include.join(', ')}${repo.matched ? `: ${repo.matched.entries} entries` : ''})` : ''}`);
   if (plan.config) lines.push(`  config      ${plan.config.target}${plan.config.kind === 'aiida' ? ` (AiiDA profile ${plan.config.profile})` : ''}`);
   const db = plan.database;
   if (db) lines.push(`  database    ${db.name} on ${db.connection.host}:${db.connection.port}, owner ${db.owner}`);

@@ -2,8 +2,11 @@
  * A destination that is a folder on this machine. Snapshots are written in place as
  * `.partial-<id>` and published by a rename, the one atomic step a filesystem offers.
  */
+import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
+import type { Writable } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError } from '../errors.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable.js';
 import { hashingFileSink } from '../execute/hashing-sink.js';
@@ -11,9 +14,10 @@ import { run } from '../execute/subprocess.js';
 import { sha256File, writeSha256Sums } from '../record/checksums.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
+import { FIND_FORMAT, findRecords } from './folder-listing.js';
 import { sumsCheckSink } from './sums-check.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from './listing.js';
-import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
+import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
 
 export class LocalDestination implements Destination {
   readonly spec: string;
@@ -197,6 +201,14 @@ export class LocalDestination implements Destination {
 
   space(): SpaceContext {
     return { where: `the destination ${this.spec}`, localFolder: this.spec };
+  }
+
+  async streamFile(path: string, output: Writable, signal?: AbortSignal): Promise<void> {
+    await streamPipeline(createReadStream(this.location(path)), output, { signal });
+  }
+
+  async listFolder(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void> {
+    await run(['find', this.location(path), '-mindepth', '1', '-printf', FIND_FORMAT], { stdout: findRecords(onEntry), signal });
   }
 }
 

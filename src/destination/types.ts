@@ -1,6 +1,6 @@
 /**
  * The destination interface: everything backplan does where snapshots live, whatever kind of
- * place that is (a local folder, a folder over ssh). Commands and steps hold a `Destination`
+ * place that is (a local folder, a folder over ssh, an rclone remote). Commands and steps hold a `Destination`
  * picked once by `openDestination` (./registry.ts) and never ask which kind it is.
  *
  * Paths handed to a destination are relative to its root, `/`-separated: `.lock`,
@@ -115,6 +115,20 @@ export interface FileStat {
   ageMs: number;
 }
 
+/** One entry of a snapshot's folder (an rsync repository/), as `ls` shows it. */
+export interface FolderEntry {
+  /** Relative to the folder listed, a binary string (util/names.ts). */
+  path: string;
+  kind: 'file' | 'directory' | 'symlink' | 'other';
+  size: number;
+  /** Permission bits (with setuid, setgid, sticky). */
+  mode: number;
+  /** Seconds since the epoch. */
+  mtime: number;
+  /** A symlink's target, a binary string. */
+  linkpath?: string;
+}
+
 export interface Destination {
   /** As the manifest names it, a local path made absolute. */
   readonly spec: string;
@@ -176,4 +190,11 @@ export interface Destination {
   fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots>;
   /** For the message when a disk fills. */
   space(): SpaceContext;
+
+  /**
+   * Reading a snapshot in place, without copying it (`ls`): a file's bytes into `output` (ended
+   * when done), and every entry under a folder, streamed. A kind without them is read through `fetch`.
+   */
+  streamFile?(path: string, output: Writable, signal?: AbortSignal): Promise<void>;
+  listFolder?(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void>;
 }

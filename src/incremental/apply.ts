@@ -6,13 +6,15 @@
  */
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
 import { AGE_SUFFIX, unpackStages } from '../execute/age.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { extractArchive, scanArchives } from '../restore/archive.js';
+import { extractSelected } from '../restore/include.js';
+import type { PathFilter } from '../restore/include.js';
 import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
@@ -23,18 +25,29 @@ const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flat
 /**
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
  * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
+ * With `only` (restore --include), the archive's selected members, and a pack or packs.idx
+ * only when its own path is selected.
  */
-export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string): Promise<void> {
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: PathFilter): Promise<void> {
   const extra = checkedExtra(record);
   // Artefacts named `….age` are decrypted in front of zstd (execute/age.ts).
   const unzstd = (artefact: string) => unpackStages(artefact, identity);
   await mkdir(targetRepo, { recursive: true });
-  await extractDelta(join(snapshotDir, extra.archive), targetRepo, identity);
+  const archive = join(snapshotDir, extra.archive);
+  if (only) {
+    await scanArchives([archive], undefined, identity);
+    await extractSelected(archive, targetRepo, only, undefined, identity);
+  } else await extractDelta(archive, targetRepo, identity);
   if (!extra.container) return;
+  const wanted = (name: string) => !only || only(posix.join(extra.container!.path, name));
   const container = join(targetRepo, extra.container.path);
-  await mkdir(join(container, 'packs'), { recursive: true });
-  for (const piece of extra.container.pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece, unzstd);
-  await applyIndex(snapshotDir, extra.container, container, unzstd);
+  const pieces = extra.container.pieces.filter((p) => wanted(`packs/${p.pack}`));
+  if (pieces.length > 0 || !only) await mkdir(join(container, 'packs'), { recursive: true });
+  for (const piece of pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece, unzstd);
+  if (wanted('packs.idx')) {
+    await mkdir(container, { recursive: true });
+    await applyIndex(snapshotDir, extra.container, container, unzstd);
+  }
 }
 
 type Unpack = (artefact: string) => string[][];

@@ -7,14 +7,15 @@
  * with `..`, strips a leading `/`, and creates symlinks that point away only once every other
  * member is out, so nothing is written through them.
  */
-import { createReadStream } from 'node:fs';
+import { createReadStream, createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
-import { pipeline as streamPipeline } from 'node:stream/promises';
+import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable, unpackStages } from '../execute/age.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { tarReader } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
+import { nameBytes } from '../util/names.js';
 import { ArchiveGuard } from './archive-guard.js';
 
 export interface ArchiveListing {
@@ -76,9 +77,38 @@ export async function readArchive(path: string, onEntry: (entry: TarEntry) => vo
 /** GNU tar's options for putting a repository back exactly: modes, sparse files, folder times. */
 const EXTRACT_OPTIONS = ['--preserve-permissions', '--delay-directory-restore'];
 
-/** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. */
-export async function extractArchive(path: string, root: string, signal?: AbortSignal, identity?: string): Promise<void> {
-  const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS];
+/**
+ * Writes the names of the members `wanted` accepts (as stored, NUL-separated) to `listFile`, for
+ * extractArchive's `select`; returns how many. A hard link whose target is not selected
+ * (`linkTargetMissing`) brings that file along: tar could not make the link otherwise.
+ */
+export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal, identity?: string): Promise<number> {
+  const list = createWriteStream(listFile, { mode: 0o600 });
+  const linked = new Set<string>();
+  let count = 0;
+  const add = (name: string) => list.write(Buffer.concat([nameBytes(name), NUL]));
+  try {
+    await readArchive(path, (entry) => {
+      if (!wanted(entry)) return;
+      add(entry.path);
+      count++;
+      if (entry.kind === 'hardlink' && entry.linkpath !== undefined && linkTargetMissing(entry.linkpath)) linked.add(entry.linkpath);
+    }, signal, identity);
+    for (const target of linked) add(target);
+  } finally {
+    list.end();
+    await finished(list);
+  }
+  return count;
+}
+
+const NUL = Buffer.from([0]);
+
+/** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. `select`: only the members selectMembers listed there. */
+export async function extractArchive(path: string, root: string, signal?: AbortSignal, identity?: string, select?: string): Promise<void> {
+  // Without --no-recursion: a listed folder comes with what is under it (selectMembers lists the topmost names).
+  const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`];
+  const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
   const stages = unpackStages(path, identity);
   try {
     if (stages.length > 0) await pipeline([...stages, [...tar, '--file=-']], { output: discard(), signal });

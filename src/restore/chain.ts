@@ -2,8 +2,8 @@
 import { BackplanError } from '../errors.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 
-/** Applies one incremental snapshot's repository delta onto a restored repository. */
-export type ApplyRepositoryDelta = (snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string) => Promise<void>;
+/** Applies one incremental snapshot's repository delta onto a restored repository; `only`: restore --include's paths. */
+export type ApplyRepositoryDelta = (snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: (path: string) => boolean) => Promise<void>;
 
 /**
  * The delta format belongs to the incremental strategy (src/incremental/apply.ts). It is looked

@@ -14,6 +14,10 @@ export function describeRestore(plan: RestorePlan): string {
   row('check', `sha256 of every artefact of ${chain.map((s) => s.id).join(', ')}${archives.length ? `; entries of ${archives.join(', ')} that would land outside the target` : ''}`);
   if (plan.replaces.length > 0) row('remove', `${plan.replaces.join(', ')} (--force)`);
   const repo = plan.repository;
+  if (repo?.include) {
+    const m = repo.matched;
+    row('include', `${repo.include.map((p) => JSON.stringify(p)).join(', ')}: ${m ? `${m.entries} entries match (${m.files} files, ${m.bytes} bytes)` : 'not counted here'}; configuration${plan.database ? '' : ' and database'} left alone`);
+  }
   if (repo?.method === 'incremental') {
     for (const s of repo.snapshots) row('apply', `${repo.target} <- the repository of ${s.id} (${s.record.kind})`);
   } else if (repo) {

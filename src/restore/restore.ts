@@ -14,6 +14,8 @@ import { verifySnapshot } from '../record/verify.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { extractArchive, scanArchives } from './archive.js';
 import { loadDeltaApplier } from './chain.js';
+import { copySelected, extractSelected, includeFilter } from './include.js';
+import type { IncludeCount } from './include.js';
 import { CONFIG_FOLDERS, planConfigRestore, restoreConfig } from './config.js';
 import type { ConfigRestore } from './config.js';
 import { adminSecrets, asAdmin } from './admin.js';
@@ -45,15 +47,25 @@ export interface RestoreRequest {
   profileName?: string;
   /** An AiiDA config.json to add the restored profile to (a copy kept first). */
   mergeInto?: string;
+  /** Only the repository paths these patterns select (include.ts); configuration and database left alone... */
+  include?: string[];
+  /** ...unless this is set: then the database is restored too. */
+  withDatabase?: boolean;
   /** The age identity file for an encrypted snapshot (--identity, BACKPLAN_AGE_IDENTITY_FILE): its path only. */
   identity?: string;
 }
 
-export type RepositoryRestore =
+export type RepositoryRestore = (
   /** The archive, or the snapshot's repository/ folder. */
   | { method: 'tar' | 'folder'; source: string; target: string; identity?: string }
   /** The incremental strategy's full and then each delta, in order, by applyRepositoryDelta. */
-  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string; identity?: string };
+  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string; identity?: string }
+) & {
+  /** restore --include: only the paths these patterns select... */
+  include?: string[];
+  /** ...and how many entries that is (include.ts: countIncluded), once counted. */
+  matched?: IncludeCount;
+};
 
 export interface DatabaseRestore {
   name: string;
@@ -103,15 +115,18 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
   const repositoryDir = join(targetDir, 'repository');
   const name = req.database ?? snapshot.record.database?.name ?? req.connection.name;
   const connection = { ...req.connection, name };
-  const { database, server } = (await planDatabase(req, snapshot, connection)) ?? {};
+  const include = req.include?.length ? req.include : undefined;
+  const { database, server } = (!include || req.withDatabase ? await planDatabase(req, snapshot, connection) : undefined) ?? {};
   const existing = await existingEntries(targetDir);
+  const repository = repositoryRestore(chain, repositoryDir, req.identity);
+  if (repository && include) repository.include = include;
   const plan: RestorePlan = {
     snapshot,
     chain,
     targetDir,
-    replaces: ['repository', ...CONFIG_FOLDERS].filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
-    repository: repositoryRestore(chain, repositoryDir, req.identity),
-    config: await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto, identity: req.identity }),
+    replaces: (include ? ['repository'] : ['repository', ...CONFIG_FOLDERS]).filter((n) => existing.includes(n)).map((n) => join(targetDir, n)),
+    repository,
+    config: include ? undefined : await planConfigRestore(snapshot.dir, targetDir, { repository: repositoryDir, database: connection, profileName: req.profileName, mergeInto: req.mergeInto, identity: req.identity }),
     database,
     hasPassword: adminSecrets(req.secrets, req.admin).pgPassword !== undefined,
     notes: [],
@@ -296,16 +311,20 @@ async function restoreFiles(plan: RestorePlan, log: Log, signal: AbortSignal): P
 }
 
 async function restoreRepository(repo: RepositoryRestore, log: Log, signal: AbortSignal): Promise<void> {
+  const only = repo.include && includeFilter(repo.include);
+  const selected = repo.include ? ` (only ${repo.include.join(', ')})` : '';
   if (repo.method === 'incremental') {
     const apply = await loadDeltaApplier(repo.snapshots.at(-1)!.id);
     for (const s of repo.snapshots) {
-      log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}`);
-      await apply(s.dir, s.record, repo.target, repo.identity);
+      log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}${selected}`);
+      await apply(s.dir, s.record, repo.target, repo.identity, only);
     }
     return;
   }
-  log(`restoring ${repo.source} into ${repo.target}`);
-  if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal, repo.identity);
+  log(`restoring ${repo.source} into ${repo.target}${selected}`);
+  if (only && repo.method === 'tar') await extractSelected(repo.source, repo.target, only, signal, repo.identity);
+  else if (only) await copySelected(repo.source, repo.target, only, signal);
+  else if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal, repo.identity);
   else await run(rsyncArgv(repo.source, repo.target), { signal, stdout: 'ignore' });
 }
 

@@ -28,6 +28,12 @@ if ( set -C; printf '%s\\n' "$2" > "$1" ) 2>/dev/null; then sync -- "$1" 2>/dev/
 [ -e "$1" ] && exit 3
 echo "cannot create $1" >&2; exit 2`,
 
+  /** A snapshot file's bytes, streamed (ls); a failure when it is not there. */
+  stream: `cat -- "$1"`,
+
+  /** Every entry under the folder "$1" in the format "$2" (folder-listing.ts: FIND_FORMAT). */
+  find: `find "$1" -mindepth 1 -printf "$2"`,
+
   /** The file's content; exit 3 if it is not there. */
   read: `cat -- "$1" 2>/dev/null || exit 3`,
 

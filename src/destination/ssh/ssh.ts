@@ -15,10 +15,11 @@ import { renderCommand } from '../../execute/render.js';
 import { run } from '../../execute/subprocess.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
+import { FIND_FORMAT, findRecords } from '../folder-listing.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
 import { LocalDestination } from '../local.js';
 import { writeFileAtomic } from '../../util/durable.js';
-import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
+import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { remoteHasher, remoteSha256Sums } from './hashing.js';
 import { remoteRun, remoteSpec, rsyncShell, sshCommand } from './transport.js';
 import type { RemotePath } from './transport.js';
@@ -210,6 +211,15 @@ export class SshDestination implements Destination {
       await release();
       throw e;
     }
+  }
+
+  /** Streamed by a remote `cat`: nothing of the snapshot is copied here. */
+  async streamFile(path: string, output: Writable, signal?: AbortSignal): Promise<void> {
+    await remoteRun(this.ssh, this.remote, 'stream', [this.at(path).path], { stdout: output, signal });
+  }
+
+  async listFolder(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void> {
+    await remoteRun(this.ssh, this.remote, 'find', [this.at(path).path, FIND_FORMAT], { stdout: findRecords(onEntry), signal });
   }
 
   space(): SpaceContext {
