@@ -6,7 +6,7 @@
  */
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
-import { access, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises';
+import { access, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes, touchNodes } from '../src/demo/profile/index.js';
@@ -115,8 +115,8 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
   const backplan = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> => cli(args, { env: { ...kind.env(p.dir), ...env } });
 
   async function latestRecord(dir: string): Promise<{ id: string; record: SnapshotRecord; text: string }> {
-    const id = await readlink(join(dir, 'latest'));
-    const text = await readFile(join(dir, id, 'snapshot.json'), 'utf8');
+    const id = (await kind.store.state(dir)).latest!;
+    const text = (await kind.store.read(dir, `${id}/snapshot.json`))!.toString('utf8');
     return { id, record: JSON.parse(text) as SnapshotRecord, text };
   }
 
@@ -129,7 +129,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     expect(run.code, run.stderr).to.equal(0);
     expect(run.stdout + run.stderr, 'no identity is ever named in a run').to.not.include('AGE-SECRET-KEY');
 
-    expect(await filesHolding(destDir, CANARY), 'files holding the canary in clear').to.deep.equal([]);
+    expect(await filesHolding(kind.storedAt(destDir), CANARY), 'files holding the canary in clear').to.deep.equal([]);
     const { id, record, text } = await latestRecord(destDir);
     expect(record.encryption).to.deep.equal({ tool: 'age', recipients: [keys.agePublic, keys.sshPublic] });
     expect(record.artefacts.map((a) => a.path).sort()).to.deep.equal(['config/config.json.age', 'database.roles.sql.age', 'database.sql.age', 'repository.tar.age']);
@@ -144,7 +144,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     const controlDir = join(p.dir, 'clear backups');
     const control = await writeManifest(p, 'clear.yaml', plain, { destination: kind.spec(controlDir), name: 'clear-job' });
     expect((await backplan(['run', control])).code).to.equal(0);
-    expect((await filesHolding(controlDir, CANARY)).length, 'the unencrypted control stores the canary').to.be.greaterThan(1);
+    expect((await filesHolding(kind.storedAt(controlDir), CANARY)).length, 'the unencrypted control stores the canary').to.be.greaterThan(1);
 
     const restoredDb = `${db.name}_restored`;
     const target = join(p.dir, 'restored');
@@ -226,7 +226,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
       'config/etc-dss/settings.json.age',
       'config/install.ini.age',
     ]);
-    expect(await filesHolding(destDir, CANARY)).to.deep.equal([]);
+    expect(await filesHolding(kind.storedAt(destDir), CANARY)).to.deep.equal([]);
     const target = join(p.dir, 'restored');
     const name = `${db.name}_restored`;
     try {
@@ -281,7 +281,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
       const paths = record.artefacts.map((a) => a.path);
       expect(paths).to.include.members(['repository-delta.tar.zst.age', 'packs.idx-delta.sql.zst.age']);
       expect(paths.filter((a) => /^packs\/\d+@\d+\.zst\.age$/.test(a)), 'pack tails').to.not.deep.equal([]);
-      expect(await filesHolding(chainDir, CANARY)).to.deep.equal([]);
+      expect(await filesHolding(kind.storedAt(chainDir), CANARY)).to.deep.equal([]);
 
       const name = `${chainDb.name}_restored`;
       try {

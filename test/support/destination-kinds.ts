@@ -31,6 +31,8 @@ export interface DestinationKindFixture {
   rsync: boolean;
   /** Reads and tampers with what the destination holds, without backplan. */
   store: DestinationStore;
+  /** The local folder holding the stored bytes of destination `dir`, to scan them raw. */
+  storedAt(dir: string): string;
   /** How long one call there may take on a loaded machine, for tests that race a clock. */
   callMs: number;
   /** A destination of this kind that cannot be reached, and what the failure must say. */
@@ -48,6 +50,7 @@ const local: DestinationKindFixture = {
   renames: true,
   rsync: true,
   store: folderStore,
+  storedAt: (dir) => dir,
   callMs: 50,
   unreachable: () => ({ spec: '/dev/null/backups', env: {}, says: [/cannot create \/dev\/null\/backups\/\.lock/, /check that the destination exists and is writable/] }),
 };
@@ -70,6 +73,7 @@ const ssh: DestinationKindFixture = {
   renames: true,
   rsync: true,
   store: folderStore,
+  storedAt: (dir) => dir,
   callMs: 250,
   unreachable: (scratch) => {
     const closedPort = sshd!.sshCommand.replace(/-p \d+/, '-p 1');
@@ -113,6 +117,7 @@ const rcloneS3: DestinationKindFixture = {
   renames: false,
   rsync: false,
   store: rcloneStore('bps3', s3Root, s3Env),
+  storedAt: (dir) => join(s3!.directory, s3Root(dir)),
   callMs: 1500,
   unreachable: (scratch) => ({
     spec: `rclone:bps3:${s3Root(join(scratch, 'backups'))}`,
@@ -150,6 +155,7 @@ const rcloneSftp: DestinationKindFixture = {
   renames: false,
   rsync: false,
   store: rcloneStore('bpsftp', (dir) => dir, () => sftpEnv()),
+  storedAt: (dir) => dir,
   callMs: 1500,
   unreachable: (scratch) => ({
     spec: `rclone:bpsftp:${join(scratch, 'backups')}`,

@@ -21,6 +21,8 @@ const ACCESS_KEY = 'S3RVER';
 
 export interface LoopbackS3 {
   endpoint: string;
+  /** Where s3rver keeps the objects, as files: `<directory>/<bucket>/<key>._S3rver_object`. */
+  directory: string;
   /** RCLONE_CONFIG_<NAME>_* for an rclone remote named `name` reaching it with `secret`. */
   rcloneEnv(name: string, secret: string): NodeJS.ProcessEnv;
   stop(): Promise<void>;
@@ -34,6 +36,7 @@ export async function startS3(): Promise<LoopbackS3> {
   const endpoint = `http://127.0.0.1:${port}`;
   return {
     endpoint,
+    directory: dir,
     rcloneEnv: (name, secret) => {
       const key = `RCLONE_CONFIG_${name.toUpperCase()}`;
       return {
