@@ -18,7 +18,7 @@ import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
 import { parseDuration } from '../../util/duration.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
-import { LocalDestination } from '../local.js';
+import { copyChain } from '../fetch-copy.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { rcloneHasher } from './hashing.js';
 import { Rclone, rcloneSpec } from './remote.js';
@@ -205,28 +205,11 @@ export class RcloneDestination implements Destination {
 
   /** Copies the chain into a scratch folder beside staging; restore verifies and reads that copy. */
   async fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots> {
-    const root = join(this.staging, 'fetched');
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    const scratch = await mkdtemp(join(root, 'restore-'));
-    const release = () => rm(scratch, { recursive: true, force: true });
-    try {
-      for (const entry of chain) {
-        opts.log(`copying ${entry.dir} to ${join(scratch, entry.id)}`);
-        await this.rclone.run(['copy', this.rclone.target(entry.id), join(scratch, entry.id)], { stdout: 'ignore', signal: opts.signal });
-      }
-      const local = new LocalDestination(scratch);
-      const copies = new Map((await local.list()).map((e) => [e.id, e]));
-      const entries = chain.map((entry) => {
-        const copy = copies.get(entry.id);
-        if (!copy?.record) throw new BackplanError('SNAPSHOT', `the copy of ${entry.id} in ${scratch} is incomplete`, { hint: 'run the restore again' });
-        return copy as CompleteSnapshot;
-      });
-      return { entries, local, copied: true, release };
-    } catch (e) {
-      await release();
-      throw e;
-    }
+    return copyChain(this.staging, chain, async (entry, into) => {
+      await this.rclone.run(['copy', this.rclone.target(entry.id), into], { stdout: 'ignore', signal: opts.signal });
+    }, opts.log);
   }
+
 
   space(): SpaceContext {
     return { where: `the staging folder ${this.staging} or the destination ${this.spec}`, localFolder: this.staging };

@@ -5,7 +5,7 @@
  * previous snapshot there); the remote `.partial-<id>` is then renamed as a local one would be.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -17,7 +17,7 @@ import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
 import { FIND_FORMAT, findRecords } from '../folder-listing.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
-import { LocalDestination } from '../local.js';
+import { copyChain } from '../fetch-copy.js';
 import { writeFileAtomic } from '../../util/durable.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { remoteHasher, remoteSha256Sums } from './hashing.js';
@@ -189,29 +189,12 @@ export class SshDestination implements Destination {
    * verifies and reads that copy as it would a local destination's.
    */
   async fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots> {
-    const root = join(this.staging, 'fetched');
-    await mkdir(root, { recursive: true, mode: 0o700 });
-    const scratch = await mkdtemp(join(root, 'restore-'));
-    const release = () => rm(scratch, { recursive: true, force: true });
-    try {
-      for (const entry of chain) {
-        opts.log(`copying ${entry.dir} to ${join(scratch, entry.id)}`);
-        const argv = ['rsync', '--archive', '--hard-links', '--protect-args', `--rsh=${rsyncShell(this.ssh)}`, '--', `${entry.dir}/`, `${join(scratch, entry.id)}/`];
-        await run(argv, { stdout: 'ignore', signal: opts.signal });
-      }
-      const local = new LocalDestination(scratch);
-      const copies = new Map((await local.list()).map((e) => [e.id, e]));
-      const entries = chain.map((entry) => {
-        const copy = copies.get(entry.id);
-        if (!copy?.record) throw new BackplanError('SNAPSHOT', `the copy of ${entry.id} in ${scratch} is incomplete`, { hint: 'run the restore again' });
-        return copy as CompleteSnapshot;
-      });
-      return { entries, local, copied: true, release };
-    } catch (e) {
-      await release();
-      throw e;
-    }
+    return copyChain(this.staging, chain, async (entry, into) => {
+      const argv = ['rsync', '--archive', '--hard-links', '--protect-args', `--rsh=${rsyncShell(this.ssh)}`, '--', `${entry.dir}/`, `${into}/`];
+      await run(argv, { stdout: 'ignore', signal: opts.signal });
+    }, opts.log);
   }
+
 
   /** Streamed by a remote `cat`: nothing of the snapshot is copied here. */
   async streamFile(path: string, output: Writable, signal?: AbortSignal): Promise<void> {
