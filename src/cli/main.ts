@@ -10,14 +10,13 @@ import { formatPlan, PLAN_FORMATS } from '../plan/format/index.js';
 import type { PlanFormat } from '../plan/format/index.js';
 import { parseDuration } from '../util/duration.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import { interruptController, interruptible, receivedSignal } from './signals.js';
+import { interruptController, interruptible, receivedSignal, reportUnsettledExit } from './signals.js';
 import { TOOL_VERSION } from '../version.js';
 import { eventSink } from '../execute/events.js';
 import type { DistributiveOmit, RunEvent } from '../execute/events.js';
 
 // Commands are imported where they run: `--version`, `--help` and `validate` then start without
 // loading pg, tar or the destination layer.
-
 
 function durationArg(value: string): number {
   // 0 needs no unit: it is what --help shows as --wait-lock's default.
@@ -110,7 +109,7 @@ function program(): Command {
     .option('--identity <file>', 'age identity (private key) file for an encrypted snapshot; default: $BACKPLAN_AGE_IDENTITY_FILE')
     .action(async (file: string, id: string, path: string | undefined, o: { json?: boolean; identity?: string }) => {
       // `backplan ls … | head`: a reader that has seen enough is no failure.
-      process.stdout.on('error', (e: NodeJS.ErrnoException) => void (process.off('exit', unfinished), process.exit(e.code === 'EPIPE' ? EXIT.ok : EXIT.failed)));
+      process.stdout.on('error', (e: NodeJS.ErrnoException) => process.exit(e.code === 'EPIPE' ? EXIT.ok : EXIT.failed));
       const { lsFile } = await import('../commands/ls.js');
       await interruptible((signal) => lsFile(file, id, path, { ...o, signal }, processOutput));
     });
@@ -380,19 +379,13 @@ function report(e: unknown): number {
   return EXIT.failed;
 }
 
-// Should an awaited operation never settle, node would end with code 13 and no word: never
-// leave a user with an undocumented code and no message.
-const unfinished = () => {
-  process.stderr.write('backplan: internal error (please report it): the command ended before it finished (an operation never completed)\n');
-  process.exitCode = EXIT.failed;
-};
-process.once('exit', unfinished);
+process.once('exit', reportUnsettledExit);
 try {
   await program().parseAsync(process.argv);
 } catch (e) {
   process.exitCode = report(e);
 }
-process.off('exit', unfinished);
+process.off('exit', reportUnsettledExit);
 // Ended explicitly: a natural end closes node's signal handles first, and a Ctrl-C landing in
 // that teardown would kill the process by signal, without an exit code. (stdout and stderr are
 // synchronous on Linux, so nothing written is lost.)

@@ -9,7 +9,7 @@
  * what systemd sends on `systemctl stop` (the unit lists 143 in SuccessExitStatus).
  */
 import { BackplanError } from '../errors.js';
-import { exitCodeFor } from './exit-codes.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
 
 let received: NodeJS.Signals | undefined;
 
@@ -41,4 +41,15 @@ export async function interruptible<T>(fn: (signal: AbortSignal) => Promise<T>):
   } finally {
     controller.abort();
   }
+}
+
+/**
+ * An 'exit' listener: should an awaited operation never settle, node ends with code 13 (its code
+ * for an unsettled top-level await) and no word; say so and exit 1 instead. An explicit
+ * process.exit (a second Ctrl-C) keeps its own code.
+ */
+export function reportUnsettledExit(): void {
+  if (process.exitCode !== 13) return;
+  process.stderr.write('backplan: internal error (please report it): the command ended before it finished (an operation never completed)\n');
+  process.exitCode = EXIT.failed;
 }
