@@ -39,15 +39,17 @@ export function decryptStage(identity: string, file?: string): string[] {
 
 /**
  * The stages whose last one prints an artefact's plain bytes, read by name: decryption for
- * `.age`, then decompression for `.zst`/`.gz`. None for a file to be read as it is.
+ * `.age`, then decompression for `.zst`/`.gz`. None for a file to be read as it is. The first
+ * stage reads the file `path`, or stdin with `fromStdin` (the bytes streamed from elsewhere).
  */
-export function unpackStages(path: string, identity: string | undefined): string[][] {
+export function unpackStages(path: string, identity: string | undefined, o: { fromStdin?: boolean } = {}): string[][] {
+  const file = o.fromStdin ? undefined : path;
   if (!isSealed(path)) {
     const unpack = decompress(path);
-    return unpack ? [[...unpack, '--', path]] : [];
+    return unpack ? [[...unpack, ...(file === undefined ? [] : ['--', file])]] : [];
   }
   const unpack = decompress(path.slice(0, -AGE_SUFFIX.length));
-  return [decryptStage(needIdentity(path, identity), path), ...(unpack ? [unpack] : [])];
+  return [decryptStage(needIdentity(path, identity), file), ...(unpack ? [unpack] : [])];
 }
 
 /** Decompression runs as a tool (as compression did), never inside node. */

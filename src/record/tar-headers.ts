@@ -9,6 +9,7 @@
  * ustar and GNU headers, GNU long names and links ('L', 'K'), pax records (path, linkpath,
  * size, mtime, GNU.sparse.*) and old GNU sparse files ('S', with their extension blocks).
  */
+import { Writable } from 'node:stream';
 
 export type TarEntryKind = 'file' | 'directory' | 'symlink' | 'hardlink' | 'other';
 
@@ -72,6 +73,32 @@ interface Pending {
 
 export function tarReader(onEntry: (entry: TarEntry) => void): TarReader {
   return new HeaderWalker(onEntry);
+}
+
+/** A tarReader at a stream's end: what is written to `sink` is read for headers. */
+export interface TarSink {
+  sink: Writable;
+  /** The first error onEntry or the reader raised (a refusal, bytes that are not tar): the one to report, not the broken pipe it leaves upstream. */
+  stopped(): unknown;
+  /** Checks that the archive ended whole; call once the stream has. */
+  end(): void;
+}
+
+export function tarSink(onEntry: (entry: TarEntry) => void): TarSink {
+  const reader = tarReader(onEntry);
+  let stopped: unknown;
+  const sink = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      try {
+        reader.push(chunk);
+        done();
+      } catch (e) {
+        stopped ??= e;
+        done(e as Error);
+      }
+    },
+  });
+  return { sink, stopped: () => stopped, end: () => reader.end() };
 }
 
 class HeaderWalker implements TarReader {

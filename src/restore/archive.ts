@@ -13,7 +13,7 @@ import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable, unpackStages } from '../execute/age.js';
 import { pipeline, run } from '../execute/subprocess.js';
-import { tarReader } from '../record/tar-headers.js';
+import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
 import { ArchiveGuard } from './archive-guard.js';
@@ -48,29 +48,16 @@ export async function scanArchives(paths: string[], signal?: AbortSignal, identi
 
 /** Every entry of an archive, in order, from its headers (the data is skipped, never buffered). */
 export async function readArchive(path: string, onEntry: (entry: TarEntry) => void, signal?: AbortSignal, identity?: string): Promise<void> {
-  const reader = tarReader(onEntry);
-  // A refusal (or a header that is not tar) stops the stream; it is the error to report.
-  let stopped: unknown;
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      try {
-        reader.push(chunk);
-        done();
-      } catch (e) {
-        stopped ??= e;
-        done(e as Error);
-      }
-    },
-  });
+  const tar = tarSink(onEntry);
   try {
     // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
     // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
     const stages = unpackStages(path, identity);
-    if (stages.length > 0) await pipeline(stages, { output: sink, signal });
-    else await streamPipeline(createReadStream(path), sink, { signal });
-    reader.end();
+    if (stages.length > 0) await pipeline(stages, { output: tar.sink, signal });
+    else await streamPipeline(createReadStream(path), tar.sink, { signal });
+    tar.end();
   } catch (e) {
-    throw unreadable(path, stopped ?? undecryptable(path, e));
+    throw unreadable(path, tar.stopped() ?? undecryptable(path, e));
   }
 }
 

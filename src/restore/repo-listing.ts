@@ -4,14 +4,14 @@
  * kept, nothing extracted), an rsync snapshot's repository/ folder listed, an incremental
  * chain merged. Paths are relative to the repository root, binary strings (util/names.ts).
  */
-import { PassThrough, Writable } from 'node:stream';
+import { PassThrough } from 'node:stream';
 import { posix } from 'node:path';
 import { BackplanError, isBackplanError } from '../errors.js';
-import { decryptStage, isSealed, needIdentity, undecryptable, AGE_SUFFIX } from '../execute/age.js';
+import { undecryptable, unpackStages } from '../execute/age.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination, FolderEntry } from '../destination/types.js';
 import { incrementalExtra } from '../incremental/record.js';
-import { tarReader } from '../record/tar-headers.js';
+import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 
 export interface RepoEntry {
@@ -91,50 +91,30 @@ function packEntries(chain: CompleteSnapshot[], seen: Set<string>, onEntry: OnRe
   if (index) onEntry({ path: at('packs.idx'), kind: 'file', mode: 0o644, mtime: time(index) }, { snapshot: index });
 }
 
-/** The stages reading an archive's bytes on stdin and printing its tar stream: age --decrypt for `.age`, then the decompressor. */
-function unpackStdin(path: string, identity: string | undefined): string[][] {
-  const sealed = isSealed(path);
-  const name = sealed ? path.slice(0, -AGE_SUFFIX.length) : path;
-  const decompress = name.endsWith('.zst') ? [['zstd', '-dcq']] : name.endsWith('.gz') ? [['gzip', '-dc']] : [];
-  return sealed ? [decryptStage(needIdentity(path, identity)), ...decompress] : decompress;
-}
-
 /** The archive's entries from its headers, streamed from where it lies; the root folder itself left out. */
 async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, artefact: string, onEntry: OnRepoEntry, signal?: AbortSignal, identity?: string): Promise<void> {
   const archive = `${snapshot.id}/${artefact}`;
-  const tar = tarReader((e) => {
+  const tar = tarSink((e) => {
     const path = repoPath(e.path);
     if (path === '') return;
     const entry: RepoEntry = { path, kind: e.kind, size: e.size, mode: e.mode, mtime: e.mtime };
     if (e.linkpath !== undefined) entry.linkpath = e.kind === 'hardlink' ? repoPath(e.linkpath) : e.linkpath;
     onEntry(entry, { snapshot, archive, member: e.path });
   });
-  let stopped: unknown;
-  const sink = new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      try {
-        tar.push(chunk);
-        done();
-      } catch (e) {
-        stopped ??= e;
-        done(e as Error);
-      }
-    },
-  });
-  const stages = unpackStdin(artefact, identity);
+  const stages = unpackStages(artefact, identity, { fromStdin: true });
   try {
     if (stages.length > 0) {
       const bytes = new PassThrough();
       // Should the reading side stop first (a refusal, a damaged archive), the source stops too.
-      const read = pipeline(stages, { stdin: bytes, output: sink, signal }).catch((e: unknown) => {
+      const read = pipeline(stages, { stdin: bytes, output: tar.sink, signal }).catch((e: unknown) => {
         bytes.destroy();
         throw e;
       });
       await Promise.all([reader.streamFile!(archive, bytes, signal), read]);
-    } else await reader.streamFile!(archive, sink, signal);
+    } else await reader.streamFile!(archive, tar.sink, signal);
     tar.end();
   } catch (e) {
-    const cause = stopped ?? undecryptable(reader.location(archive), e);
+    const cause = tar.stopped() ?? undecryptable(reader.location(archive), e);
     if (isBackplanError(cause) && cause.code !== 'COMMAND_FAILED' && cause.code !== 'STEP_FAILED') throw cause;
     throw new BackplanError('SNAPSHOT', `${reader.location(archive)} cannot be read as a tar archive: ${(cause as Error).message}`, {
       hint: 'run backplan verify on this snapshot; restore another one if it is damaged',
