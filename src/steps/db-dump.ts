@@ -105,25 +105,20 @@ export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
   const stages = o.stages.map((argv) => argv.map((a) => a.replace(EXPORTED_SNAPSHOT, ctx.state.exportedSnapshot ?? '')));
   const stageEnv = [libpqChildEnv(o.env, ctx)];
   const onStderrLine = (line: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'info', message: line });
+  // The roles are read beside the dump (a second short connection), not after it.
+  const roles = dumpRoles(o, ctx, signal, onStderrLine);
+  roles.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   let bytes: number;
   const stopProgress = reportProgress(ctx, step.id, join(partialDir, o.artefact));
   try {
-    if (o.format === 'directory') {
-      await run(stages[0]!, { signal, env: stageEnv[0], onStderrLine, stdout: 'ignore' });
-      const sums = await writeSha256Sums(partialDir, o.artefact);
-      ctx.state.artefacts.push(sums);
-      bytes = sums.covers!.bytes;
-    } else {
-      const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, o.artefact);
-      await pipeline(stages, { signal, stageEnv, onStderrLine, output: sink.stream });
-      const written = await sink.done();
-      ctx.state.artefacts.push({ path: o.artefact, ...written });
-      bytes = written.bytes;
-    }
+    bytes = await dumpDatabase(o, ctx, { signal, stages, stageEnv, onStderrLine });
+  } catch (e) {
+    await Promise.allSettled([roles]);
+    throw e;
   } finally {
     stopProgress();
   }
-  bytes += await dumpRoles(o, ctx, signal, onStderrLine);
+  bytes += await roles;
   ctx.state.database = {
     ...(ctx.state.database ?? emptyDatabaseInfo(ctx)),
     pgDumpVersion,
@@ -133,6 +128,22 @@ export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
   };
   return { bytes };
 };
+
+/** pg_dump into the artefact (streamed and hashed), or into a directory dump with its SHA256SUMS. */
+async function dumpDatabase(o: DbDumpOptions, ctx: RunContext, io: { signal: AbortSignal; stages: string[][]; stageEnv: NodeJS.ProcessEnv[]; onStderrLine: (line: string) => void }): Promise<number> {
+  const { signal, stages, stageEnv, onStderrLine } = io;
+  if (o.format === 'directory') {
+    await run(stages[0]!, { signal, env: stageEnv[0], onStderrLine, stdout: 'ignore' });
+    const sums = await writeSha256Sums(ctx.plan.snapshot.partialDir, o.artefact);
+    ctx.state.artefacts.push(sums);
+    return sums.covers!.bytes;
+  }
+  const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, o.artefact);
+  await pipeline(stages, { signal, stageEnv, onStderrLine, output: sink.stream });
+  const written = await sink.done();
+  ctx.state.artefacts.push({ path: o.artefact, ...written });
+  return written.bytes;
+}
 
 /**
  * pg_dumpall --roles-only, kept for the roles db-snapshot found the dump names (and the
