@@ -13,10 +13,9 @@ import { addNodes } from '../src/demo/profile/index.js';
 import { nodeFolder } from '../src/incremental/layout.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
+import { databaseExists } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
-import { cli, cliPath, makeProfile } from './support/profile.js';
-import type { TestProfile } from './support/profile.js';
+import { cli, cliPath, makeProfile, useProfile } from './support/profile.js';
 import { treeState } from './support/tree.js';
 
 const LATIN1 = Buffer.concat([Buffer.from('caf'), Buffer.from([0xe9]), Buffer.from('.txt')]);
@@ -40,15 +39,6 @@ async function subtree(root: string, under: string): Promise<Record<string, unkn
 
 function expectLine(lines: string[], re: RegExp): void {
   expect(lines.some((l) => re.test(l)), `a line matching ${re}`).to.equal(true);
-}
-
-async function databaseExists(db: TestDatabase, name: string): Promise<boolean> {
-  const client = await connectTo(db.server, 'postgres');
-  try {
-    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
-  } finally {
-    await client.end();
-  }
 }
 
 /** Runs `backplan ARGS | true`: the reader closes the pipe before reading; the exit code and stderr. */
@@ -84,19 +74,11 @@ async function lastNodeUuid(db: TestDatabase): Promise<string> {
 for (const kind of DESTINATION_KINDS) {
   describe(`browse and restore parts: ${kind.name}`, function () {
     this.timeout(240_000);
-    let db: TestDatabase;
-    let p: TestProfile;
+    const p = useProfile('parts', { layout: 'aiida-1', nodes: 10, fresh: true });
     useKind(kind);
 
     beforeEach(async () => {
-      const server = await testServer();
-      db = { server, name: await createDatabase(server, 'parts') };
-      p = await makeProfile(db, { layout: 'aiida-1', nodes: 10 });
       await writeProjects(p.profile.repositoryPath);
-    });
-    afterEach(async () => {
-      await p?.cleanup();
-      if (db) await dropDatabase(db.server, db.name);
     });
 
     const backplan = (args: string[]) => cli(args, { env: kind.env(p.dir) });
@@ -109,7 +91,7 @@ for (const kind of DESTINATION_KINDS) {
     /** Restores with --include into a fresh folder; the restored repository must equal the source under `expected` and hold nothing else. */
     async function expectPartialRestore(file: string, include: string[], expected: string[], options: string[] = []): Promise<string> {
       const target = join(p.dir, 'restored');
-      const spare = `${db.name}_never`;
+      const spare = `${p.db.name}_never`;
       const result = await backplan(['restore', file, 'latest', '--to', target, '--database', spare, ...include.flatMap((i) => ['--include', i]), ...options]);
       expect(result.code, result.stderr).to.equal(0);
       const repo = join(target, 'repository');
@@ -119,7 +101,7 @@ for (const kind of DESTINATION_KINDS) {
       const extra = Object.keys(got).filter((k) => k !== '.' && !parents.has(k) && !expected.some((e) => k === e || k.startsWith(`${e}/`)));
       expect(extra, 'nothing else restored').to.deep.equal([]);
       expect(await readdir(target), 'no configuration restored').to.deep.equal(['repository']);
-      expect(await databaseExists(db, spare), 'database untouched').to.equal(false);
+      expect(await databaseExists(p.db.server, spare), 'database untouched').to.equal(false);
       return target;
     }
 
@@ -180,13 +162,13 @@ for (const kind of DESTINATION_KINDS) {
       // Counted where the snapshot can be read in place (not yet on an rclone remote).
       if (kind.rsync) expect(dry.stdout).to.match(/include +"projects\/beta": 2 entries match \(1 files, 7 bytes\)/);
 
-      const name = `${db.name}_withdb`;
+      const name = `${p.db.name}_withdb`;
       try {
         const withDb = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'withdb'), '--include', 'projects/beta', '--with-database', '--database', name]);
         expect(withDb.code, withDb.stderr).to.equal(0);
-        expect(await databaseExists(db, name), 'database restored under --with-database').to.equal(true);
+        expect(await databaseExists(p.db.server, name), 'database restored under --with-database').to.equal(true);
       } finally {
-        await dropDatabase(db.server, name);
+        await dropDatabase(p.db.server, name);
       }
       expect(await readdir(target)).to.deep.equal(['repository']);
     });
@@ -195,8 +177,8 @@ for (const kind of DESTINATION_KINDS) {
       const file = await manifest('incremental');
       await runOk(file);
       await new Promise((r) => setTimeout(r, 1100));
-      await addNodes(p.profile, { server: db.server, database: db.name, count: 2 });
-      const newest = nodeFolder(await lastNodeUuid(db));
+      await addNodes(p.profile, { server: p.db.server, database: p.db.name, count: 2 });
+      const newest = nodeFolder(await lastNodeUuid(p.db));
       await runOk(file);
       const list = await backplan(['list', file, '--json']);
       expect((JSON.parse(list.stdout) as { kind: string }[]).map((r) => r.kind)).to.deep.equal(['full', 'incr']);
@@ -232,14 +214,14 @@ for (const kind of DESTINATION_KINDS) {
     }
 
     it('incremental, disk-objectstore: packs are listed from the records and restored only when their path matches', async () => {
-      const storeDb = { server: db.server, name: await createDatabase(db.server, 'store') };
+      const storeDb = { server: p.db.server, name: await createDatabase(p.db.server, 'store') };
       const store = await makeProfile(storeDb, { layout: 'disk-objectstore', nodes: 6 });
       try {
         const file = await writeManifest(store, 'store.yaml', 'repository: { strategy: incremental }', { destination: kind.spec(join(store.dir, 'backups')) });
         const run = () => cli(['run', file], { env: kind.env(store.dir) });
         expect((await run()).code).to.equal(0);
         await new Promise((r) => setTimeout(r, 1100));
-        await addNodes(store.profile, { server: db.server, database: storeDb.name, count: 3, packed: true });
+        await addNodes(store.profile, { server: p.db.server, database: storeDb.name, count: 3, packed: true });
         const second = await run();
         expect(second.code, second.stderr).to.equal(0);
         const ls = await cli(['ls', file, 'latest', 'container/packs', '--json'], { env: kind.env(store.dir) });
@@ -258,7 +240,7 @@ for (const kind of DESTINATION_KINDS) {
         expect(got['container/packs/0']!.sha256).to.equal((await treeState(store.profile.repositoryPath))['container/packs/0']!.sha256);
       } finally {
         await store.cleanup();
-        await dropDatabase(db.server, storeDb.name);
+        await dropDatabase(p.db.server, storeDb.name);
       }
     });
   });

@@ -16,10 +16,9 @@ import type { SnapshotRecord } from '../src/record/snapshot-record.js';
 import { exists } from './support/destination.js';
 import { argvsWhile } from './support/argv-watch.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile } from './support/profile.js';
-import type { CliResult, TestProfile } from './support/profile.js';
+import { cli, useProfile } from './support/profile.js';
+import type { CliResult } from './support/profile.js';
 import { spawnCli } from './support/procs.js';
 import { spawnHolder } from './support/lock-holder.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
@@ -28,23 +27,15 @@ const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
 
 for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.name}`, function () {
   this.timeout(180_000);
-  let db: TestDatabase;
-  let p: TestProfile;
+  const p = useProfile('ssh', { nodes: 60, fresh: true });
   let destDir: string;
   let destination: string;
 
   useKind(kind);
 
   beforeEach(async () => {
-    const server = await testServer();
-    db = { server, name: await createDatabase(server, 'ssh') };
-    p = await makeProfile(db, { nodes: 60 });
     destDir = join(p.dir, 'the backups');
     destination = kind.spec(destDir);
-  });
-  afterEach(async () => {
-    await p?.cleanup();
-    if (db) await dropDatabase(db.server, db.name);
   });
 
   const env = () => kind.env(p.dir);
@@ -173,7 +164,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
   it('kill -9 mid-run (mid-upload where artefacts stream) leaves only a partial there; the next run clears it and any staging', async () => {
     const file = await manifest(`repository: { strategy: ${copying} }`);
     // pg_dump waits on this lock, so the kill lands mid-run however fast the machine is.
-    const blocker = await connectTo(db.server, db.name);
+    const blocker = await connectTo(p.db.server, p.db.name);
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE db_dblog IN ACCESS EXCLUSIVE MODE');
@@ -226,7 +217,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
   it('restore and verify --restore-test read the snapshot from there: files byte-identical, database equal, scratch copy gone', async () => {
     const file = await manifest('repository: { strategy: tar }');
     await runOk(file);
-    const name = `${db.name}_restored`;
+    const name = `${p.db.name}_restored`;
     const dry = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name, '--dry-run']);
     expect(dry.code, dry.stderr).to.equal(0);
     expect(dry.stdout).to.contain((await records())[0]!.id);
@@ -236,9 +227,9 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       expect(restored.code, restored.stderr).to.equal(0);
       if (kind.stages) expect(restored.stderr).to.match(/restore: copying .*(127\.0\.0\.1|rclone:).* to /);
       expect(await fileHashes(join(p.dir, 'restored', 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
-      expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
+      expect(await databaseText(p.db.server, name)).to.equal(await databaseText(p.db.server, p.db.name));
     } finally {
-      await dropDatabase(db.server, name);
+      await dropDatabase(p.db.server, name);
     }
     const tested = await backplan(['verify', file, '--restore-test']);
     expect(tested.code, tested.stderr).to.equal(0);
@@ -297,7 +288,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
 
   it('incremental strategy: a full and an incremental there; restore reads the chain and rebuilds the last state', async () => {
     // Its own database: the one beforeEach made already holds a profile.
-    const chainDb: TestDatabase = { server: db.server, name: await createDatabase(db.server, 'sshincr') };
+    const chainDb: TestDatabase = { server: p.db.server, name: await createDatabase(p.db.server, 'sshincr') };
     const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });
     try {
       const chainDir = join(incr.dir, 'backups');
@@ -336,13 +327,13 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
         const restored = await cli(['restore', file, 'latest', '--to', join(incr.dir, 'restored'), '--database', name], { env });
         expect(restored.code, restored.stderr).to.equal(0);
         expect(await expectRestoredMatchesDatabase(chainDb, incr, join(incr.dir, 'restored', 'repository'))).to.be.greaterThan(0);
-        expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, chainDb.name));
+        expect(await databaseText(p.db.server, name)).to.equal(await databaseText(p.db.server, chainDb.name));
       } finally {
-        await dropDatabase(db.server, name);
+        await dropDatabase(p.db.server, name);
       }
     } finally {
       await rm(incr.dir, { recursive: true, force: true });
-      await dropDatabase(db.server, chainDb.name);
+      await dropDatabase(p.db.server, chainDb.name);
     }
   });
 });

@@ -15,10 +15,10 @@ import { databaseText, fileHashes } from './support/compare.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { expectRestoredMatchesDatabase, incrementalProfile } from './support/incremental.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
+import { databaseExists } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile } from './support/profile.js';
-import type { CliResult, TestProfile } from './support/profile.js';
+import { cli, useProfile } from './support/profile.js';
+import type { CliResult } from './support/profile.js';
 
 const CANARY = 'CANARY-7f3a9c-backplan-must-never-store-this-in-clear';
 const NO_STACK = /^\s+at .+:\d+:\d+\)?$/m;
@@ -82,34 +82,17 @@ async function exists(path: string): Promise<boolean> {
   );
 }
 
-async function databaseExists(db: TestDatabase, name: string): Promise<boolean> {
-  const client = await connectTo(db.server, 'postgres');
-  try {
-    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
-  } finally {
-    await client.end();
-  }
-}
-
 for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name}`, function () {
   this.timeout(180_000);
-  let db: TestDatabase;
-  let p: TestProfile;
+  const p = useProfile('age', { nodes: 40, fresh: true });
   let keys: Keys;
   let destDir: string;
 
   useKind(kind);
 
   beforeEach(async () => {
-    const server = await testServer();
-    db = { server, name: await createDatabase(server, 'age') };
-    p = await makeProfile(db, { nodes: 40 });
     keys = await makeKeys(join(p.dir, 'keys'));
     destDir = join(p.dir, 'encrypted backups');
-  });
-  afterEach(async () => {
-    await p?.cleanup();
-    if (db) await dropDatabase(db.server, db.name);
   });
 
   const backplan = (args: string[], env: NodeJS.ProcessEnv = {}): Promise<CliResult> => cli(args, { env: { ...kind.env(p.dir), ...env } });
@@ -121,7 +104,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
   }
 
   it('tar strategy: no stored byte is clear text, verify needs no key, and the identity restores byte-identical and DB-equal', async () => {
-    await plantCanary(db, p.profile.repositoryPath, p.profile.configPath);
+    await plantCanary(p.db, p.profile.repositoryPath, p.profile.configPath);
     // No compression at all: without encryption the canary would be stored as it is (the control below).
     const plain = 'database: { format: plain, compression: none }\nrepository: { strategy: tar, tar: { compression: none } }';
     const file = await writeManifest(p, 'encrypted.yaml', `${plain}\n${encryptionYaml(keys)}`, { destination: kind.spec(destDir) });
@@ -146,17 +129,17 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     expect((await backplan(['run', control])).code).to.equal(0);
     expect((await filesHolding(kind.storedAt(controlDir), CANARY)).length, 'the unencrypted control stores the canary').to.be.greaterThan(1);
 
-    const restoredDb = `${db.name}_restored`;
+    const restoredDb = `${p.db.name}_restored`;
     const target = join(p.dir, 'restored');
     try {
       const restored = await backplan(['restore', file, 'latest', '--to', target, '--database', restoredDb, '--identity', keys.sshIdentity]);
       expect(restored.code, restored.stderr).to.equal(0);
       const back = await fileHashes(join(target, 'repository'));
       expect(back).to.deep.equal(await fileHashes(p.profile.repositoryPath));
-      expect(await databaseText(db.server, restoredDb)).to.equal(await databaseText(db.server, db.name));
+      expect(await databaseText(p.db.server, restoredDb)).to.equal(await databaseText(p.db.server, p.db.name));
       expect(await readFile(join(target, '.aiida', 'config.json'), 'utf8')).to.include(CANARY);
     } finally {
-      await dropDatabase(db.server, restoredDb);
+      await dropDatabase(p.db.server, restoredDb);
     }
   });
 
@@ -165,7 +148,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     expect((await backplan(['run', file])).code).to.equal(0);
     const { id } = await latestRecord(destDir);
     const target = join(p.dir, 'restored');
-    const name = `${db.name}_restored`;
+    const name = `${p.db.name}_restored`;
     const cases: [string, string[], NodeJS.ProcessEnv, RegExp][] = [
       ['no identity', [], { BACKPLAN_AGE_IDENTITY_FILE: '' }, /is encrypted with age to age1.*, ssh-ed25519 restore@test, and no identity was given; nothing was changed/],
       ['a wrong identity', ['--identity', keys.wrongIdentity], {}, /the identity .*wrong\.txt cannot decrypt .*: no identity matched any of the recipients; nothing was changed/],
@@ -178,7 +161,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
       expect(restore.stderr, what).to.match(/hint: pass the age identity .*--identity FILE, or BACKPLAN_AGE_IDENTITY_FILE=FILE/);
       expect(restore.stderr, what).to.not.match(NO_STACK);
       expect(await exists(target), `${what}: the target was not created`).to.equal(false);
-      expect(await databaseExists(db, name), `${what}: no database was created`).to.equal(false);
+      expect(await databaseExists(p.db.server, name), `${what}: no database was created`).to.equal(false);
 
       const test = await backplan(['verify', file, '--restore-test', ...args], env);
       expect(test.code, `verify --restore-test with ${what}: ${test.stdout}${test.stderr}`).to.equal(1);
@@ -202,7 +185,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     await writeFile(join(etc, 'settings.json'), `{"secret": "${CANARY}"}\n`);
     await writeFile(join(etc, 'nested', 'tls.key'), `${CANARY} key\n`);
     await writeFile(join(p.dir, 'install.ini'), `[general]\npassword = ${CANARY}\n`);
-    const { server } = db;
+    const { server } = p.db;
     const file = join(p.dir, 'explicit.yaml');
     await writeFile(
       file,
@@ -213,7 +196,7 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
         '  explicit:',
         `    config: [${JSON.stringify(etc)}, ${JSON.stringify(join(p.dir, 'install.ini'))}]`,
         `    repository: ${JSON.stringify(p.profile.repositoryPath)}`,
-        `    database: { host: ${JSON.stringify(server.host)}, port: ${server.port}, name: ${JSON.stringify(db.name)}, user: ${JSON.stringify(server.user)} }`,
+        `    database: { host: ${JSON.stringify(server.host)}, port: ${server.port}, name: ${JSON.stringify(p.db.name)}, user: ${JSON.stringify(server.user)} }`,
         `destination: ${JSON.stringify(kind.spec(destDir))}`,
         encryptionYaml(keys),
       ].join('\n') + '\n',
@@ -228,14 +211,14 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     ]);
     expect(await filesHolding(kind.storedAt(destDir), CANARY)).to.deep.equal([]);
     const target = join(p.dir, 'restored');
-    const name = `${db.name}_restored`;
+    const name = `${p.db.name}_restored`;
     try {
       const restored = await backplan(['restore', file, 'latest', '--to', target, '--database', name, '--identity', keys.ageIdentity]);
       expect(restored.code, restored.stderr).to.equal(0);
       expect(await fileHashes(join(target, 'config', 'etc-dss'))).to.deep.equal(await fileHashes(etc));
       expect(await readFile(join(target, 'config', 'install.ini'), 'utf8')).to.equal(`[general]\npassword = ${CANARY}\n`);
     } finally {
-      await dropDatabase(db.server, name);
+      await dropDatabase(p.db.server, name);
     }
   });
 
@@ -244,19 +227,19 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
     expect((await backplan(['run', file])).code).to.equal(0);
     await rm(p.profile.configPath);
     const target = join(p.dir, 'restored');
-    const name = `${db.name}_restored`;
+    const name = `${p.db.name}_restored`;
     try {
       const restored = await backplan(['restore', file, 'latest', '--to', target, '--database', name, '--identity', keys.ageIdentity]);
       expect(restored.code, restored.stderr).to.equal(0);
       expect(restored.stderr).to.match(/note: the manifest's profile cannot be read .*; using the snapshot's encrypted copy .*config\.json\.age/);
-      expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, db.name));
+      expect(await databaseText(p.db.server, name)).to.equal(await databaseText(p.db.server, p.db.name));
     } finally {
-      await dropDatabase(db.server, name);
+      await dropDatabase(p.db.server, name);
     }
   });
 
   it('incremental strategy (disk-objectstore): an encrypted full and delta restore the last state; the backup host reads only public metadata', async () => {
-    const chainDb: TestDatabase = { server: db.server, name: await createDatabase(db.server, 'ageincr') };
+    const chainDb: TestDatabase = { server: p.db.server, name: await createDatabase(p.db.server, 'ageincr') };
     const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });
     try {
       await plantCanary(chainDb, incr.profile.repositoryPath, incr.profile.configPath);
@@ -289,13 +272,13 @@ for (const kind of DESTINATION_KINDS) describe(`encryption with age: ${kind.name
         expect(restored.code, restored.stderr).to.equal(0);
         expect(await expectRestoredMatchesDatabase(chainDb, incr, join(incr.dir, 'restored', 'repository'))).to.be.greaterThan(0);
         expect(await readFile(join(incr.dir, 'restored', 'repository', 'canary.txt'), 'utf8')).to.equal(`${CANARY}\n`);
-        expect(await databaseText(db.server, name)).to.equal(await databaseText(db.server, chainDb.name));
+        expect(await databaseText(p.db.server, name)).to.equal(await databaseText(p.db.server, chainDb.name));
       } finally {
-        await dropDatabase(db.server, name);
+        await dropDatabase(p.db.server, name);
       }
     } finally {
       await rm(incr.dir, { recursive: true, force: true });
-      await dropDatabase(db.server, chainDb.name);
+      await dropDatabase(p.db.server, chainDb.name);
     }
   });
 });

@@ -11,15 +11,13 @@ import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
+import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes } from '../src/demo/profile/index.js';
 import { nodeFolder } from '../src/incremental/layout.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { writeManifest } from './support/manifests.js';
-import { testServer } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
-import { cli, makeProfile } from './support/profile.js';
-import type { TestProfile } from './support/profile.js';
+import { cli, useProfile } from './support/profile.js';
 import { allocatedBytes, treeState } from './support/tree.js';
 
 const SPARSE_SIZE = 256 << 20;
@@ -68,19 +66,11 @@ async function ageFolders(root: string, path: string): Promise<void> {
 for (const kind of DESTINATION_KINDS) {
   describe(`exact files: ${kind.name}`, function () {
     this.timeout(240_000);
-    let db: TestDatabase;
-    let p: TestProfile;
+    const p = useProfile('exact', { layout: 'aiida-1', nodes: 12, fresh: true });
     useKind(kind);
 
     beforeEach(async () => {
-      const server = await testServer();
-      db = { server, name: await createDatabase(server, 'exact') };
-      p = await makeProfile(db, { layout: 'aiida-1', nodes: 12 });
       await chmod(p.profile.repositoryPath, 0o750);
-    });
-    afterEach(async () => {
-      await p?.cleanup();
-      if (db) await dropDatabase(db.server, db.name);
     });
 
     const backplan = (args: string[]) => cli(args, { env: kind.env(p.dir) });
@@ -95,13 +85,13 @@ for (const kind of DESTINATION_KINDS) {
     async function expectExactRoundTrip(file: string): Promise<void> {
       const repo = p.profile.repositoryPath;
       const scratchBefore = await scratchFolders();
-      const name = `${db.name}_restored`;
+      const name = `${p.db.name}_restored`;
       const target = join(p.dir, 'restored');
       try {
         const restored = await backplan(['restore', file, 'latest', '--to', target, '--database', name]);
         expect(restored.code, restored.stderr).to.equal(0);
       } finally {
-        await dropDatabase(db.server, name);
+        await dropDatabase(p.db.server, name);
       }
       const [want, got] = [await treeState(repo), await treeState(join(target, 'repository'))];
       for (const path of Object.keys(want)) expect(got[path], path).to.deep.equal(want[path]);
@@ -129,14 +119,14 @@ for (const kind of DESTINATION_KINDS) {
     }
 
     it('incremental: a chain whose delta adds nodes and edge cases restores exactly, folder times included', async () => {
-      const first = nodeFolder(await nodeUuid(db, 'ASC'));
+      const first = nodeFolder(await nodeUuid(p.db, 'ASC'));
       await writeEdgeCases(join(p.profile.repositoryPath, first, 'edge'));
       await ageFolders(p.profile.repositoryPath, first);
       const file = await manifest('incremental');
       await runOk(file);
       await new Promise((r) => setTimeout(r, 1100));
-      await addNodes(p.profile, { server: db.server, database: db.name, count: 3 });
-      const last = nodeFolder(await nodeUuid(db, 'DESC'));
+      await addNodes(p.profile, { server: p.db.server, database: p.db.name, count: 3 });
+      const last = nodeFolder(await nodeUuid(p.db, 'DESC'));
       await writeEdgeCases(join(p.profile.repositoryPath, last, 'edge'));
       await ageFolders(p.profile.repositoryPath, last);
       await runOk(file);

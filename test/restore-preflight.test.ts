@@ -14,7 +14,7 @@ import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js'
 import type { PgServer } from '../src/demo/cluster.js';
 import { adminRole } from '../src/restore/admin.js';
 import { databaseText, fileHashes } from './support/compare.js';
-import { testServer, withDatabase } from './support/pg.js';
+import { databaseExists, testServer, withDatabase } from './support/pg.js';
 import type { TestDatabase } from './support/pg.js';
 import { cli, makeProfile } from './support/profile.js';
 import type { CliResult, TestProfile } from './support/profile.js';
@@ -39,10 +39,6 @@ async function query<R extends pg.QueryResultRow>(server: PgServer, database: st
   } finally {
     await client.end();
   }
-}
-
-async function databaseExists(server: PgServer, name: string): Promise<boolean> {
-  return (await query(server, 'postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).length > 0;
 }
 
 /** A refusal: exit 1, no stack, and the promise that nothing was changed. */

@@ -1,5 +1,5 @@
 /** The PostgreSQL server shared by the whole test run, and per-test databases on it. */
-import { acquireServer, createDatabase, dropDatabase } from '../../src/demo/cluster.js';
+import { acquireServer, connectTo, createDatabase, dropDatabase } from '../../src/demo/cluster.js';
 import type { PgServer } from '../../src/demo/cluster.js';
 
 let shared: Promise<PgServer> | undefined;
@@ -48,4 +48,13 @@ export function useDatabase(prefix: string): TestDatabase {
     if (db.name) await dropDatabase(db.server, db.name);
   });
   return db;
+}
+
+export async function databaseExists(server: PgServer, name: string): Promise<boolean> {
+  const client = await connectTo(server, 'postgres');
+  try {
+    return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+  } finally {
+    await client.end();
+  }
 }

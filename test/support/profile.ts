@@ -59,16 +59,17 @@ export function cli(args: string[], opts: { env?: NodeJS.ProcessEnv; cwd?: strin
 
 /**
  * Inside a `describe`: a fresh database and a generated profile for the block, made in `before`
- * and removed in `after`. Read its fields only inside hooks and tests.
+ * and removed in `after` (with `fresh`, made anew for every test). Read its fields only inside
+ * hooks and tests.
  */
-export function useProfile(prefix: string, opts: { layout?: AiidaLayout; nodes?: number; extra?: string } = {}): TestProfile & { db: TestDatabase } {
+export function useProfile(prefix: string, opts: { layout?: AiidaLayout; nodes?: number; extra?: string; fresh?: boolean } = {}): TestProfile & { db: TestDatabase } {
   const shared = {} as TestProfile & { db: TestDatabase };
-  before(async () => {
+  (opts.fresh ? beforeEach : before)(async () => {
     const server = await testServer();
     shared.db = { server, name: await createDatabase(server, prefix) };
     Object.assign(shared, await makeProfile(shared.db, opts));
   });
-  after(async () => {
+  (opts.fresh ? afterEach : after)(async () => {
     await shared.cleanup?.();
     if (shared.db) await dropDatabase(shared.db.server, shared.db.name);
   });
