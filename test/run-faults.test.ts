@@ -401,7 +401,7 @@ describe('backplan run under faults', function () {
         const holderId = exits.filter((x) => !waited.includes(x)).map((x) => / run test-job: snapshot (\S+) /.exec(x.stderr)?.[1])[0];
         const waitAt = waited.map((x) => /^(\S+) lock: waiting up to/m.exec(x.stderr)![1]!)[0];
         if (waited.length === 1 && waitAt !== undefined && snapshotId(new Date(waitAt), 'full') === holderId) break;
-        expect(attempt, `the runs never shared a second (last: ${waited.length} waited, at ${waitAt}, holder ${holderId})`).to.be.lessThan(3);
+        expect(attempt, `the runs never shared a second (last: ${waited.length} waited, at ${waitAt}, holder ${holderId})`).to.be.lessThan(6);
       }
       const state = await expectOnlySoundSnapshots(lockDest);
       expect(state.published, 'two snapshots').to.have.length(2);

@@ -101,7 +101,10 @@ function compressor(compression: 'zstd' | 'gzip'): string[] {
 export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
   const o = step.options;
   const partialDir = ctx.plan.snapshot.partialDir;
-  const pgDumpVersion = await checkPgDumpVersion(ctx);
+  // Checked beside the dump, not before it: a pg_dump older than the server fails, and then its
+  // version explains why (TOOL_VERSION, with the fix) better than pg_dump's terse error.
+  const version = checkPgDumpVersion(ctx);
+  version.catch(() => undefined);
   const stages = o.stages.map((argv) => argv.map((a) => a.replace(EXPORTED_SNAPSHOT, ctx.state.exportedSnapshot ?? '')));
   const stageEnv = [libpqChildEnv(o.env, ctx)];
   const onStderrLine = (line: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'info', message: line });
@@ -114,11 +117,13 @@ export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
     bytes = await dumpDatabase(o, ctx, { signal, stages, stageEnv, onStderrLine });
   } catch (e) {
     await Promise.allSettled([roles]);
+    await version;
     throw e;
   } finally {
     stopProgress();
   }
   bytes += await roles;
+  const pgDumpVersion = await version;
   ctx.state.database = {
     ...(ctx.state.database ?? emptyDatabaseInfo(ctx)),
     pgDumpVersion,
