@@ -86,7 +86,7 @@ function start(target: string, env: NodeJS.ProcessEnv, onGone: () => void): Prom
       const parts = (pending + text).split('\n');
       pending = parts.pop()!;
       for (const line of parts) {
-        lines.push(line.replace(/^\S+ \S+ /, ''));
+        lines.push(line.replace(/^\d{4}\/\d\d\/\d\d \d\d:\d\d:\d\d /, ''));
         if (lines.length > 20) lines.shift();
         const m = SERVING.exec(line);
         if (m) {
@@ -96,7 +96,11 @@ function start(target: string, env: NodeJS.ProcessEnv, onGone: () => void): Prom
         }
       }
     });
-    child.on('error', (e: NodeJS.ErrnoException) => fail(e.code === 'ENOENT' ? 'setpriv (util-linux) is not installed' : e.message));
+    child.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code !== 'ENOENT') return fail(e.message);
+      clearTimeout(timer);
+      reject(new BackplanError('COMMAND_FAILED', 'setpriv is not installed', { hint: 'install util-linux: rclone is started through its setpriv, so that it never outlives backplan' }));
+    });
     child.on('close', (code, signal) => {
       running.delete(child);
       if (running.size === 0) process.removeListener('exit', killAllNow);
@@ -107,7 +111,7 @@ function start(target: string, env: NodeJS.ProcessEnv, onGone: () => void): Prom
       clearTimeout(timer);
       if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
       const last = lines.at(-1) ?? '';
-      if (/failed to execute rclone|No such file/.test(last)) {
+      if (/failed to execute rclone/.test(last)) {
         reject(new BackplanError('COMMAND_FAILED', 'rclone is not installed', { hint: 'install rclone (apt-get install rclone) and put it on PATH' }));
       } else {
         reject(new BackplanError('COMMAND_FAILED', `${why}${last ? `: ${last}` : ''}`, { stderrTail: lines.join('\n') }));
