@@ -186,7 +186,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       await blocker.query('ROLLBACK').catch(() => undefined);
       await blocker.end();
     }
-    // The rclone daemon dies with the run (its pdeathsig), not when someone notices.
+    // The run's rclone daemon goes with it (rclone-destination.test.ts shows an idle one does too).
     expect(await leftRclone(p.dir), 'no rclone outlives the killed run').to.deep.equal([]);
     const after = await store.state(destDir);
     expect(after.published).to.deep.equal([]);
