@@ -101,8 +101,10 @@ export class Rclone {
     const opt = { recurse: opts.depth !== undefined, noMimeType: true, filesOnly: opts.filesOnly === true };
     // _config: the global flags of this call alone (here lsjson's --max-depth).
     const depth = opts.depth !== undefined && Number.isFinite(opts.depth) ? { _config: { MaxDepth: opts.depth } } : {};
-    const answer = await this.rc('operations/list', { fs: this.fs(path), remote: '', opt, ...depth }, { missingOk: true, signal: opts.signal });
-    return ((answer?.list ?? []) as ListedObject[]).map((o) => ({ Path: o.Path, Name: o.Name, Size: o.Size, ModTime: o.ModTime, IsDir: o.IsDir }));
+    // From the root's fs, not one made for `path`: over SFTP, each fs would open its own connection.
+    const answer = await this.rc('operations/list', { fs: this.fs(), remote: path, opt, ...depth }, { missingOk: true, signal: opts.signal });
+    const prefix = path === '' ? 0 : path.length + 1; // its items' paths start with `path/`
+    return ((answer?.list ?? []) as ListedObject[]).map((o) => ({ Path: o.Path.slice(prefix), Name: o.Name, Size: o.Size, ModTime: o.ModTime, IsDir: o.IsDir }));
   }
 
   /** A file's listing; undefined when there is none. */
