@@ -137,8 +137,8 @@ for (const kind of DESTINATION_KINDS) {
 
         const early = await closedEarly(['ls', file, 'latest'], kind.env(p.dir));
         expect(early, '`ls | head` ends quietly').to.deep.equal({ code: 0, stderr: '' });
-        // Kinds that read in place (ssh); an rclone remote has no streamFile yet and fetches.
-        if (kind.stages && kind.rsync) expect(await fetchedCopies(p.dir), 'ls copies nothing here').to.deep.equal([]);
+        // Every remote kind reads in place (ssh by a remote cat, rclone through its daemon).
+        if (kind.stages) expect(await fetchedCopies(p.dir), 'ls copies nothing here').to.deep.equal([]);
 
         await expectPartialRestore(file, ['projects/alpha'], ['projects/alpha']);
       });
@@ -159,8 +159,8 @@ for (const kind of DESTINATION_KINDS) {
 
       const dry = await backplan(['restore', file, 'latest', '--to', join(p.dir, 'dry'), '--include', 'projects/beta', '--dry-run']);
       expect(dry.code, dry.stderr).to.equal(0);
-      // Counted where the snapshot can be read in place (not yet on an rclone remote).
-      if (kind.rsync) expect(dry.stdout).to.match(/include +"projects\/beta": 2 entries match \(1 files, 7 bytes\)/);
+      // Counted in place, on every kind.
+      expect(dry.stdout).to.match(/include +"projects\/beta": 2 entries match \(1 files, 7 bytes\)/);
 
       const name = `${p.db.name}_withdb`;
       try {

@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { openDestination } from '../src/destination/registry.js';
+import { closeDestinations, openDestination } from '../src/destination/registry.js';
 import type { Destination } from '../src/destination/types.js';
 import { isBackplanError } from '../src/errors.js';
 import { run } from '../src/execute/subprocess.js';
@@ -36,7 +36,11 @@ for (const kind of DESTINATION_KINDS) {
       dir = join(scratch, 'backups');
       dest = openDestination(kind.spec(dir), { ...process.env, ...kind.env(scratch) });
     });
-    afterEach(() => rm(scratch, { recursive: true, force: true }));
+    afterEach(async () => {
+      // An rclone root keeps its daemon for the life of the process: each test has its own root.
+      await closeDestinations();
+      await rm(scratch, { recursive: true, force: true });
+    });
 
     /** A snapshot as a run writes it before finalize: prepared, an artefact and a folder written. */
     async function writeSnapshot(id: string, opts: { parent?: string } = {}): Promise<SnapshotRecord> {

@@ -19,7 +19,7 @@ import { writeManifest } from './support/manifests.js';
 import type { TestDatabase } from './support/pg.js';
 import { cli, useProfile } from './support/profile.js';
 import type { CliResult } from './support/profile.js';
-import { spawnCli } from './support/procs.js';
+import { processesOf, spawnCli } from './support/procs.js';
 import { spawnHolder } from './support/lock-holder.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 
@@ -177,6 +177,8 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       await blocker.query('ROLLBACK').catch(() => undefined);
       await blocker.end();
     }
+    // The run's rclone daemon goes with it (rclone-destination.test.ts shows an idle one does too).
+    expect(await leftRclone(p.dir), 'no rclone outlives the killed run').to.deep.equal([]);
     const after = await store.state(destDir);
     expect(after.published).to.deep.equal([]);
     expect(after.partial, 'the .partial- made by the lock step').to.have.length(1);
@@ -266,6 +268,16 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       for (const [where, text] of Object.entries(texts)) expect(text, where).not.to.contain(secret);
     }
   });
+
+  /** The rclone processes of this test still alive a moment after its run died. */
+  async function leftRclone(mark: string): Promise<string[]> {
+    const deadline = Date.now() + 2000;
+    for (;;) {
+      const left = (await processesOf(mark)).filter((q) => /(^|\/)rclone /.test(q.cmdline)).map((q) => q.cmdline);
+      if (left.length === 0 || Date.now() > deadline) return left;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
 
   /** Whatever is left in the staging folder (kinds that stage only). */
   async function staged(): Promise<string[]> {

@@ -5,6 +5,7 @@
 import { BackplanError } from '../errors.js';
 import { LocalDestination } from './local.js';
 import { RcloneDestination } from './rclone/rclone.js';
+import { stopRcDaemons } from './rclone/daemon.js';
 import { parseRcloneSpec } from './rclone/remote.js';
 import { SshDestination } from './ssh/ssh.js';
 import { closeSshConnections, parseRemotePath } from './ssh/transport.js';
@@ -31,6 +32,7 @@ const KINDS: DestinationKind[] = [
       if ('problem' in parsed) throw new BackplanError('USAGE', parsed.problem, { hint: 'name a remote from `rclone listremotes`' });
       return new RcloneDestination(parsed, env);
     },
+    close: stopRcDaemons,
     problem: (spec) => {
       const parsed = parseRcloneSpec(spec);
       return parsed && 'problem' in parsed ? parsed.problem : undefined;

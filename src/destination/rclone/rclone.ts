@@ -8,18 +8,23 @@
  * object written and read back (see `createText` for what that promises).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { pipeline as streamPipeline } from 'node:stream/promises';
+import type { ReadableStream as WebReadable } from 'node:stream/web';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { BackplanError } from '../../errors.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
 import { parseDuration } from '../../util/duration.js';
+import { mapLimited } from '../../util/limited.js';
+import { binaryName } from '../../util/names.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
 import { copyChain } from '../fetch-copy.js';
-import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
+import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { rcloneHasher } from './hashing.js';
 import { Rclone, rcloneSpec } from './remote.js';
 import type { RclonePath } from './remote.js';
@@ -33,6 +38,8 @@ const LISTED = [SNAPSHOT_JSON, VERIFICATION_FILE, PIN_FILE];
 const DEFAULT_GRACE = '6h';
 /** How long a lock object is left to settle before it is read back. */
 const LOCK_SETTLE_MS = 500;
+/** Small files read at once for a listing. */
+const READ_PARALLEL = 8;
 
 export class RcloneDestination implements Destination {
   readonly spec: string;
@@ -74,40 +81,23 @@ export class RcloneDestination implements Destination {
     return oldestFirst(entries);
   }
 
-  /** The small files of a listing, copied in one rclone call into a scratch folder and read there. */
+  /** The small files of a listing, a few requests at a time over the daemon's kept-alive connections. */
   private async readListed(paths: string[]): Promise<Map<string, string>> {
-    const texts = new Map<string, string>();
-    if (paths.length === 0) return texts;
-    await mkdir(this.staging, { recursive: true, mode: 0o700 });
-    const scratch = await mkdtemp(join(this.staging, 'listing-'));
-    try {
-      const list = join(scratch, '.files');
-      await writeFile(list, paths.join('\n') + '\n', { mode: 0o600 });
-      await this.rclone.run(['copy', '--files-from-raw', list, '--no-traverse', this.rclone.target(), join(scratch, 'files')]);
-      for (const path of paths) {
-        const text = await readFile(join(scratch, 'files', path), 'utf8').catch(() => undefined);
-        if (text !== undefined) texts.set(path, text);
-      }
-    } finally {
-      await rm(scratch, { recursive: true, force: true });
-    }
-    return texts;
+    const texts = await mapLimited(paths, READ_PARALLEL, (path) => this.readText(path));
+    return new Map(paths.flatMap((path, i) => (texts[i] === undefined ? [] : [[path, texts[i]!] as const])));
   }
 
   async names(): Promise<string[]> {
     return (await this.rclone.list('')).map((o) => o.Name);
   }
 
-  /** Some backends answer `cat` of a missing object with nothing at all: only then is it looked up. */
   async readText(path: string): Promise<string | undefined> {
-    const { exitCode, stdout } = await this.rclone.run(['cat', this.rclone.target(path)], { missingOk: true });
-    if (exitCode !== 0) return undefined;
-    return stdout !== '' || (await this.rclone.statFile(path)) ? stdout : undefined;
+    return (await this.rclone.read(path))?.text();
   }
 
   /** One PUT: an object store replaces an object whole (over SFTP, rclone writes the file in place). */
   async writeText(path: string, text: string): Promise<void> {
-    await this.rclone.run(['rcat', this.rclone.target(path)], { stdin: Readable.from([Buffer.from(text)]), stdout: 'ignore' });
+    await this.rclone.upload(path, Buffer.from(text));
   }
 
   /**
@@ -124,10 +114,8 @@ export class RcloneDestination implements Destination {
     return (await this.readText(path)) === mine;
   }
 
-  /** `delete` of the one name in its folder: unlike `deletefile`, it is no failure when the file is gone. */
   async removeFile(path: string): Promise<void> {
-    const filter = ['--max-depth', '1', '--include', `/${globEscape(posix.basename(path))}`];
-    await this.rclone.run(['delete', ...filter, this.rclone.target(posix.dirname(path))], { missingOk: true });
+    await this.rclone.rc('operations/deletefile', { fs: this.rclone.fs(), remote: path }, { missingOk: true });
   }
 
   async stat(path: string): Promise<FileStat | undefined> {
@@ -172,7 +160,7 @@ export class RcloneDestination implements Destination {
   /** Uploads what was staged, then snapshot.json (the commit: nothing is renamed), then `latest`. */
   async publish(id: string, record: SnapshotRecord, signal?: AbortSignal): Promise<void> {
     const { partialDir } = this.snapshotPaths(id);
-    await this.rclone.run(['copy', partialDir, this.rclone.target(id)], { stdout: 'ignore', signal });
+    await this.rclone.rc('sync/copy', { srcFs: partialDir, dstFs: this.rclone.fs(id) }, { signal });
     if (signal?.aborted) throw new BackplanError('INTERRUPTED', `interrupted before ${id} was published`);
     await this.writeText(posix.join(id, SNAPSHOT_JSON), JSON.stringify(record, null, 2) + '\n');
     await Promise.all([this.removeFile(posix.join(id, WRITING)), this.pointLatest(id)]);
@@ -194,8 +182,8 @@ export class RcloneDestination implements Destination {
       const id = name.startsWith(PARTIAL_PREFIX) ? name.slice(PARTIAL_PREFIX.length) : name;
       const record = await this.rclone.statFile(posix.join(id, SNAPSHOT_JSON));
       if (record && name !== id) continue; // published since it was listed as partial
-      if (record) await this.rclone.run(['deletefile', this.rclone.target(posix.join(id, SNAPSHOT_JSON))], { missingOk: true });
-      await this.rclone.run(['purge', this.rclone.target(id)], { missingOk: true });
+      if (record) await this.removeFile(posix.join(id, SNAPSHOT_JSON));
+      await this.rclone.rc('operations/purge', { fs: this.rclone.fs(), remote: id }, { missingOk: true });
     }
   }
 
@@ -206,10 +194,25 @@ export class RcloneDestination implements Destination {
   /** Copies the chain into a scratch folder beside staging; restore verifies and reads that copy. */
   async fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots> {
     return copyChain(this.staging, chain, async (entry, into) => {
-      await this.rclone.run(['copy', this.rclone.target(entry.id), into], { stdout: 'ignore', signal: opts.signal });
+      await this.rclone.rc('sync/copy', { srcFs: this.rclone.fs(entry.id), dstFs: into }, { signal: opts.signal });
     }, opts.log);
   }
 
+  /** Streamed from the daemon (`--rc-serve`): nothing of the snapshot is copied here. */
+  async streamFile(path: string, output: Writable, signal?: AbortSignal): Promise<void> {
+    const response = await this.rclone.read(path, signal);
+    if (!response?.body) throw new BackplanError('SNAPSHOT', `${this.location(path)} does not exist`, { hint: 'run backplan verify on this snapshot' });
+    await streamPipeline(Readable.fromWeb(response.body as WebReadable<Uint8Array>), output, { signal });
+  }
+
+  /** Object storage keeps no modes or link targets: files and folders, with the usual modes. */
+  async listFolder(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void> {
+    for (const o of await this.rclone.list(path, { depth: Infinity, signal })) {
+      const kind = o.IsDir ? 'directory' : 'file';
+      const mtime = Math.floor(Date.parse(o.ModTime) / 1000);
+      onEntry({ path: binaryName(Buffer.from(o.Path, 'utf8')), kind, size: o.IsDir ? 0 : o.Size, mode: o.IsDir ? 0o755 : 0o644, mtime });
+    }
+  }
 
   space(): SpaceContext {
     return { where: `the staging folder ${this.staging} or the destination ${this.spec}`, localFolder: this.staging };
@@ -227,11 +230,6 @@ function needsFilesystem(spec: string): BackplanError {
 function stagingDir(spec: string, env: NodeJS.ProcessEnv): string {
   const root = env.BACKPLAN_STAGING || join(env.XDG_CACHE_HOME || join(homedir(), '.cache'), 'backplan', 'staging');
   return join(root, createHash('sha256').update(spec).digest('hex').slice(0, 16));
-}
-
-/** A literal name in an rclone filter pattern. */
-function globEscape(name: string): string {
-  return name.replace(/[\\*?[\]{}]/g, (c) => `\\${c}`);
 }
 
 function graceOf(text: string | undefined): number {

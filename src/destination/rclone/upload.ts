@@ -1,8 +1,8 @@
 /**
- * An artefact streamed to the remote as it is produced (`rclone rcat`), hashed on the way: a
- * multi-GB dump is never staged on the backup host. If the producer fails, the upload is killed
- * before its stdin ends, so no truncated object is committed as if whole (and a snapshot without
- * snapshot.json is partial anyway).
+ * An artefact streamed to the remote as it is produced (rclone's rcat, through the daemon's
+ * `operations/uploadfile`), hashed on the way: a multi-GB dump is never staged on the backup
+ * host. If the producer fails, the upload is aborted before its body ends, so no truncated object
+ * is committed as if whole (and a snapshot without snapshot.json is partial anyway).
  */
 import { createHash } from 'node:crypto';
 import { PassThrough, Writable } from 'node:stream';
@@ -16,7 +16,7 @@ export function uploadSink(rclone: Rclone, path: string): ArtefactSink {
   let uploaded = false;
   const body = new PassThrough();
   const abort = new AbortController();
-  const upload = rclone.run(['rcat', rclone.target(path)], { stdin: body, stdout: 'ignore', signal: abort.signal });
+  const upload = rclone.upload(path, body, abort.signal);
 
   const stream = new Writable({
     write(chunk: Buffer, _encoding, callback) {
@@ -34,7 +34,8 @@ export function uploadSink(rclone: Rclone, path: string): ArtefactSink {
     },
     destroy(error, callback) {
       if (!uploaded) abort.abort();
-      body.destroy();
+      // With an error, so the upload's body fails rather than ends: an end would commit it.
+      body.destroy(error ?? new Error('upload abandoned'));
       callback(error);
     },
   });
