@@ -1,10 +1,12 @@
 /**
- * A chain copied from a remote kind into a scratch folder beside its staging, then read as a
- * local destination: what `fetch` is for kinds whose snapshots are not local folders.
+ * The local staging folder of the remote kinds (ssh, rclone): the partial snapshot a run stages
+ * there, and a chain copied into a scratch folder beside it, then read as a local destination
+ * (what `fetch` is for kinds whose snapshots are not local folders).
  */
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackplanError } from '../errors.js';
+import { PARTIAL_PREFIX } from '../record/layout.js';
 import { LocalDestination } from './local.js';
 import type { CompleteSnapshot, LocalSnapshots } from './types.js';
 
@@ -36,4 +38,14 @@ export async function copyChain(
     await release();
     throw e;
   }
+}
+
+/** Clears what interrupted runs staged in `staging` (saying so), then makes `partialDir` there. */
+export async function stageAfresh(staging: string, partialDir: string, warn: (message: string) => void): Promise<void> {
+  for (const name of await readdir(staging).catch(() => [] as string[])) {
+    if (!name.startsWith(PARTIAL_PREFIX)) continue;
+    warn(`removing ${join(staging, name)}, staged by an interrupted run`);
+    await rm(join(staging, name), { recursive: true, force: true });
+  }
+  await mkdir(partialDir, { recursive: true, mode: 0o700 });
 }

@@ -8,7 +8,7 @@
  * object written and read back (see `createText` for what that promises).
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable } from 'node:stream';
@@ -23,7 +23,7 @@ import { parseDuration } from '../../util/duration.js';
 import { mapLimited } from '../../util/limited.js';
 import { binaryName } from '../../util/names.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
-import { copyChain } from '../fetch-copy.js';
+import { copyChain, stageAfresh } from '../fetch-copy.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { rcloneHasher } from './hashing.js';
 import { Rclone, rcloneSpec } from './remote.js';
@@ -134,12 +134,7 @@ export class RcloneDestination implements Destination {
   }
 
   async prepare(id: string, warn: (message: string) => void): Promise<void> {
-    for (const name of await readdir(this.staging).catch(() => [] as string[])) {
-      if (!name.startsWith(PARTIAL_PREFIX)) continue;
-      warn(`removing ${join(this.staging, name)}, staged by an interrupted run`);
-      await rm(join(this.staging, name), { recursive: true, force: true });
-    }
-    await mkdir(this.snapshotPaths(id).partialDir, { recursive: true, mode: 0o700 });
+    await stageAfresh(this.staging, this.snapshotPaths(id).partialDir, warn);
     await this.writeText(posix.join(id, WRITING), `${new Date().toISOString()} pid ${process.pid}\n`);
   }
 

@@ -5,7 +5,7 @@
  * previous snapshot there); the remote `.partial-<id>` is then renamed as a local one would be.
  */
 import { createHash } from 'node:crypto';
-import { mkdir, readdir, rm } from 'node:fs/promises';
+import { rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, posix } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -17,7 +17,7 @@ import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
 import { FIND_FORMAT, findRecords } from '../folder-listing.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
-import { copyChain } from '../fetch-copy.js';
+import { copyChain, stageAfresh } from '../fetch-copy.js';
 import { writeFileAtomic } from '../../util/durable.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { remoteHasher, remoteSha256Sums } from './hashing.js';
@@ -117,12 +117,7 @@ export class SshDestination implements Destination {
   }
 
   async prepare(id: string, warn: (message: string) => void): Promise<void> {
-    for (const name of await readdir(this.staging).catch(() => [] as string[])) {
-      if (!name.startsWith(PARTIAL_PREFIX)) continue;
-      warn(`removing ${join(this.staging, name)}, staged by an interrupted run`);
-      await rm(join(this.staging, name), { recursive: true, force: true });
-    }
-    await mkdir(this.snapshotPaths(id).partialDir, { recursive: true, mode: 0o700 });
+    await stageAfresh(this.staging, this.snapshotPaths(id).partialDir, warn);
     await remoteRun(this.ssh, this.remote, 'mkdir', [this.uploadDir(id).path]);
   }
 
