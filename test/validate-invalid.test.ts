@@ -18,6 +18,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { exitCodeFor } from '../src/cli/exit-codes.js';
 import { checkFile } from '../src/commands/validate.js';
+import { mapLimited } from '../src/util/limited.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
 const CLI = path.join(ROOT, 'dist/src/cli/main.js');
@@ -50,19 +51,6 @@ function validate(...files: string[]): Promise<Result> {
   });
 }
 
-async function mapLimited<T, R>(items: T[], fn: (item: T) => Promise<R>, limit: number): Promise<R[]> {
-  const results: R[] = new Array(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      results[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return results;
-}
-
 const STACK_LINE = /^\s+at /m;
 
 /** `file:line:col: message` lines; hints (indented) and the summary line are left out. */
@@ -92,7 +80,7 @@ describe('backplan validate on invalid manifests (real CLI)', function () {
 
   before(async () => {
     delete process.env[UNSET]; // checkFile below reads the test process's environment
-    const runs = await mapLimited([names.map((n) => `${DIR}/${n}.yaml`), ...SINGLE.map((n) => [`${DIR}/${n}.yaml`])], (files) => validate(...files), 4);
+    const runs = await mapLimited([names.map((n) => `${DIR}/${n}.yaml`), ...SINGLE.map((n) => [`${DIR}/${n}.yaml`])], 4, (files) => validate(...files));
     all = runs[0]!;
     SINGLE.forEach((name, i) => single.set(name, runs[i + 1]!));
     for (const name of names) linesOf.set(name, []);

@@ -7,6 +7,7 @@ import { lstat, opendir } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { NodeLayout, NodeRow } from './layout.js';
 import { nodePaths } from './layout.js';
+import { mapLimited } from '../util/limited.js';
 
 /** Node folders walked at once for the plan's byte count: enough to hide disk latency. */
 const WALKS_IN_FLIGHT = 16;
@@ -46,7 +47,7 @@ export async function* existingPaths(
       }
     }
     const found = paths.map((path) => existing(source, path, layout)).filter((c): c is Candidate => c !== undefined);
-    yield opts.sizes && layout.kind === 'aiida-1' ? await mapLimit(found, WALKS_IN_FLIGHT, sized(source)) : found;
+    yield opts.sizes && layout.kind === 'aiida-1' ? await mapLimited(found, WALKS_IN_FLIGHT, sized(source)) : found;
   }
 }
 
@@ -86,17 +87,4 @@ async function folderSize(folder: string): Promise<{ files: number; bytes: numbe
     }
   }
   return { files, bytes };
-}
-
-async function mapLimit<T, R>(items: T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
-  const out = new Array<R>(items.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < items.length) {
-      const i = next++;
-      out[i] = await fn(items[i]!);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
-  return out;
 }
