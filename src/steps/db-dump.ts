@@ -101,9 +101,11 @@ function compressor(compression: 'zstd' | 'gzip'): string[] {
 export const runDbDump: StepRun<DbDumpOptions> = async (step, ctx, signal) => {
   const o = step.options;
   const partialDir = ctx.plan.snapshot.partialDir;
+  // Fallback mode has no db-snapshot step: the server's version, counts and roles are read here.
+  const serverVersion = ctx.state.database?.serverVersion ?? (await describeWithoutSnapshot(ctx));
   // Checked beside the dump, not before it: a pg_dump older than the server fails, and then its
   // version explains why (TOOL_VERSION, with the fix) better than pg_dump's terse error.
-  const version = checkPgDumpVersion(ctx);
+  const version = checkPgDumpVersion(serverVersion);
   version.catch(() => undefined);
   const stages = o.stages.map((argv) => argv.map((a) => a.replace(EXPORTED_SNAPSHOT, ctx.state.exportedSnapshot ?? '')));
   const stageEnv = [libpqChildEnv(o.env, ctx)];
@@ -172,10 +174,9 @@ async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal,
 }
 
 /** pg_dump refuses a newer server with a terse error; say which client to install instead. */
-async function checkPgDumpVersion(ctx: RunContext): Promise<string> {
+async function checkPgDumpVersion(serverVersion: string): Promise<string> {
   const { stdout = '' } = await run(['pg_dump', '--version']);
   const pgDumpVersion = /\d+(\.\d+)*/.exec(stdout)?.[0] ?? stdout.trim();
-  const serverVersion = ctx.state.database?.serverVersion ?? (await readServerVersion(ctx));
   const major = (v: string) => Number(/^\d+/.exec(v)?.[0] ?? 0);
   if (major(pgDumpVersion) < major(serverVersion)) {
     throw new BackplanError('TOOL_VERSION', `pg_dump ${pgDumpVersion} is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`, {
@@ -185,8 +186,8 @@ async function checkPgDumpVersion(ctx: RunContext): Promise<string> {
   return pgDumpVersion;
 }
 
-/** Fallback mode has no db-snapshot step: ask the server, and record its row counts too. */
-async function readServerVersion(ctx: RunContext): Promise<string> {
+/** Fallback mode: ask the server, and record its row counts and the roles the dump names too; its version. */
+async function describeWithoutSnapshot(ctx: RunContext): Promise<string> {
   const client = await connect(ctx.plan.profile.database, ctx.secrets);
   try {
     await describeDatabase(client, ctx);
