@@ -7,12 +7,13 @@
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BackplanError } from '../errors.js';
+import { PACKAGE_ROOT } from '../version.js';
 
 export const SCHEMA_FILE = 'manifest.schema.json';
 export const MODELINE = `# yaml-language-server: $schema=${SCHEMA_FILE}`;
 
 export function schemaText(): Promise<string> {
-  return readFile(new URL('../../../schemas/manifest.schema.json', import.meta.url), 'utf8');
+  return readFile(path.join(PACKAGE_ROOT, 'schemas', SCHEMA_FILE), 'utf8');
 }
 
 /** Writes the schema to `target` (a file, or a folder to hold manifest.schema.json); returns the file. */

@@ -1,6 +1,5 @@
 import { hostname } from 'node:os';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { BackplanError } from '../errors.js';
 import { formatDuration } from '../util/duration.js';
 import { currentBootId, ownIdentity, processFacts } from '../util/processes.js';
@@ -36,9 +35,6 @@ const TAKEOVER_POLL_MS = 20;
 /** The destination's lock file, and the second lock that serialises taking over a stale one. */
 export const LOCK_FILE = '.lock';
 const TAKEOVER_FILE = '.lock.takeover';
-
-/** backplan's CLI in this installation: a holder's argv names it when run from a checkout. */
-const CLI_PATH = fileURLToPath(new URL('../cli/main.js', import.meta.url));
 
 /** The locks this process holds, by location: a lock file naming our pid is ours only if listed here. */
 const held = new Map<string, LockHolder>();
@@ -252,7 +248,7 @@ function pidReused(holder: LockHolder, proc: ProcessFacts, bootId: string | unde
   if (proc.startedAt.getTime() > startedAt + START_TOLERANCE_MS) {
     return `${other}, a process started ${proc.startedAt.toISOString()}, after the lock was taken`;
   }
-  if (!proc.argv.some((arg) => arg.includes('backplan') || arg === CLI_PATH)) return `${other}, which is not a backplan run`;
+  if (!proc.argv.some((arg) => arg.includes('backplan'))) return `${other}, which is not a backplan run`;
   return undefined;
 }
 

@@ -109,7 +109,6 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
   const { chain } = req;
   const snapshot = chain.at(-1)!;
   await checkIdentity(chain, req.targetDir, req.identity);
-  if (chain[0]!.record.repository?.strategy === INCREMENTAL) await loadDeltaApplier(snapshot.id);
   const targetDir = req.targetDir;
   checkOverlap(targetDir, dirname(snapshot.dir));
   const repositoryDir = join(targetDir, 'repository');
@@ -314,7 +313,7 @@ async function restoreRepository(repo: RepositoryRestore, log: Log, signal: Abor
   const only = repo.include && includeFilter(repo.include);
   const selected = repo.include ? ` (only ${repo.include.join(', ')})` : '';
   if (repo.method === 'incremental') {
-    const apply = await loadDeltaApplier(repo.snapshots.at(-1)!.id);
+    const apply = await loadDeltaApplier();
     for (const s of repo.snapshots) {
       log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}${selected}`);
       await apply(s.dir, s.record, repo.target, repo.identity, only);
