@@ -298,10 +298,12 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     return copies;
   }
 
-  it('incremental strategy: a full and an incremental there; restore reads the chain and rebuilds the last state', async () => {
+  // AiiDA 2.x packs (a delta carries pack tails) and 1.x node folders (a delta is a tar of paths).
+  for (const layout of ['disk-objectstore', 'aiida-1'] as const) it(`incremental strategy, ${layout} layout: a full and an incremental there; list, verify, check, pin, prune; restore reads the chain and rebuilds the last state`, async () => {
+    const packed = layout === 'disk-objectstore';
     // Its own database: the one beforeEach made already holds a profile.
     const chainDb: TestDatabase = { server: p.db.server, name: await createDatabase(p.db.server, 'sshincr') };
-    const incr = await incrementalProfile(chainDb, { layout: 'disk-objectstore', nodes: 60, packed: true });
+    const incr = await incrementalProfile(chainDb, { layout, nodes: 60, packed });
     try {
       const chainDir = join(incr.dir, 'backups');
       const file = join(incr.dir, 'backup.yaml');
@@ -319,7 +321,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       await writeFile(file, yaml.join('\n') + '\n');
       const env = kind.env(incr.dir);
       expect((await cli(['run', file], { env })).code).to.equal(0);
-      await addNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 10, packed: true });
+      await addNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 10, packed });
       await touchNodes(incr.profile, { server: chainDb.server, database: chainDb.name, count: 4 });
       await sleepToNextSecond();
       const second = await cli(['run', file], { env });
@@ -334,6 +336,16 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
       expect(verify.stdout.match(/ ok /g), verify.stdout).to.have.length(2);
       const check = await cli(['check', file, '--max-age', '1h'], { env });
       expect(check.code, check.stdout + check.stderr).to.equal(0);
+      // A pin lives beside the snapshot there: list shows it, unpin takes it away; prune keeps the chain.
+      const [full] = state.published;
+      const listed = async () => (await cli(['list', file], { env })).stdout.split('\n').find((line) => line.startsWith(full!)) ?? '';
+      expect((await cli(['pin', file, full!], { env })).code).to.equal(0);
+      expect(await listed()).to.match(/ pinned\s*$/);
+      expect((await cli(['unpin', file, full!], { env })).code).to.equal(0);
+      expect(await listed()).not.to.match(/pinned/);
+      const prune = await cli(['prune', file], { env });
+      expect(prune.code, prune.stderr).to.equal(0);
+      expect((await store.expectSound(chainDir)).published).to.deep.equal(state.published);
       const name = `${chainDb.name}_restored`;
       try {
         const restored = await cli(['restore', file, 'latest', '--to', join(incr.dir, 'restored'), '--database', name], { env });
