@@ -149,7 +149,13 @@ export class RcloneDestination implements Destination {
   publishCommands(id: string): string[] {
     const { partialDir } = this.snapshotPaths(id);
     const target = this.rclone.target(id);
-    return [`rclone copy ${partialDir} ${target}`, `rclone rcat ${target}/${SNAPSHOT_JSON}  # last: the commit`, `rclone rcat ${this.rclone.target(LATEST_LINK)}  # <- ${id}`];
+    // The calls publish makes to this process's rclone daemon, as `rclone rc` would make them.
+    return [
+      `rclone rc sync/copy srcFs=${partialDir} dstFs=${target}`,
+      `rclone rc operations/uploadfile ${target}/${SNAPSHOT_JSON}  # last: the commit`,
+      `rclone rc operations/deletefile ${target}/${WRITING}`,
+      `rclone rc operations/uploadfile ${this.rclone.target(LATEST_LINK)}  # <- ${id}`,
+    ];
   }
 
   /** Uploads what was staged, then snapshot.json (the commit: nothing is renamed), then `latest`. */
