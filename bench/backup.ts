@@ -9,22 +9,29 @@
  *     the longer of the two as measured concurrently, not their sum; and, for context, against
  *     that plus 0.3 s (node's start, the plan, snapshot.json).
  *
- *   npm run bench:backup -- [--shape repo-heavy|db-heavy|small|all] [--nodes N] [--repeats 3]
+ * With `--data random` the repository files hold random bytes instead (incompressible).
+ *
+ *   npm run bench:backup -- [--shape repo-heavy|db-heavy|small|all] [--nodes N] [--repeats 3] [--data text|random]
  */
 import { join } from 'node:path';
 import { $ } from 'zx';
-import { parseOptions } from './lib/args.js';
+import { parseOptions, usage } from './lib/args.js';
 import { backplanRun, stepMs, writeManifest } from './lib/backplan.js';
 import { main, withHarness } from './lib/harness.js';
 import type { Harness } from './lib/harness.js';
 import { plainTools, toolVersions } from './lib/plain.js';
 import { conditions, mdTable, publish, ratioTable, rowsFor, secs } from './lib/report.js';
 import type { RatioRow } from './lib/report.js';
-import { describe, makeProfile, shape } from './lib/shapes.js';
+import { describe, makeProfile, randomizeFiles, shape } from './lib/shapes.js';
 import type { Shape } from './lib/shapes.js';
 import { concurrently, median, rounds, timeMs } from './lib/timing.js';
 
-const SPEC = { job: 'backup', defaults: { shape: 'all', repeats: 3, warmup: 1 } } as const;
+const SPEC = {
+  job: 'backup',
+  defaults: { shape: 'all', repeats: 3, warmup: 1 },
+  extra: { data: { type: 'string' } },
+  usage: '  --data D       text (the generator\'s, compressible; default) or random (incompressible) repository files',
+} as const;
 const SLACK_MS = 300;
 
 interface ShapeResult {
@@ -33,9 +40,10 @@ interface ShapeResult {
   label: string;
 }
 
-async function benchShape(h: Harness, s: Shape, emptyDb: string, o: { repeats: number; warmup: number }): Promise<ShapeResult> {
+async function benchShape(h: Harness, s: Shape, emptyDb: string, o: { repeats: number; warmup: number; random: boolean }): Promise<ShapeResult> {
   const p = await makeProfile(h, s);
-  const label = describe(p);
+  if (o.random) await randomizeFiles(h, p);
+  const label = `${describe(p)}${o.random ? '; files overwritten with random bytes' : ''}`;
   const dir = join(h.work, s.name);
   const full = { manifest: join(dir, 'full.yaml'), destination: join(dir, 'backup-full') };
   const repoOnly = { manifest: join(dir, 'repo-only.yaml'), destination: join(dir, 'backup-repo-only') };
@@ -68,7 +76,7 @@ async function benchShape(h: Harness, s: Shape, emptyDb: string, o: { repeats: n
   ]);
   const TAR = '`tar -C repo -cf - . | zstd -3 -T0 > f; sync f`';
   const BOTH = '`pg_dump -Fc -Z0 | zstd -3 -T0 > d` ∥ `tar | zstd`, then `sync d f`';
-  const row = rowsFor(s.name);
+  const row = rowsFor(o.random ? `${s.name}, random` : s.name);
   const both = r.plainBoth!;
   return {
     label,
@@ -78,18 +86,21 @@ async function benchShape(h: Harness, s: Shape, emptyDb: string, o: { repeats: n
       row('whole `backplan run`, tar strategy (CLI start to exit)', `${BOTH} (the longer of the two)`, r.fullRun!, both),
       row('the same', `the longer of the two + ${SLACK_MS / 1000} s`, r.fullRun!, both.map((ms) => ms + SLACK_MS)),
     ],
-    parts: [s.name, ...[r.plainDump!, r.plainCopy!, r.fullDumpStep!, r.fullRepoStep!].map((ms) => secs(median(ms)))],
+    parts: [o.random ? `${s.name}, random` : s.name, ...[r.plainDump!, r.plainCopy!, r.fullDumpStep!, r.fullRepoStep!].map((ms) => secs(median(ms)))],
   };
 }
 
 main(async () => {
   const o = parseOptions(process.argv.slice(2), SPEC);
+  const data = o.extra.data ?? 'text';
+  if (data !== 'text' && data !== 'random') usage(SPEC, `--data must be text or random, got ${String(data)}`);
+  const random = data === 'random';
   const results: ShapeResult[] = [];
   let tools = '';
   await withHarness('backup', o, async (h) => {
     // Empty: the repo-only run's dump is over in a blink, so its repository step runs alone.
     const emptyDb = await h.newDatabase('bench_empty');
-    for (const name of o.shapes) results.push(await benchShape(h, shape(name, o.nodes), emptyDb, o));
+    for (const name of o.shapes) results.push(await benchShape(h, shape(name, o.nodes), emptyDb, { ...o, random }));
     tools = await toolVersions(h.env);
   });
   await publish('backup', o.out, 'backplan backup benchmark', [

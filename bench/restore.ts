@@ -4,6 +4,8 @@
  *   - `backplan restore` of a tar snapshot (checksums checked, archive scanned, files and
  *     database side by side) against `zstd -dc repository.tar.zst | tar -x` and `createdb` +
  *     `zstd -dc database.dump.zst | pg_restore` run concurrently;
+ *   - `backplan restore` of an rsync snapshot against `rsync -a` of its repository/ folder,
+ *     concurrently with the same pg_restore;
  *   - `backplan restore` of an incremental chain (full + 2 incrementals, 1% of the nodes changed
  *     before each) against extracting the same archives by hand in order, concurrently with
  *     pg_restore of the last snapshot's dump.
@@ -29,15 +31,19 @@ const SPEC = { job: 'restore', defaults: { shape: 'all', repeats: 3, warmup: 0 }
 const CHANGED = 0.01;
 
 /** The tar snapshot and the incremental chain (full first) of the profile, as backplan wrote them. */
-async function backups(h: Harness, p: BenchProfile, dir: string): Promise<{ tar: string; tarRun: RunResult; incr: string; chain: RunResult[] }> {
+async function backups(h: Harness, p: BenchProfile, dir: string): Promise<{ tar: string; tarRun: RunResult; rsync: string; rsyncRun: RunResult; incr: string; chain: RunResult[] }> {
   const tar = join(dir, 'tar.yaml');
+  const rsync = join(dir, 'rsync.yaml');
+  const rsyncDest = join(dir, 'backup-rsync');
+  await writeManifest(rsync, { name: 'bench-restore-rsync', destination: rsyncDest, profile: p, strategy: 'rsync' });
   const incr = join(dir, 'incremental.yaml');
   const tarDest = join(dir, 'backup-tar');
   const incrDest = join(dir, 'backup-incremental');
   await writeManifest(tar, { name: 'bench-restore-tar', destination: tarDest, profile: p, strategy: 'tar' });
   await writeManifest(incr, { name: 'bench-restore-incr', destination: incrDest, profile: p, strategy: 'incremental' });
-  h.log(`${p.shape.name}: backing up (tar; incremental full + 2 incrementals)`);
+  h.log(`${p.shape.name}: backing up (tar; rsync; incremental full + 2 incrementals)`);
   const tarRun = await backplanRun(tar, tarDest, h.env);
+  const rsyncRun = await backplanRun(rsync, rsyncDest, h.env);
   const chain = [await backplanRun(incr, incrDest, h.env)];
   for (let i = 0; i < 2; i++) {
     await changeNodes(h, p, Math.max(2, Math.round(p.shape.nodes * CHANGED)));
@@ -45,7 +51,7 @@ async function backups(h: Harness, p: BenchProfile, dir: string): Promise<{ tar:
   }
   const kinds = chain.map((r) => r.record.kind).join(', ');
   if (kinds !== 'full, incr, incr') throw new Error(`expected a full and 2 incrementals, got ${kinds}`);
-  return { tar, tarRun, incr, chain };
+  return { tar, tarRun, rsync, rsyncRun, incr, chain };
 }
 
 async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: number }): Promise<{ rows: RatioRow[]; label: string }> {
@@ -57,6 +63,8 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
   const target = join(dir, 'restored');
   const tarArchive = artefact(b.tarRun, /^repository\.tar\.zst$/);
   const tarDump = artefact(b.tarRun, /^database\.dump\.zst$/);
+  const rsyncFolder = join(b.rsyncRun.snapshotDir, 'repository');
+  const rsyncDump = artefact(b.rsyncRun, /^database\.dump\.zst$/);
   const chainArchives = b.chain.map((r) => artefact(r, /^repository(-delta)?\.tar\.zst$/));
   const chainDump = artefact(b.chain.at(-1)!, /^database\.dump\.zst$/);
 
@@ -72,26 +80,30 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
     }
   };
   const viaCli = (manifest: string) => (database: string) => timeMs(() => backplan(['restore', manifest, 'latest', '--to', target, '--database', database], h.env));
-  const byHand = (archives: string[], dump: string) => (database: string) =>
-    concurrently('total', {
-      files: async () => {
-        for (const a of archives) await plain.extract(a, join(target, 'repository'));
-      },
-      database: () => plain.restoreDump(dump, database),
-    }).then((f) => f.total!);
+  const byHand = (files: () => Promise<unknown>, dump: string) => (database: string) =>
+    concurrently('total', { files, database: () => plain.restoreDump(dump, database) }).then((f) => f.total!);
+  const extracting = (archives: string[]) => async () => {
+    for (const a of archives) await plain.extract(a, join(target, 'repository'));
+  };
 
   h.log(`${s.name}: ${label}`);
   const r = await rounds({ ...o, log: (l) => h.log(`${s.name}: ${l}`) }, [
     restore('tar', viaCli(b.tar)),
-    restore('plainTar', byHand([tarArchive], tarDump)),
+    restore('plainTar', byHand(extracting([tarArchive]), tarDump)),
+    restore('rsync', viaCli(b.rsync)),
+    restore('plainRsync', byHand(async () => {
+      await $`mkdir -p ${target}`.quiet();
+      await plain.rsync(rsyncFolder, join(target, 'repository'));
+    }, rsyncDump)),
     restore('chain', viaCli(b.incr)),
-    restore('plainChain', byHand(chainArchives, chainDump)),
+    restore('plainChain', byHand(extracting(chainArchives), chainDump)),
   ]);
   const row = rowsFor(s.name);
   return {
     label,
     rows: [
       row('`restore` of a tar snapshot', '`zstd -dc repository.tar.zst | tar -x` ∥ `createdb` + `zstd -dc database.dump.zst | pg_restore`', r.tar!, r.plainTar!),
+      row('`restore` of an rsync snapshot', '`rsync -a snapshot/repository/ target/repository/` ∥ `createdb` + `zstd -dc database.dump.zst | pg_restore`', r.rsync!, r.plainRsync!),
       row('`restore` of an incremental chain (full + 2 incrementals)', 'the 3 archives extracted in order ∥ `createdb` + `pg_restore` of the last dump', r.chain!, r.plainChain!),
     ],
   };

@@ -80,7 +80,7 @@ export interface ManifestSpec {
   name: string;
   destination: string;
   profile: BenchProfile;
-  strategy: 'tar' | 'incremental';
+  strategy: 'tar' | 'incremental' | 'rsync';
   /** Back up this (empty) database instead of the profile's, through an explicit profile. */
   database?: { name: string; host: string; port: number; user: string };
   /** age public keys: every artefact encrypted to them. */
@@ -100,8 +100,11 @@ export async function writeManifest(path: string, m: ManifestSpec): Promise<stri
         `    database: { host: ${q(m.database.host)}, port: ${m.database.port}, name: ${q(m.database.name)}, user: ${q(m.database.user)} }`,
       ]
     : [`  aiida: { config: ${q(p.configPath)}, profile: ${q(p.profileName)} }`];
-  const repository =
-    m.strategy === 'tar' ? 'repository: { strategy: tar, tar: { compression: zstd, level: 3 } }' : 'repository: { strategy: incremental, incremental: { fullEvery: 30d, margin: 5m } }';
+  const repository = {
+    tar: 'repository: { strategy: tar, tar: { compression: zstd, level: 3 } }',
+    incremental: 'repository: { strategy: incremental, incremental: { fullEvery: 30d, margin: 5m } }',
+    rsync: 'repository: { strategy: rsync }',
+  }[m.strategy];
   const text = [
     `# Written by bench/ for ${m.profile.shape.name}.`,
     'version: 1',

@@ -6,6 +6,8 @@
  *   db-heavy    a large database (nodes and links), 1 node in 100 with 2 files of 200 B
  *   small       every node has 2 files of 2.5 KiB, about 30 MB in all at the default size
  */
+import { randomBytes } from 'node:crypto';
+import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { $ } from 'zx';
@@ -126,4 +128,18 @@ export async function changeNodes(h: Harness, p: BenchProfile, count: number): P
     await touchNodes(touched, { ...o, count: Math.ceil(count / 2) });
   }
   await new Promise((resolve) => setTimeout(resolve, 1100));
+}
+
+/**
+ * Overwrites every file of the repository with random bytes of the same size: data zstd cannot
+ * shrink (the generator's text compresses about 30-fold). The database is left as it is.
+ */
+export async function randomizeFiles(h: Harness, p: BenchProfile): Promise<void> {
+  h.log(`${p.shape.name}: overwriting the ${p.files} repository files with random bytes`);
+  const list = join(h.work, `${p.shape.name}-files`);
+  await $`find ${p.repo} -type f -print0 > ${list}`.quiet();
+  for (const path of (await readFile(list, 'utf8')).split('\0').filter(Boolean)) {
+    await writeFile(path, randomBytes((await stat(path)).size));
+  }
+  await $`sync`;
 }
