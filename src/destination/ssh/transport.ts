@@ -80,6 +80,7 @@ export async function closeSshConnections(): Promise<void> {
   await Promise.all([...hostsUsed].map(([host, ssh]) => run([...ssh, '-O', 'exit', '--', host], { stdout: 'ignore' }).catch(() => undefined)));
   hostsUsed.clear();
   controlDir = undefined;
+  process.removeListener('exit', endConnectionsNow);
   rmSync(dir, { recursive: true, force: true });
 }
 
