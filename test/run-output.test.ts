@@ -119,7 +119,9 @@ describe('backplan run output', function () {
       for (const proc of await processesOf(p.dir)) {
         if (/^\S*\bpg_dump /.test(proc.cmdline) && !proc.cmdline.startsWith('/usr/bin/perl')) pgDumpEnv = await readFile(`/proc/${proc.pid}/environ`, 'utf8').catch(() => '');
       }
-      await sleep(300);
+      // pg_dump stays blocked until the sampler has looked at every argv a few more times.
+      const seenWhileBlocked = samples + 10;
+      for (let i = 0; samples < seenWhileBlocked && i < 200; i++) await sleep(50);
       await blocker.query('ROLLBACK');
       const r = await child.exited;
       running = false;
