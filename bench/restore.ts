@@ -17,12 +17,13 @@ import { $ } from 'zx';
 import { parseOptions } from './lib/args.js';
 import { artefact, backplan, backplanRun, writeManifest } from './lib/backplan.js';
 import type { RunResult } from './lib/backplan.js';
-import { main, withHarness } from './lib/harness.js';
+import { main } from './lib/harness.js';
 import type { Harness } from './lib/harness.js';
-import { plainTools, toolVersions } from './lib/plain.js';
-import { conditions, publish, ratioTable, rowsFor } from './lib/report.js';
-import type { RatioRow } from './lib/report.js';
-import { changeNodes, describe, makeProfile, shape } from './lib/shapes.js';
+import { plainTools } from './lib/plain.js';
+import { benchShapes } from './lib/per-shape.js';
+import type { ShapeRows } from './lib/per-shape.js';
+import { rowsFor } from './lib/report.js';
+import { changeNodes, describe, makeProfile } from './lib/shapes.js';
 import type { BenchProfile, Shape } from './lib/shapes.js';
 import { concurrently, rounds, timeMs } from './lib/timing.js';
 
@@ -54,7 +55,7 @@ async function backups(h: Harness, p: BenchProfile, dir: string): Promise<{ tar:
   return { tar, tarRun, rsync, rsyncRun, incr, chain };
 }
 
-async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: number }): Promise<{ rows: RatioRow[]; label: string }> {
+async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: number }): Promise<ShapeRows> {
   const p = await makeProfile(h, s);
   const dir = join(h.work, s.name);
   const b = await backups(h, p, dir);
@@ -111,20 +112,12 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
 
 main(async () => {
   const o = parseOptions(process.argv.slice(2), SPEC);
-  const results: { rows: RatioRow[]; label: string }[] = [];
-  let tools = '';
-  await withHarness('restore', o, async (h) => {
-    for (const name of o.shapes) results.push(await benchShape(h, shape(name, o.nodes), o));
-    tools = await toolVersions(h.env);
-  });
-  await publish('restore', o.out, 'backplan restore benchmark', [
+  await benchShapes(
+    'restore',
+    'backplan restore benchmark',
+    o,
     `Medians of ${o.repeats} interleaved rounds after ${o.warmup} untimed; seconds (CLI start to exit); AiiDA 1.x layout; ` +
       `each incremental after ${CHANGED * 100}% of the nodes changed (half new, half rewritten). Shapes:`,
-    '',
-    ...results.map((x) => `- ${x.label}`),
-    '',
-    ratioTable(results.flatMap((x) => x.rows)),
-    conditions(tools),
-    '',
-  ]);
+    (h, s) => benchShape(h, s, o),
+  );
 });

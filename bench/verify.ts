@@ -13,19 +13,20 @@ import { join } from 'node:path';
 import { $ } from 'zx';
 import { parseOptions } from './lib/args.js';
 import { artefact, backplan, backplanRun, writeManifest } from './lib/backplan.js';
-import { main, withHarness } from './lib/harness.js';
+import { main } from './lib/harness.js';
 import type { Harness } from './lib/harness.js';
-import { plainTools, toolVersions } from './lib/plain.js';
-import { conditions, publish, ratioTable, rowsFor } from './lib/report.js';
-import type { RatioRow } from './lib/report.js';
-import { describe, makeProfile, shape } from './lib/shapes.js';
+import { plainTools } from './lib/plain.js';
+import { benchShapes } from './lib/per-shape.js';
+import type { ShapeRows } from './lib/per-shape.js';
+import { rowsFor } from './lib/report.js';
+import { describe, makeProfile } from './lib/shapes.js';
 import type { Shape } from './lib/shapes.js';
 import { concurrently, rounds, timeMs } from './lib/timing.js';
 
 // The snapshot was just written: caches are as warm as a verify right after a run finds them.
 const SPEC = { job: 'verify', defaults: { shape: 'all', repeats: 3, warmup: 0 } } as const;
 
-async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: number }): Promise<{ rows: RatioRow[]; label: string }> {
+async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: number }): Promise<ShapeRows> {
   const p = await makeProfile(h, s);
   const dir = join(h.work, s.name);
   const manifest = join(dir, 'tar.yaml');
@@ -70,19 +71,11 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
 
 main(async () => {
   const o = parseOptions(process.argv.slice(2), SPEC);
-  const results: { rows: RatioRow[]; label: string }[] = [];
-  let tools = '';
-  await withHarness('verify', o, async (h) => {
-    for (const name of o.shapes) results.push(await benchShape(h, shape(name, o.nodes), o));
-    tools = await toolVersions(h.env);
-  });
-  await publish('verify', o.out, 'backplan verify benchmark', [
+  await benchShapes(
+    'verify',
+    'backplan verify benchmark',
+    o,
     `Medians of ${o.repeats} interleaved rounds after ${o.warmup} untimed; seconds (CLI start to exit); AiiDA 1.x layout, tar strategy, zstd. Shapes:`,
-    '',
-    ...results.map((x) => `- ${x.label}`),
-    '',
-    ratioTable(results.flatMap((x) => x.rows)),
-    conditions(tools),
-    '',
-  ]);
+    (h, s) => benchShape(h, s, o),
+  );
 });
