@@ -1,0 +1,155 @@
+/**
+ * Restore from a remote destination (ssh, rclone) streams the large artefacts (issue #15): only
+ * the small files of the chain are copied to the staging folder, the archive and the dump are
+ * read from the remote, and each is hashed as it passes, so an artefact whose bytes changed
+ * after the backup is refused before anything is written.
+ */
+import { expect } from 'chai';
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { readdir } from 'node:fs/promises';
+import { basename, join } from 'node:path';
+import { Writable } from 'node:stream';
+import { connectTo, dropDatabase } from '../src/demo/cluster.js';
+import { isBackplanError } from '../src/errors.js';
+import { pipelineFrom } from '../src/restore/source.js';
+import type { StreamedArtefact } from '../src/restore/source.js';
+import type { SnapshotRecord } from '../src/record/snapshot-record.js';
+import { databaseText, fileHashes } from './support/compare.js';
+import { exists } from './support/destination.js';
+import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
+import { writeManifest } from './support/manifests.js';
+import { cli, useProfile } from './support/profile.js';
+
+const LARGE = /^(repository(-delta)?\.tar|database\.(dump|sql))|@\d+\.zst/;
+
+for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed restore: ${kind.name}`, function () {
+  this.timeout(180_000);
+  const p = useProfile('stream', { nodes: 60, fresh: true });
+  useKind(kind);
+
+  const env = () => kind.env(p.dir);
+  const backplan = (args: string[]) => cli(args, { env: env() });
+
+  /** Every name that appears under the staging folder while `during` runs, polled. */
+  async function namesStagedDuring<T>(during: () => Promise<T>): Promise<{ result: T; names: Set<string> }> {
+    const names = new Set<string>();
+    let running = true;
+    const poll = (async () => {
+      while (running) {
+        const found = await readdir(join(p.dir, 'staging'), { recursive: true }).catch(() => [] as string[]);
+        for (const path of found) names.add(basename(path));
+        await new Promise((r) => setTimeout(r, 5));
+      }
+    })();
+    try {
+      return { result: await during(), names };
+    } finally {
+      running = false;
+      await poll;
+    }
+  }
+
+  async function databaseExists(name: string): Promise<boolean> {
+    const client = await connectTo(p.db.server, 'postgres');
+    try {
+      return (await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+    } finally {
+      await client.end();
+    }
+  }
+
+  it('copies only the small files to staging: the archive and the dump stream from there, and the restore is exact', async () => {
+    const destDir = join(p.dir, 'backups');
+    const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
+    expect((await backplan(['run', file])).code).to.equal(0);
+    const name = `${p.db.name}_streamed`;
+    try {
+      // --jobs 2: the dump is streamed into the decompressed copy parallel pg_restore reads.
+      const { result, names } = await namesStagedDuring(() => backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name, '--jobs', '2']));
+      expect(result.code, result.stderr).to.equal(0);
+      expect(result.stderr).to.match(/but for 2 large artefacts, streamed from there/);
+      expect([...names], 'the copy was watched').to.include('snapshot.json');
+      expect([...names].filter((n) => LARGE.test(n)), 'no large artefact staged').to.deep.equal([]);
+      expect(await fileHashes(join(p.dir, 'restored', 'repository'))).to.deep.equal(await fileHashes(p.profile.repositoryPath));
+      expect(await databaseText(p.db.server, name)).to.equal(await databaseText(p.db.server, p.db.name));
+    } finally {
+      await dropDatabase(p.db.server, name);
+    }
+  });
+
+  it('refuses an archive whose bytes changed after the backup (same content, recompressed) before anything is written', async () => {
+    const destDir = join(p.dir, 'backups');
+    const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
+    expect((await backplan(['run', file])).code).to.equal(0);
+    const id = (await kind.store.state(destDir)).published[0]!;
+    const record = JSON.parse((await kind.store.read(destDir, `${id}/snapshot.json`))!.toString()) as SnapshotRecord;
+    expect(record.artefacts.map((a) => a.path)).to.include('repository.tar.zst');
+    const archive = `${id}/repository.tar.zst`;
+    const original = (await kind.store.read(destDir, archive))!;
+    // A valid archive of the same files: only the checksum can tell it is not the one backed up.
+    const repacked = execFileSync('zstd', ['-19', '-c'], { input: execFileSync('zstd', ['-dc'], { input: original }) });
+    expect(repacked.equals(original)).to.equal(false);
+    await kind.store.write(destDir, archive, repacked);
+    const name = `${p.db.name}_tampered`;
+    const target = join(p.dir, 'tampered');
+    try {
+      const refused = await backplan(['restore', file, 'latest', '--to', target, '--database', name]);
+      expect(refused.code, refused.stderr).to.equal(1);
+      expect(refused.stderr).to.match(/repository\.tar\.zst streamed \d+ bytes with sha256 [0-9a-f]{64}, but snapshot\.json records/);
+      expect(await exists(target), 'nothing written to the target').to.equal(false);
+      expect(await databaseExists(name), 'no database created').to.equal(false);
+    } finally {
+      await dropDatabase(p.db.server, name);
+    }
+  });
+});
+
+describe('pipelineFrom: an artefact streamed into stages, hashed on the way', () => {
+  const collect = () => {
+    const chunks: Buffer[] = [];
+    const sink = new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) });
+    return { sink, text: () => Buffer.concat(chunks).toString() };
+  };
+  const artefact = (bytes: Buffer, recorded: Buffer, fail?: Error): StreamedArtefact => ({
+    name: 'repository.tar.zst',
+    location: 'remote:snap/repository.tar.zst',
+    sha256: createHash('sha256').update(recorded).digest('hex'),
+    bytes: recorded.length,
+    stream: async (output) => {
+      output.write(bytes.subarray(0, bytes.length >> 1));
+      if (fail) {
+        output.destroy();
+        throw fail;
+      }
+      output.end(bytes.subarray(bytes.length >> 1));
+    },
+  });
+
+  it('passes the bytes through and checks them against the record', async () => {
+    const data = Buffer.from('the recorded bytes\n');
+    const out = collect();
+    await pipelineFrom(artefact(data, data), [['cat']], { output: out.sink });
+    expect(out.text()).to.equal('the recorded bytes\n');
+  });
+
+  it('fails with VERIFY_FAILED once the stages are done when the bytes differ from the record', async () => {
+    const out = collect();
+    const e = await pipelineFrom(artefact(Buffer.from('other bytes\n'), Buffer.from('the recorded bytes\n')), [['cat']], { output: out.sink }).catch((x: unknown) => x);
+    expect(isBackplanError(e) && e.code, String(e)).to.equal('VERIFY_FAILED');
+    expect((e as Error).message).to.contain('remote:snap/repository.tar.zst streamed 12 bytes');
+  });
+
+  it('hashes the whole artefact even when a stage stops reading early', async () => {
+    const data = Buffer.alloc(4 << 20, 7);
+    const out = collect();
+    await pipelineFrom(artefact(data, data), [['head', '-c', '10']], { output: out.sink });
+    expect(out.text()).to.have.length(10);
+  });
+
+  it('reports a failed stream, not the stage it cut short, and leaves nothing running', async () => {
+    const data = Buffer.alloc(1 << 20, 1);
+    const e = await pipelineFrom(artefact(data, data, new Error('connection reset')), [['cat']], { output: collect().sink }).catch((x: unknown) => x);
+    expect((e as Error).message).to.equal('connection reset');
+  });
+});
