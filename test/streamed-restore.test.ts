@@ -7,6 +7,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
 import { Writable } from 'node:stream';
@@ -147,9 +148,36 @@ describe('pipelineFrom: an artefact streamed into stages, hashed on the way', ()
     expect(out.text()).to.have.length(10);
   });
 
+  it('interrupted, rejects with INTERRUPTED (exit 130), however the stream broke off', async () => {
+    const stop = new AbortController();
+    const slow: StreamedArtefact = {
+      ...artefact(Buffer.from('x'), Buffer.from('x')),
+      stream: async (output, signal) => {
+        output.write('some bytes');
+        await new Promise((_resolve, reject) => signal!.addEventListener('abort', () => reject(new Error('the GET was aborted'))));
+      },
+    };
+    setTimeout(() => stop.abort(), 200);
+    const e = await pipelineFrom(slow, [['cat']], { output: collect().sink, signal: stop.signal }).catch((x: unknown) => x);
+    expect(isBackplanError(e) && e.code, String(e)).to.equal('INTERRUPTED');
+  });
+
   it('reports a failed stream, not the stage it cut short, and leaves nothing running', async () => {
     const data = Buffer.alloc(1 << 20, 1);
     const e = await pipelineFrom(artefact(data, data, new Error('connection reset')), [['cat']], { output: collect().sink }).catch((x: unknown) => x);
     expect((e as Error).message).to.equal('connection reset');
+    expect(liveChildren()).not.to.include('cat');
   });
 });
+
+/** The names of this process's children still running (zombies left out). */
+function liveChildren(): string[] {
+  return readdirSync('/proc').filter((n) => /^\d+$/.test(n)).flatMap((pid) => {
+    try {
+      const m = /^\d+ \((.*)\) (\S) (\d+)/.exec(readFileSync(`/proc/${pid}/stat`, 'utf8'));
+      return m && m[2] !== 'Z' && Number(m[3]) === process.pid ? [m[1]!] : [];
+    } catch {
+      return [];
+    }
+  });
+}

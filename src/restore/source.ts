@@ -78,18 +78,20 @@ export async function pipelineFrom(artefact: StreamedArtefact, stages: string[][
   const onAbort = () => stop.abort();
   if (opts.signal?.aborted) stop.abort();
   opts.signal?.addEventListener('abort', onAbort, { once: true });
-  let first: { error: unknown } | undefined;
-  const fail = (error: unknown) => {
-    first ??= { error };
+  const failed = new Map<'stream' | 'stages', unknown>();
+  const fail = (side: 'stream' | 'stages') => (error: unknown) => {
+    failed.set(side, error);
     stop.abort();
     hashing.destroy();
   };
   try {
     const [, results] = await Promise.all([
-      artefact.stream(hashing, stop.signal).catch(fail),
-      pipeline(stages, { ...opts, stdin: hashing, signal: stop.signal }).then((r) => (hashing.resume(), r), fail),
+      artefact.stream(hashing, stop.signal).catch(fail('stream')),
+      pipeline(stages, { ...opts, stdin: hashing, signal: stop.signal }).then((r) => (hashing.resume(), r), fail('stages')),
     ]);
-    if (first) throw first.error;
+    // Interrupted, the stages' INTERRUPTED (exit 130) rather than how the stream broke off.
+    const side = opts.signal?.aborted && failed.has('stages') ? 'stages' : [...failed.keys()][0];
+    if (side) throw failed.get(side);
     checkStreamed(artefact, hash.digest('hex'), bytes);
     return results!;
   } finally {
