@@ -60,14 +60,20 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
     }
   }
 
-  it('copies only the small files to staging: the archive and the dump stream from there, and the restore is exact', async () => {
+  const shapes = [
+    // --jobs 2: the dump is streamed into the decompressed copy parallel pg_restore reads.
+    { what: 'zstd archive, custom dump, --jobs 2', yaml: 'repository: { strategy: tar }', jobs: '2' },
+    // Nothing to unpack: tar and the copy for parallel pg_restore read the bytes as they come.
+    { what: 'plain archive, uncompressed custom dump, --jobs 2', yaml: 'repository: { strategy: tar, tar: { compression: none } }\ndatabase: { compression: none }', jobs: '2' },
+    { what: 'plain SQL dump into psql', yaml: 'repository: { strategy: tar }\ndatabase: { format: plain, compression: gzip }', jobs: '1' },
+  ];
+  for (const shape of shapes) it(`copies only the small files to staging: the archive and the dump stream from there, and the restore is exact (${shape.what})`, async () => {
     const destDir = join(p.dir, 'backups');
-    const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
+    const file = await writeManifest(p, 'backup.yaml', shape.yaml, { destination: kind.spec(destDir) });
     expect((await backplan(['run', file])).code).to.equal(0);
     const name = `${p.db.name}_streamed`;
     try {
-      // --jobs 2: the dump is streamed into the decompressed copy parallel pg_restore reads.
-      const { result, names } = await namesStagedDuring(() => backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name, '--jobs', '2']));
+      const { result, names } = await namesStagedDuring(() => backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name, '--jobs', shape.jobs]));
       expect(result.code, result.stderr).to.equal(0);
       expect(result.stderr).to.match(/but for 2 large artefacts, streamed from there/);
       expect([...names], 'the copy was watched').to.include('snapshot.json');
