@@ -110,6 +110,33 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
       await dropDatabase(p.db.server, name);
     }
   });
+
+  it('checks the dump where it lies before anything is written: hashed there over ssh, its size on rclone', async () => {
+    const destDir = join(p.dir, 'backups');
+    const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
+    expect((await backplan(['run', file])).code).to.equal(0);
+    const id = (await kind.store.state(destDir)).published[0]!;
+    const dump = `${id}/database.dump.zst`;
+    const bytes = (await kind.store.read(destDir, dump))!;
+    // Hashing on object storage would download the dump once more: only a changed size is caught up front there.
+    const sized = kind.spec(destDir).startsWith('rclone:');
+    if (sized) await kind.store.write(destDir, dump, bytes.subarray(0, bytes.length - 1));
+    else {
+      bytes[bytes.length >> 1] ^= 0xff;
+      await kind.store.write(destDir, dump, bytes);
+    }
+    const name = `${p.db.name}_tampered`;
+    const target = join(p.dir, 'tampered');
+    try {
+      const refused = await backplan(['restore', file, 'latest', '--to', target, '--database', name]);
+      expect(refused.code, refused.stderr).to.equal(1);
+      expect(refused.stderr).to.match(sized ? /database\.dump\.zst: size \d+ does not match the recorded \d+/ : /database\.dump\.zst: sha256 [0-9a-f]+ does not match/);
+      expect(await exists(target), 'nothing written to the target').to.equal(false);
+      expect(await databaseExists(name), 'no database created').to.equal(false);
+    } finally {
+      await dropDatabase(p.db.server, name);
+    }
+  });
 });
 
 describe('pipelineFrom: an artefact streamed into stages, hashed on the way', () => {

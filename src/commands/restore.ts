@@ -110,7 +110,7 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     return;
   }
   for (const line of plan.notes) log(`note: ${line}`);
-  await checkRestoreSources(plan, local.local, log, { signal: o.signal, streamed: local.remote !== undefined });
+  await checkRestoreSources(plan, local.local, log, { signal: o.signal, streamedFrom: local.remote });
   await executeRestore(plan, adminSecrets(secrets, admin), log, o.signal).catch((e: unknown) => {
     log(`stopped: ${plan.targetDir} holds a partial restore; once the cause is fixed, run the restore again with --force`);
     throw e;

@@ -24,7 +24,7 @@ import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbComman
 import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
 import { checkIdentity, preflight } from './preflight.js';
 import { isStreamedArtefact } from '../record/streamed.js';
-import { artefactSource, sourceName } from './source.js';
+import { artefactSource, checkInPlace, sourceName } from './source.js';
 import type { ArtefactSource } from './source.js';
 import { createRoles, dropRoles, planRoles, rolesToAsk } from './roles.js';
 import type { RolesPlan } from './roles.js';
@@ -226,16 +226,18 @@ export function repositoryArchives(repo: RepositoryRestore): ArtefactSource[] {
 /**
  * Every snapshot of the chain re-hashed against its snapshot.json (each file of a folder
  * artefact too), then the repository listed for entries that would land outside the target.
- * With `streamed` (the large artefacts left on the destination, source.ts), those are hashed as
- * they stream instead: the archives in this listing pass, the rest as they are restored.
+ * With `streamedFrom` (the destination a fetch left the large artefacts on, source.ts), those are
+ * hashed as they stream instead: the archives in this listing pass, the rest (checked there
+ * first, checkInPlace) as they are restored.
  */
-export async function checkRestoreSources(plan: RestorePlan, local: Destination, log: Log, opts: { signal?: AbortSignal; verified?: string[]; streamed?: boolean } = {}): Promise<void> {
-  const skip = opts.streamed ? isStreamedArtefact : undefined;
+export async function checkRestoreSources(plan: RestorePlan, local: Destination, log: Log, opts: { signal?: AbortSignal; verified?: string[]; streamedFrom?: Destination } = {}): Promise<void> {
+  const remote = opts.streamedFrom;
   for (const snapshot of plan.chain.filter((s) => !opts.verified?.includes(s.id))) {
-    log(`checking the checksums of ${snapshot.id}${skip ? ' (its large artefacts as they stream from the destination)' : ''}`);
-    const report = await verifySnapshot(local, snapshot.id, { deep: true, skip });
-    if (report.problems.length > 0) {
-      const list = report.problems.map((p) => `${p.path}: ${p.problem}`).join('; ');
+    log(`checking the checksums of ${snapshot.id}${remote ? ` (its large artefacts on ${remote.spec}, and as they stream from there)` : ''}`);
+    const report = await verifySnapshot(local, snapshot.id, { deep: true, skip: remote && isStreamedArtefact });
+    const problems = [...report.problems, ...(remote ? await checkInPlace(remote, snapshot) : [])];
+    if (problems.length > 0) {
+      const list = problems.map((p) => `${p.path}: ${p.problem}`).join('; ');
       throw new BackplanError('VERIFY_FAILED', `snapshot ${snapshot.id} is damaged (${list}); refusing to restore it`, {
         hint: `backplan verify shows every problem; restore an older snapshot`,
       });

@@ -10,7 +10,7 @@ import { createHash } from 'node:crypto';
 import { join } from 'node:path';
 import { Transform } from 'node:stream';
 import type { Writable } from 'node:stream';
-import type { CompleteSnapshot, Destination } from '../destination/types.js';
+import type { CompleteSnapshot, Destination, VerifyProblem } from '../destination/types.js';
 import { BackplanError } from '../errors.js';
 import { unpackStages } from '../execute/age.js';
 import type { CommandResult } from '../execute/result.js';
@@ -18,6 +18,7 @@ import { pipeline } from '../execute/subprocess.js';
 import type { PipelineOptions } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { isStreamedArtefact } from '../record/streamed.js';
+import { verifySnapshot } from '../record/verify.js';
 
 export interface StreamedArtefact {
   /** Its path in its snapshot: the suffixes say how to unpack it. */
@@ -109,4 +110,19 @@ function checkStreamed(artefact: StreamedArtefact, sha256: string, bytes: number
 /** Runs `stages` (sourceStages first) over the source: a local file is read by the first stage itself, a streamed one comes as stdin. */
 export function pipelineOver(source: ArtefactSource, stages: string[][], opts: Omit<PipelineOptions, 'stdin'>): Promise<CommandResult[]> {
   return typeof source === 'string' ? pipeline(stages, opts) : pipelineFrom(source, stages, opts);
+}
+
+/** Repository archives: restore's listing pass hashes them as they stream, before anything is written. */
+const LISTED = /^repository(-delta)?\.tar(\.zst|\.gz)?(\.age)?$/;
+
+/**
+ * The streamed artefacts no listing pass reads before the restore writes (the dump, pack
+ * pieces), checked where they lie first: hashed there where that downloads nothing (ssh:
+ * sha256sum on the host), else by size (object storage, where hashing is one more download).
+ * Each is hashed again as it streams.
+ */
+export async function checkInPlace(remote: Destination, snapshot: CompleteSnapshot): Promise<VerifyProblem[]> {
+  const skip = (a: ArtefactRecord) => !isStreamedArtefact(a) || LISTED.test(a.path);
+  if (snapshot.record.artefacts.every(skip)) return [];
+  return (await verifySnapshot(remote, snapshot.id, { deep: false, fast: remote.rehashDownloads, skip })).problems;
 }
