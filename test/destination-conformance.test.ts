@@ -9,6 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Writable } from 'node:stream';
 import { closeDestinations, openDestination } from '../src/destination/registry.js';
 import type { Destination } from '../src/destination/types.js';
 import { isBackplanError } from '../src/errors.js';
@@ -17,6 +18,7 @@ import { acquireLock, releaseLock } from '../src/record/lock.js';
 import type { ArtefactRecord, SnapshotRecord } from '../src/record/snapshot-record.js';
 import { writeSha256Sums } from '../src/record/checksums.js';
 import { verifySnapshot } from '../src/record/verify.js';
+import { isStreamedArtefact } from '../src/record/streamed.js';
 import { DESTINATION_KINDS, useKind } from './support/destination-kinds.js';
 import { spawnHolder } from './support/lock-holder.js';
 
@@ -176,16 +178,22 @@ for (const kind of DESTINATION_KINDS) {
       expect(refused?.message).to.match(/not a snapshot folder/);
     });
 
-    it('fetches a chain as local folders holding the same bytes, and releases any copy', async () => {
+    it('fetches a chain as local folders holding the same bytes (a copy leaves the large artefacts to stream from the destination), and releases any copy', async () => {
       await publishSnapshot(ID);
       await publishSnapshot(LATER, { parent: ID });
       const chain = (await dest.list()).map((e) => ({ ...e, record: e.record! }));
       const local = await dest.fetch(chain, { log: () => undefined });
       try {
         expect(local.entries.map((e) => e.id)).to.deep.equal([ID, LATER]);
+        expect(local.remote === undefined, 'a copy streams the rest from the destination').to.equal(!local.copied);
         for (const entry of local.entries) {
-          expect(await readFile(join(entry.dir, 'database.dump'), 'utf8')).to.equal(`artefact of ${entry.id}\n`);
-          expect((await verifySnapshot(local.local, entry.id, { deep: true })).problems).to.deep.equal([]);
+          const dump = `artefact of ${entry.id}\n`;
+          if (local.remote) {
+            expect(await exists(join(entry.dir, 'database.dump')), 'the dump is not copied').to.equal(false);
+            expect(await streamed(local.remote, `${entry.id}/database.dump`)).to.equal(dump);
+          } else expect(await readFile(join(entry.dir, 'database.dump'), 'utf8')).to.equal(dump);
+          const skip = local.remote ? isStreamedArtefact : undefined;
+          expect((await verifySnapshot(local.local, entry.id, { deep: true, skip })).problems).to.deep.equal([]);
         }
       } finally {
         await local.release();
@@ -248,4 +256,11 @@ async function exists(path: string): Promise<boolean> {
     () => true,
     () => false,
   );
+}
+
+/** A file's bytes as the destination streams them (what restore reads of a large artefact). */
+async function streamed(dest: Destination, path: string): Promise<string> {
+  const chunks: Buffer[] = [];
+  await dest.streamFile!(path, new Writable({ write: (chunk: Buffer, _encoding, done) => (chunks.push(chunk), done()) }));
+  return Buffer.concat(chunks).toString();
 }

@@ -47,7 +47,9 @@ export interface RestoreCommandOptions {
 /**
  * `backplan restore FILE SNAPSHOT --to DIR`: repository, configuration and database back. Only
  * a restorable snapshot of the job is taken (`latest`: the newest). From a remote destination
- * the snapshot and its chain are fetched here first; a dry run only reads the listing.
+ * only the small files of the snapshot and its chain are fetched here first; the archives, pack
+ * pieces and dump are streamed from there, hashed as they pass (restore/source.ts). A dry run
+ * only reads the listing.
  */
 export async function restoreFile(file: string, id: string, o: RestoreCommandOptions, out: Output): Promise<void> {
   if (o.withDatabase && !o.include?.length) {
@@ -100,6 +102,7 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     include: o.include,
     withDatabase: o.withDatabase,
     identity: o.identity,
+    remote: local.remote,
   });
   await countSelection(plan, o.include, local, file, o.signal);
   if (o.dryRun) {
@@ -107,7 +110,7 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
     return;
   }
   for (const line of plan.notes) log(`note: ${line}`);
-  await checkRestoreSources(plan, local.local, log, { signal: o.signal });
+  await checkRestoreSources(plan, local.local, log, { signal: o.signal, streamedFrom: local.remote });
   await executeRestore(plan, adminSecrets(secrets, admin), log, o.signal).catch((e: unknown) => {
     log(`stopped: ${plan.targetDir} holds a partial restore; once the cause is fixed, run the restore again with --force`);
     throw e;
@@ -119,10 +122,12 @@ async function restoreLocal(manifest: Manifest, local: LocalSnapshots, o: Restor
 async function countSelection(plan: RestorePlan, patterns: string[] | undefined, local: LocalSnapshots, file: string, signal?: AbortSignal): Promise<void> {
   if (!patterns?.length) return;
   const repo = plan.repository;
+  // Archives a fetch left on the destination are read there, as `ls` does.
+  const reader = local.remote ?? local.local;
   // A kind that cannot be read in place is counted once fetched (a dry run leaves it uncounted).
-  if (repo && !canReadInPlace(local.local)) return;
+  if (repo && !canReadInPlace(reader)) return;
   if (repo) {
-    repo.matched = await countIncluded(local.local, local.entries, includeFilter(patterns), signal, repo.identity);
+    repo.matched = await countIncluded(reader, local.entries, includeFilter(patterns), signal, repo.identity);
     if (repo.matched.entries > 0) return;
   }
   throw new BackplanError('RESTORE_REFUSED', `no path of the repository of ${plan.snapshot.id} matches --include ${patterns.join(', ')}; nothing was changed`, {

@@ -86,7 +86,7 @@ export interface ArtefactSink {
   done(): Promise<{ sha256: string; bytes: number }>;
 }
 
-/** A snapshot chain readable as local folders (a remote one copied here first). */
+/** A snapshot chain readable as local folders (a remote one's small files copied here first). */
 export interface LocalSnapshots {
   /** The chain's snapshots, their `dir` local folders. */
   entries: CompleteSnapshot[];
@@ -96,6 +96,11 @@ export interface LocalSnapshots {
   copied: boolean;
   /** Deletes the copy; nothing for a folder that was read in place. */
   release(): Promise<void>;
+  /**
+   * Set when the copy left out the large artefacts (record/streamed.ts): restore streams them
+   * from this destination (`streamFile`), hashing them as they pass.
+   */
+  remote?: Destination;
 }
 
 /** What a run was writing to when a disk filled, for the message. */
@@ -186,7 +191,7 @@ export interface Destination {
 
   /** Hashes snapshot `id`'s files where they are. */
   hasher(id: string): ArtefactHasher;
-  /** The chain as local folders, for restore. */
+  /** The chain as local folders, for restore; a remote kind copies the small files only (LocalSnapshots.remote). */
   fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots>;
   /** For the message when a disk fills. */
   space(): SpaceContext;

@@ -9,12 +9,13 @@ import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
 import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
-import { AGE_SUFFIX, unpackStages } from '../execute/age.js';
-import { pipeline } from '../execute/subprocess.js';
+import { AGE_SUFFIX } from '../execute/age.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import { extractArchive, scanArchives } from '../restore/archive.js';
 import { extractSelected } from '../restore/include.js';
 import type { PathFilter } from '../restore/include.js';
+import { pipelineOver, sourceName, sourceStages } from '../restore/source.js';
+import type { ArtefactSource } from '../restore/source.js';
 import { INDEX_ARTEFACT } from './container.js';
 import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
 import { incrementalExtra } from './record.js';
@@ -26,31 +27,34 @@ const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flat
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
  * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
  * With `only` (restore --include), the archive's selected members, and a pack or packs.idx
- * only when its own path is selected.
+ * only when its own path is selected. `open` says where an artefact is read from (restore/source.ts:
+ * streamed from a remote destination); by default the file in `snapshotDir`.
  */
-export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: PathFilter): Promise<void> {
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: PathFilter, open?: (artefact: string) => ArtefactSource): Promise<void> {
   const extra = checkedExtra(record);
+  const source = open ?? ((artefact: string) => join(snapshotDir, artefact));
   // Artefacts named `….age` are decrypted in front of zstd (execute/age.ts).
-  const unzstd = (artefact: string) => unpackStages(artefact, identity);
+  const unzstd = (artefact: ArtefactSource) => sourceStages(artefact, identity);
   await mkdir(targetRepo, { recursive: true });
-  const archive = join(snapshotDir, extra.archive);
-  if (only) {
-    await scanArchives([archive], undefined, identity);
-    await extractSelected(archive, targetRepo, only, undefined, identity);
-  } else await extractDelta(archive, targetRepo, identity);
+  const archive = source(extra.archive);
+  // A streamed archive is not listed again here: restore listed the chain's (hashing them), and
+  // extraction re-hashes it; a third download would buy nothing.
+  if (typeof archive === 'string') await scanArchives([archive], undefined, identity);
+  if (only) await extractSelected(archive, targetRepo, only, undefined, identity);
+  else await extractArchive(archive, targetRepo, undefined, identity);
   if (!extra.container) return;
   const wanted = (name: string) => !only || only(posix.join(extra.container!.path, name));
   const container = join(targetRepo, extra.container.path);
   const pieces = extra.container.pieces.filter((p) => wanted(`packs/${p.pack}`));
   if (pieces.length > 0 || !only) await mkdir(join(container, 'packs'), { recursive: true });
-  for (const piece of pieces) await writePiece(join(snapshotDir, piece.artefact), join(container, 'packs', piece.pack), piece, unzstd);
+  for (const piece of pieces) await writePiece(source(piece.artefact), join(container, 'packs', piece.pack), piece, unzstd);
   if (wanted('packs.idx')) {
     await mkdir(container, { recursive: true });
-    await applyIndex(snapshotDir, extra.container, container, unzstd);
+    await applyIndex(source, extra.container, container, unzstd);
   }
 }
 
-type Unpack = (artefact: string) => string[][];
+type Unpack = (artefact: ArtefactSource) => string[][];
 
 /** A name the record gives, in clear or encrypted. */
 function named(artefact: string, expected: string): boolean {
@@ -76,26 +80,20 @@ function checkedExtra(record: SnapshotRecord): IncrementalExtra {
   return extra;
 }
 
-/** Checked on its own (restore checks the whole chain first), then extracted by GNU tar. */
-async function extractDelta(file: string, cwd: string, identity: string | undefined): Promise<void> {
-  await scanArchives([file], undefined, identity);
-  await extractArchive(file, cwd, undefined, identity);
-}
-
 /** Truncates the pack to the piece's offset, then writes the piece there. */
-async function writePiece(artefact: string, packPath: string, piece: PackPiece, unzstd: Unpack): Promise<void> {
+async function writePiece(artefact: ArtefactSource, packPath: string, piece: PackPiece, unzstd: Unpack): Promise<void> {
   const size = (await stat(packPath).catch(() => undefined))?.size ?? 0;
   if (size < piece.offset) {
-    throw new BackplanError('SNAPSHOT', `${packPath} has ${size} bytes but ${artefact} continues it at ${piece.offset}`, {
+    throw new BackplanError('SNAPSHOT', `${packPath} has ${size} bytes but ${sourceName(artefact)} continues it at ${piece.offset}`, {
       hint: 'apply the full snapshot and every incremental before this one, in order',
     });
   }
   await (await open(packPath, 'a', 0o644)).close();
   await truncate(packPath, piece.offset);
-  const results = await pipeline(unzstd(artefact), { output: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
+  const results = await pipelineOver(artefact, unzstd(artefact), { output: createWriteStream(packPath, { flags: 'r+', start: piece.offset }) });
   const stdoutBytes = results.at(-1)!.stdoutBytes;
   if (stdoutBytes !== piece.length) {
-    throw new BackplanError('SNAPSHOT', `${artefact} holds ${stdoutBytes} bytes, its record says ${piece.length}`, { hint: 'verify the snapshot' });
+    throw new BackplanError('SNAPSHOT', `${sourceName(artefact)} holds ${stdoutBytes} bytes, its record says ${piece.length}`, { hint: 'verify the snapshot' });
   }
   const file = await open(packPath, 'r');
   try {
@@ -106,19 +104,19 @@ async function writePiece(artefact: string, packPath: string, piece: PackPiece, 
 }
 
 /** A full's copy replaces packs.idx; an incremental's script is replayed onto it in one transaction. */
-async function applyIndex(snapshotDir: string, container: ContainerRecord, target: string, unzstd: Unpack): Promise<void> {
+async function applyIndex(source: (artefact: string) => ArtefactSource, container: ContainerRecord, target: string, unzstd: Unpack): Promise<void> {
   const index = container.index;
   if (!index) return;
   const idx = join(target, 'packs.idx');
-  const artefact = join(snapshotDir, index.artefact);
+  const artefact = source(index.artefact);
   if (index.kind === 'copy') {
     // Stale WAL files next to a replaced database would be replayed into it.
     await rm(`${idx}-wal`, { force: true });
     await rm(`${idx}-shm`, { force: true });
-    await pipeline(unzstd(artefact), { output: idx });
+    await pipelineOver(artefact, unzstd(artefact), { output: idx });
     return;
   }
-  await pipeline([...unzstd(artefact), sqliteArgv([idx])], { output: discard() });
+  await pipelineOver(artefact, [...unzstd(artefact), sqliteArgv([idx])], { output: discard() });
 }
 
 function discard(): Writable {

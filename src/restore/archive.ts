@@ -11,12 +11,14 @@ import { createReadStream, createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
-import { undecryptable, unpackStages } from '../execute/age.js';
+import { undecryptable } from '../execute/age.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
 import { ArchiveGuard } from './archive-guard.js';
+import { pipelineFrom, sourceName, sourceStages } from './source.js';
+import type { ArtefactSource } from './source.js';
 
 export interface ArchiveListing {
   files: number;
@@ -29,11 +31,11 @@ export interface ArchiveListing {
  * incremental chain) share one guard: an entry of a later archive may lean on a symlink from an
  * earlier one.
  */
-export async function scanArchives(paths: string[], signal?: AbortSignal, identity?: string): Promise<ArchiveListing> {
+export async function scanArchives(paths: ArtefactSource[], signal?: AbortSignal, identity?: string): Promise<ArchiveListing> {
   const listing: ArchiveListing = { files: 0, bytes: 0 };
-  const guard = new ArchiveGuard(paths.join(', '));
+  const guard = new ArchiveGuard(paths.map(sourceName).join(', '));
   for (const path of paths) {
-    guard.source = path;
+    guard.source = sourceName(path);
     await readArchive(path, (entry) => {
       guard.add(entry);
       if (entry.kind === 'file') {
@@ -46,18 +48,23 @@ export async function scanArchives(paths: string[], signal?: AbortSignal, identi
   return listing;
 }
 
-/** Every entry of an archive, in order, from its headers (the data is skipped, never buffered). */
-export async function readArchive(path: string, onEntry: (entry: TarEntry) => void, signal?: AbortSignal, identity?: string): Promise<void> {
+/**
+ * Every entry of an archive, in order, from its headers (the data is skipped, never buffered).
+ * A streamed archive (source.ts) is hashed in the same pass: this listing is its checksum check.
+ */
+export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEntry) => void, signal?: AbortSignal, identity?: string): Promise<void> {
   const tar = tarSink(onEntry);
+  const name = sourceName(source);
   try {
     // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
     // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
-    const stages = unpackStages(path, identity);
-    if (stages.length > 0) await pipeline(stages, { output: tar.sink, signal });
-    else await streamPipeline(createReadStream(path), tar.sink, { signal });
+    const stages = sourceStages(source, identity);
+    if (typeof source !== 'string') await pipelineFrom(source, stages.length > 0 ? stages : [['cat']], { output: tar.sink, signal });
+    else if (stages.length > 0) await pipeline(stages, { output: tar.sink, signal });
+    else await streamPipeline(createReadStream(source), tar.sink, { signal });
     tar.end();
   } catch (e) {
-    throw unreadable(path, tar.stopped() ?? undecryptable(path, e));
+    throw unreadable(name, tar.stopped() ?? undecryptable(name, e));
   }
 }
 
@@ -72,7 +79,7 @@ const EXTRACT_OPTIONS = ['--preserve-permissions'];
  * extractArchive's `select`; returns how many. A hard link whose target is not selected
  * (`linkTargetMissing`) brings that file along: tar could not make the link otherwise.
  */
-export async function selectMembers(path: string, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal, identity?: string): Promise<number> {
+export async function selectMembers(path: ArtefactSource, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal, identity?: string): Promise<number> {
   const list = createWriteStream(listFile, { mode: 0o600 });
   const linked = new Set<string>();
   let count = 0;
@@ -94,18 +101,23 @@ export async function selectMembers(path: string, wanted: (entry: TarEntry) => b
 
 const NUL = Buffer.from([0]);
 
-/** Extracts into `root` (an existing folder) with GNU tar; scanArchives first. `select`: only the members selectMembers listed there. */
-export async function extractArchive(path: string, root: string, signal?: AbortSignal, identity?: string, select?: string): Promise<void> {
+/**
+ * Extracts into `root` (an existing folder) with GNU tar; scanArchives first. `select`: only the
+ * members selectMembers listed there. A streamed archive is hashed again on the way: bytes that
+ * differ from the listing pass's fail with VERIFY_FAILED.
+ */
+export async function extractArchive(path: ArtefactSource, root: string, signal?: AbortSignal, identity?: string, select?: string): Promise<void> {
   // Without --no-recursion: a listed folder comes with what is under it (selectMembers lists the topmost names).
   const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`];
   const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
-  const stages = unpackStages(path, identity);
+  const stages = sourceStages(path, identity);
   try {
-    if (stages.length > 0) await pipeline([...stages, [...tar, '--file=-']], { output: discard(), signal });
+    if (typeof path !== 'string') await pipelineFrom(path, [...stages, [...tar, '--file=-']], { output: discard(), signal });
+    else if (stages.length > 0) await pipeline([...stages, [...tar, '--file=-']], { output: discard(), signal });
     else await run([...tar, `--file=${path}`], { signal, stdout: 'ignore' });
   } catch (e) {
-    if (isBackplanError(e) && (e.code === 'DISK_FULL' || e.code === 'INTERRUPTED')) throw e;
-    throw new BackplanError('STEP_FAILED', `extracting ${path} into ${root} failed: ${(e as Error).message}`, {
+    if (isBackplanError(e) && ['DISK_FULL', 'INTERRUPTED', 'VERIFY_FAILED'].includes(e.code)) throw e;
+    throw new BackplanError('STEP_FAILED', `extracting ${sourceName(path)} into ${root} failed: ${(e as Error).message}`, {
       hint: 'run backplan verify on this snapshot; if it passes, the target is the problem (space, permissions)',
       cause: e,
     });

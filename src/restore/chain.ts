@@ -1,8 +1,17 @@
 /** How an incremental snapshot's repository delta is applied, loaded only when one is restored. */
 import type { SnapshotRecord } from '../record/snapshot-record.js';
+import type { ArtefactSource } from './source.js';
 
 /** Applies one incremental snapshot's repository delta onto a restored repository; `only`: restore --include's paths. */
-export type ApplyRepositoryDelta = (snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: (path: string) => boolean) => Promise<void>;
+export type ApplyRepositoryDelta = (
+  snapshotDir: string,
+  record: SnapshotRecord,
+  targetRepo: string,
+  identity?: string,
+  only?: (path: string) => boolean,
+  /** Where an artefact is read from (source.ts); by default the file in snapshotDir. */
+  open?: (artefact: string) => ArtefactSource,
+) => Promise<void>;
 
 /** The delta format belongs to the incremental strategy (src/incremental/apply.ts); restoring a full snapshot never loads it. */
 export async function loadDeltaApplier(): Promise<ApplyRepositoryDelta> {

@@ -11,7 +11,8 @@ import { pipeline } from '../execute/subprocess.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { conninfo, libpqEnv } from '../steps/plan-input.js';
-import { unpackStages } from '../execute/age.js';
+import { pipelineFrom, sourceStages } from './source.js';
+import type { ArtefactSource, StreamedArtefact } from './source.js';
 
 export interface DumpArtefact {
   format: 'custom' | 'directory' | 'plain';
@@ -33,6 +34,8 @@ export function dumpArtefact(record: SnapshotRecord): DumpArtefact | undefined {
 export interface DbCommand {
   stages: string[][];
   output?: string;
+  /** The dump streamed from a remote destination into the first stage's stdin (source.ts). */
+  input?: StreamedArtefact;
 }
 
 export interface DbRestoreCommands {
@@ -47,7 +50,8 @@ export interface DbRestoreCommands {
 
 export interface DbRestoreOptions {
   dump: DumpArtefact;
-  snapshotDir: string;
+  /** The dump: its local path, or streamed from the destination (a directory dump is always local). */
+  file: ArtefactSource;
   name: string;
   owner: string;
   jobs: number;
@@ -73,7 +77,8 @@ export interface DbRestoreOptions {
  * creates belongs to the owner rather than to the role that connected.
  */
 export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
-  const file = join(o.snapshotDir, o.dump.path);
+  const file = o.file;
+  const input = typeof file === 'string' ? {} : { input: file };
   const commands: DbRestoreCommands = {
     create: { stages: [['createdb', '--no-password', `--owner=${o.owner}`, '--template=template0', '--', o.name]] },
     load: [],
@@ -82,23 +87,24 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
   const dbname = `--dbname=${conninfo(o.name)}`;
   if (o.dump.format === 'plain') {
     const psql = ['psql', '--no-password', '--no-psqlrc', '--quiet', '--set=ON_ERROR_STOP=1', '--single-transaction', dbname];
-    const unpack = unpackStages(file, o.identity);
-    commands.load.push(unpack.length > 0 ? { stages: [...unpack, [...psql, '--file=-']] } : { stages: [[...psql, `--file=${file}`]] });
+    const unpack = sourceStages(file, o.identity);
+    const read = typeof file === 'string' ? `--file=${file}` : '--file=-';
+    commands.load.push(unpack.length > 0 ? { stages: [...unpack, [...psql, '--file=-']], ...input } : { stages: [[...psql, read]], ...input });
     return commands;
   }
   const owner = o.noOwner ? ['--no-owner', ...(o.notAsOwner ? [`--role=${o.owner}`] : [])] : [];
   const privileges = o.noPrivileges ? ['--no-privileges'] : [];
   const pgRestore = ['pg_restore', '--no-password', '--exit-on-error', dbname, ...owner, ...privileges];
-  const unpack = unpackStages(file, o.identity);
-  if (unpack.length === 0) {
+  const unpack = sourceStages(file, o.identity);
+  if (unpack.length === 0 && typeof file === 'string') {
     commands.load.push({ stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', file]] });
   } else if (o.jobs === 1) {
-    commands.load.push({ stages: [...unpack, pgRestore] });
+    commands.load.push({ stages: [...unpack, pgRestore], ...input });
   } else {
     // Parallel pg_restore seeks in its input: a stream will not do.
     const temp = join(o.tempDir, '.backplan-restore-database.dump');
     commands.tempFile = temp;
-    commands.load.push({ stages: unpack, output: temp }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
+    commands.load.push({ stages: unpack.length > 0 ? unpack : [['cat']], output: temp, ...input }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
   }
   return commands;
 }
@@ -106,7 +112,8 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
 /** Runs one planned command with the connection and password in the environment only. */
 export async function runDbCommand(command: DbCommand, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<void> {
   const output = command.output ?? discard();
-  await pipeline(command.stages, { env, signal, output });
+  if (command.input) await pipelineFrom(command.input, command.stages, { env, signal, output });
+  else await pipeline(command.stages, { env, signal, output });
 }
 
 /** pg_restore -d and psql print nothing worth keeping on stdout (psql echoes set_config rows). */

@@ -3,6 +3,7 @@ import { renderPipeline } from '../execute/render.js';
 import { libpqEnv } from '../steps/plan-input.js';
 import type { DbCommand } from './database.js';
 import { repositoryArchives, rsyncArgv, serverName } from './restore.js';
+import { sourceName } from './source.js';
 import type { RestorePlan } from './restore.js';
 
 /** What a restore would create where, for --dry-run: the plan executeRestore runs, as text. */
@@ -10,7 +11,7 @@ export function describeRestore(plan: RestorePlan): string {
   const { snapshot, chain } = plan;
   const lines = [`restore ${snapshot.id} (${snapshot.kind}, ${snapshot.time.toISOString()}) into ${plan.targetDir}`];
   const row = (what: string, text: string) => lines.push(`  ${what.padEnd(9)}${text}`);
-  const archives = plan.repository ? repositoryArchives(plan.repository).map((a) => basename(a)) : [];
+  const archives = plan.repository ? repositoryArchives(plan.repository).map((a) => basename(sourceName(a))) : [];
   row('check', `sha256 of every artefact of ${chain.map((s) => s.id).join(', ')}${archives.length ? `; entries of ${archives.join(', ')} that would land outside the target` : ''}`);
   if (plan.replaces.length > 0) row('remove', `${plan.replaces.join(', ')} (--force)`);
   const repo = plan.repository;
@@ -21,7 +22,7 @@ export function describeRestore(plan: RestorePlan): string {
   if (repo?.method === 'incremental') {
     for (const s of repo.snapshots) row('apply', `${repo.target} <- the repository of ${s.id} (${s.record.kind})`);
   } else if (repo) {
-    const how = repo.method === 'tar' ? `extract ${repo.source}` : renderPipeline([rsyncArgv(repo.source, repo.target)]);
+    const how = repo.method === 'tar' ? `extract ${sourceName(repo.source)}` : renderPipeline([rsyncArgv(repo.source, repo.target)]);
     row('create', `${repo.target} <- ${how}`);
   }
   const config = plan.config;
@@ -34,7 +35,7 @@ export function describeRestore(plan: RestorePlan): string {
   const db = plan.database;
   if (db) {
     const env = libpqEnv(db.connection);
-    const render = (c: DbCommand) => renderPipeline(c.stages, { env, password: plan.hasPassword, output: c.output });
+    const render = (c: DbCommand) => `${c.input ? `${c.input.location} (streamed) | ` : ''}${renderPipeline(c.stages, { env, password: plan.hasPassword, output: c.output })}`;
     const created = db.roles.create;
     if (created) {
       row('roles', `create ${created.roles.join(', ')} on ${serverName(db.connection)} from database.roles.sql, in one transaction, without passwords (--create-roles):`);

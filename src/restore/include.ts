@@ -18,6 +18,7 @@ import { run } from '../execute/subprocess.js';
 import { displayName, nameBytes } from '../util/names.js';
 import { extractArchive, selectMembers } from './archive.js';
 import { repoPath, walkRepository } from './repo-listing.js';
+import type { ArtefactSource } from './source.js';
 
 /** Whether a repository path (a binary string, relative to the root) is wanted. */
 export type PathFilter = (path: string) => boolean;
@@ -73,7 +74,7 @@ export async function withListDir<T>(use: (dir: string) => Promise<T>): Promise<
  * the topmost selected names are listed: GNU tar brings a listed folder with everything under
  * it (all selected too), and a name listed below one would match twice and be reported missing.
  */
-export async function extractSelected(archive: string, root: string, wanted: PathFilter, signal?: AbortSignal, identity?: string): Promise<number> {
+export async function extractSelected(archive: ArtefactSource, root: string, wanted: PathFilter, signal?: AbortSignal, identity?: string): Promise<number> {
   const top = (path: string) => path !== '' && wanted(path) && !wanted(posix.dirname(path) === '.' ? '' : posix.dirname(path));
   return withListDir(async (dir) => {
     const list = join(dir, 'members');

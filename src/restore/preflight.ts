@@ -12,6 +12,7 @@ import { Writable } from 'node:stream';
 import type { CompleteSnapshot } from '../destination/types.js';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { decryptStage, IDENTITY_HINT, isSealed, unpackStages } from '../execute/age.js';
+import { isStreamedArtefact } from '../record/streamed.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { incrementalExtra } from '../incremental/record.js';
 import { walkFiles } from '../record/checksums.js';
@@ -32,7 +33,8 @@ export interface PreflightPlan {
   chain: CompleteSnapshot[];
   targetDir: string;
   replaces: string[];
-  repository?: { method: string; target: string; source?: string };
+  /** `source`: a local path, or an artefact streamed from the destination (source.ts), by its name. */
+  repository?: { method: string; target: string; source?: string | { name: string } };
   database?: {
     name: string;
     owner: string;
@@ -68,7 +70,8 @@ export async function checkIdentity(chain: CompleteSnapshot[], targetDir: string
   const snapshot = chain.at(-1)!;
   const refuse = (problem: string) => new BackplanError('RESTORE_REFUSED', `refusing to restore ${snapshot.id} into ${targetDir}: ${problem}; nothing was changed`, { hint: IDENTITY_HINT });
   for (const s of chain) {
-    const smallest = s.record.artefacts.filter((a) => isSealed(a.path)).sort((a, b) => a.bytes - b.bytes)[0];
+    // One a fetch copies here (record/streamed.ts): a remote's large artefacts are not local.
+    const smallest = s.record.artefacts.filter((a) => isSealed(a.path) && !isStreamedArtefact(a)).sort((a, b) => a.bytes - b.bytes)[0];
     if (!smallest) continue;
     const recipients = s.record.encryption?.recipients ?? [];
     const to = recipients.length > 0 ? ` to ${recipients.map(shortKey).join(', ')}` : '';
@@ -272,7 +275,8 @@ function toolsOf(plan: PreflightPlan): string[] {
   for (const c of commands ? [commands.drop, commands.create, ...commands.load] : []) for (const stage of c?.stages ?? []) tools.add(stage[0]!);
   const repo = plan.repository;
   if (repo?.method === 'folder') tools.add('rsync');
-  const unpack = repo?.method === 'tar' && repo.source ? unpackStages(repo.source, '') : [];
+  const source = repo?.source;
+  const unpack = repo?.method === 'tar' && source ? unpackStages(typeof source === 'string' ? source : source.name, '') : [];
   for (const stage of unpack) tools.add(stage[0]!);
   if (plan.chain.some((s) => s.record.artefacts.some((a) => isSealed(a.path)))) tools.add('age');
   if (repo?.method === 'incremental') {
@@ -323,8 +327,10 @@ async function spaceProblems(plan: PreflightPlan, base: string, notes: string[])
     const dump = plan.snapshot.record.artefacts.find((a) => a.path === db.dump.path)?.bytes;
     if (dump === undefined) notes.push(`the size of ${db.dump.path} is unknown: the space for its decompressed copy was not checked`);
     else {
-      needed += dump * DUMP_EXPANSION;
-      parts.push(`${formatBytes(dump * DUMP_EXPANSION)} for the decompressed copy of ${db.dump.path} parallel pg_restore reads (${DUMP_EXPANSION}× its ${formatBytes(dump)})`);
+      // A streamed dump that needs no unpacking is copied as it is (database.ts: `cat`).
+      const expansion = db.commands.load[0]?.stages[0]?.[0] === 'cat' ? 1 : DUMP_EXPANSION;
+      needed += dump * expansion;
+      parts.push(`${formatBytes(dump * expansion)} for the ${expansion > 1 ? 'decompressed ' : ''}copy of ${db.dump.path} parallel pg_restore reads (${expansion}× its ${formatBytes(dump)})`);
     }
   }
   if (needed === 0) return [];

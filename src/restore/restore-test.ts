@@ -54,10 +54,10 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
   const { connection, secrets, admin, log } = input;
   const [runAs, runSecrets] = [asAdmin(connection, admin), adminSecrets(secrets, admin)];
   try {
-    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, noPrivileges: false, createRoles: false, jobs: 1, force: false, identity: input.identity };
+    const request = { chain: input.snapshots.entries, connection, secrets, admin, targetDir: scratchDir, database: scratchDb, noOwner: false, noPrivileges: false, createRoles: false, jobs: 1, force: false, identity: input.identity, remote: input.snapshots.remote };
     const plan = await prepareRestore(request);
     for (const note of plan.notes) log(`note: ${note}`);
-    await checkRestoreSources(plan, input.snapshots.local, log, { signal: input.signal, verified: input.verified });
+    await checkRestoreSources(plan, input.snapshots.local, log, { signal: input.signal, verified: input.verified, streamedFrom: input.snapshots.remote });
     await executeRestore(plan, runSecrets, log, input.signal);
     const result = await compare(input, plan.database && { connection: runAs, secrets: runSecrets, name: scratchDb }, plan.repository?.target);
     return { ...result, durationMs: Date.now() - started };

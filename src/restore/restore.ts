@@ -23,6 +23,9 @@ import type { AdminRole } from './admin.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbCommand } from './database.js';
 import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
 import { checkIdentity, preflight } from './preflight.js';
+import { isStreamedArtefact } from '../record/streamed.js';
+import { artefactSource, checkInPlace, sourceName } from './source.js';
+import type { ArtefactSource } from './source.js';
 import { createRoles, dropRoles, planRoles, rolesToAsk } from './roles.js';
 import type { RolesPlan } from './roles.js';
 
@@ -53,13 +56,17 @@ export interface RestoreRequest {
   withDatabase?: boolean;
   /** The age identity file for an encrypted snapshot (--identity, BACKPLAN_AGE_IDENTITY_FILE): its path only. */
   identity?: string;
+  /** Where the chain's large artefacts were left by fetch (LocalSnapshots.remote): streamed from there. */
+  remote?: Destination;
 }
 
 export type RepositoryRestore = (
-  /** The archive, or the snapshot's repository/ folder. */
-  | { method: 'tar' | 'folder'; source: string; target: string; identity?: string }
-  /** The incremental strategy's full and then each delta, in order, by applyRepositoryDelta. */
-  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string; identity?: string }
+  /** The archive, a local file or streamed from the destination (source.ts). */
+  | { method: 'tar'; source: ArtefactSource; target: string; identity?: string }
+  /** The snapshot's repository/ folder, always local (fetch copies folder artefacts). */
+  | { method: 'folder'; source: string; target: string; identity?: string }
+  /** The incremental strategy's full and then each delta, in order, by applyRepositoryDelta; large artefacts streamed from `remote` when set. */
+  | { method: 'incremental'; snapshots: CompleteSnapshot[]; target: string; identity?: string; remote?: Destination }
 ) & {
   /** restore --include: only the paths these patterns select... */
   include?: string[];
@@ -117,7 +124,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
   const include = req.include?.length ? req.include : undefined;
   const { database, server } = (!include || req.withDatabase ? await planDatabase(req, snapshot, connection) : undefined) ?? {};
   const existing = await existingEntries(targetDir);
-  const repository = repositoryRestore(chain, repositoryDir, req.identity);
+  const repository = repositoryRestore(chain, repositoryDir, req.identity, req.remote);
   if (repository && include) repository.include = include;
   const plan: RestorePlan = {
     snapshot,
@@ -167,7 +174,7 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
   const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner, rolesFile, identity: req.identity }, server.roles, { connection: runAs, secrets: runSecrets });
   const commands = dbRestoreCommands({
     dump,
-    snapshotDir: snapshot.dir,
+    file: dump.format === 'directory' ? join(snapshot.dir, dump.path) : artefactSource(snapshot, dump.path, req.remote),
     name: connection.name,
     owner,
     jobs: req.jobs,
@@ -198,33 +205,38 @@ export function serverName(c: DatabaseConnection): string {
 export const INCREMENTAL = 'incremental';
 
 /** An archive or an rsync folder; a snapshot of the incremental strategy, its whole chain. */
-function repositoryRestore(chain: CompleteSnapshot[], target: string, identity: string | undefined): RepositoryRestore | undefined {
+function repositoryRestore(chain: CompleteSnapshot[], target: string, identity: string | undefined, remote: Destination | undefined): RepositoryRestore | undefined {
   const base = chain[0]!;
   const key = identity !== undefined ? { identity } : {};
-  if (base.record.repository?.strategy === INCREMENTAL) return { method: 'incremental', snapshots: chain, target, ...key };
+  if (base.record.repository?.strategy === INCREMENTAL) return { method: 'incremental', snapshots: chain, target, ...key, ...(remote ? { remote } : {}) };
   for (const a of base.record.artefacts) {
-    if (/^repository\.tar(\.zst|\.gz)?(\.age)?$/.test(a.path)) return { method: 'tar', source: join(base.dir, a.path), target, ...key };
+    if (/^repository\.tar(\.zst|\.gz)?(\.age)?$/.test(a.path)) return { method: 'tar', source: artefactSource(base, a.path, remote), target, ...key };
     if (a.covers?.folder === 'repository') return { method: 'folder', source: join(base.dir, 'repository'), target };
   }
   return undefined;
 }
 
 /** The tar archives a repository restore reads. */
-export function repositoryArchives(repo: RepositoryRestore): string[] {
+export function repositoryArchives(repo: RepositoryRestore): ArtefactSource[] {
   if (repo.method !== 'incremental') return repo.method === 'tar' ? [repo.source] : [];
-  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => join(s.dir, a.path)));
+  return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => artefactSource(s, a.path, repo.remote)));
 }
 
 /**
  * Every snapshot of the chain re-hashed against its snapshot.json (each file of a folder
  * artefact too), then the repository listed for entries that would land outside the target.
+ * With `streamedFrom` (the destination a fetch left the large artefacts on, source.ts), those are
+ * hashed as they stream instead: the archives in this listing pass, the rest (checked there
+ * first, checkInPlace) as they are restored.
  */
-export async function checkRestoreSources(plan: RestorePlan, local: Destination, log: Log, opts: { signal?: AbortSignal; verified?: string[] } = {}): Promise<void> {
+export async function checkRestoreSources(plan: RestorePlan, local: Destination, log: Log, opts: { signal?: AbortSignal; verified?: string[]; streamedFrom?: Destination } = {}): Promise<void> {
+  const remote = opts.streamedFrom;
   for (const snapshot of plan.chain.filter((s) => !opts.verified?.includes(s.id))) {
-    log(`checking the checksums of ${snapshot.id}`);
-    const report = await verifySnapshot(local, snapshot.id, { deep: true });
-    if (report.problems.length > 0) {
-      const list = report.problems.map((p) => `${p.path}: ${p.problem}`).join('; ');
+    log(`checking the checksums of ${snapshot.id}${remote ? ` (its large artefacts on ${remote.spec}, and as they stream from there)` : ''}`);
+    const report = await verifySnapshot(local, snapshot.id, { deep: true, skip: remote && isStreamedArtefact });
+    const problems = [...report.problems, ...(remote ? await checkInPlace(remote, snapshot) : [])];
+    if (problems.length > 0) {
+      const list = problems.map((p) => `${p.path}: ${p.problem}`).join('; ');
       throw new BackplanError('VERIFY_FAILED', `snapshot ${snapshot.id} is damaged (${list}); refusing to restore it`, {
         hint: `backplan verify shows every problem; restore an older snapshot`,
       });
@@ -234,7 +246,7 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
   if (!repo) return;
   const archives = repositoryArchives(repo);
   if (archives.length > 0) {
-    log(`checking ${archives.join(', ')} for entries that would land outside ${repo.target}`);
+    log(`checking ${archives.map(sourceName).join(', ')} for entries that would land outside ${repo.target}`);
     const { files, bytes } = await scanArchives(archives, opts.signal, repo.identity);
     log(`${files} files (${bytes} bytes), every entry stays inside`);
   }
@@ -314,16 +326,18 @@ async function restoreRepository(repo: RepositoryRestore, log: Log, signal: Abor
   const selected = repo.include ? ` (only ${repo.include.join(', ')})` : '';
   if (repo.method === 'incremental') {
     const apply = await loadDeltaApplier();
+    const remote = repo.remote;
     for (const s of repo.snapshots) {
       log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}${selected}`);
-      await apply(s.dir, s.record, repo.target, repo.identity, only);
+      await apply(s.dir, s.record, repo.target, repo.identity, only, remote && ((artefact) => artefactSource(s, artefact, remote)));
     }
     return;
   }
-  log(`restoring ${repo.source} into ${repo.target}${selected}`);
-  if (only && repo.method === 'tar') await extractSelected(repo.source, repo.target, only, signal, repo.identity);
-  else if (only) await copySelected(repo.source, repo.target, only, signal);
-  else if (repo.method === 'tar') await extractArchive(repo.source, repo.target, signal, repo.identity);
+  log(`restoring ${sourceName(repo.source)} into ${repo.target}${selected}`);
+  if (repo.method === 'tar') {
+    if (only) await extractSelected(repo.source, repo.target, only, signal, repo.identity);
+    else await extractArchive(repo.source, repo.target, signal, repo.identity);
+  } else if (only) await copySelected(repo.source, repo.target, only, signal);
   else await run(rsyncArgv(repo.source, repo.target), { signal, stdout: 'ignore' });
 }
 

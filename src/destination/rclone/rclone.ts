@@ -192,11 +192,16 @@ export class RcloneDestination implements Destination {
     return rcloneHasher(this.rclone, id);
   }
 
-  /** Copies the chain into a scratch folder beside staging; restore verifies and reads that copy. */
+  /**
+   * Copies the chain but for its large artefacts into a scratch folder beside staging; restore
+   * verifies and reads that copy, and streams the large ones from the daemon.
+   */
   async fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots> {
-    return copyChain(this.staging, chain, async (entry, into) => {
-      await this.rclone.rc('sync/copy', { srcFs: this.rclone.fs(entry.id), dstFs: into }, { signal: opts.signal });
-    }, opts.log);
+    return copyChain(this.staging, chain, async (entry, into, leaveOut) => {
+      // rclone filter rules, anchored at the snapshot folder; artefact names hold none of its wildcards.
+      const _filter = { ExcludeRule: leaveOut.map((path) => `/${path}`) };
+      await this.rclone.rc('sync/copy', { srcFs: this.rclone.fs(entry.id), dstFs: into, _filter }, { signal: opts.signal });
+    }, opts.log, this);
   }
 
   /** Streamed from the daemon (`--rc-serve`): nothing of the snapshot is copied here. */

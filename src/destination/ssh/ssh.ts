@@ -180,14 +180,18 @@ export class SshDestination implements Destination {
   }
 
   /**
-   * Copies the chain into a scratch folder beside staging (rsync, hard links kept); restore then
-   * verifies and reads that copy as it would a local destination's.
+   * Copies the chain but for its large artefacts into a scratch folder beside staging (rsync,
+   * hard links kept); restore verifies and reads that copy as a local destination's, and streams
+   * the large ones from here. Folder artefacts (an rsync repository/, a directory dump) are still
+   * copied: rsync and pg_restore read them as folders.
    */
   async fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots> {
-    return copyChain(this.staging, chain, async (entry, into) => {
-      const argv = ['rsync', '--archive', '--hard-links', '--protect-args', `--rsh=${rsyncShell(this.ssh)}`, '--', `${entry.dir}/`, `${into}/`];
+    return copyChain(this.staging, chain, async (entry, into, leaveOut) => {
+      // Anchored at the snapshot folder; artefact names hold none of rsync's wildcards.
+      const excludes = leaveOut.map((path) => `--exclude=/${path}`);
+      const argv = ['rsync', '--archive', '--hard-links', '--protect-args', `--rsh=${rsyncShell(this.ssh)}`, ...excludes, '--', `${entry.dir}/`, `${into}/`];
       await run(argv, { stdout: 'ignore', signal: opts.signal });
-    }, opts.log);
+    }, opts.log, this);
   }
 
 
