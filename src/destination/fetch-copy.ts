@@ -7,6 +7,7 @@
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackplanError } from '../errors.js';
+import { removeTree } from '../execute/remove-tree.js';
 import { PARTIAL_PREFIX } from '../record/layout.js';
 import { streamedArtefacts } from '../record/streamed.js';
 import { LocalDestination } from './local.js';
@@ -26,7 +27,7 @@ export async function copyChain(
   const root = join(staging, 'fetched');
   await mkdir(root, { recursive: true, mode: 0o700 });
   const scratch = await mkdtemp(join(root, 'restore-'));
-  const release = () => rm(scratch, { recursive: true, force: true });
+  const release = () => removeTree(scratch);
   try {
     for (const entry of chain) {
       const leaveOut = streamedArtefacts(entry.record.artefacts).map((a) => a.path);

@@ -10,6 +10,7 @@ import { pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError } from '../errors.js';
 import { fsyncPath, writeFileAtomic } from '../util/durable.js';
 import { hashingFileSink } from '../execute/hashing-sink.js';
+import { removeTree } from '../execute/remove-tree.js';
 import { run } from '../execute/subprocess.js';
 import { sha256File, writeSha256Sums } from '../record/checksums.js';
 import { mapLimited } from '../util/limited.js';
@@ -180,7 +181,7 @@ export class LocalDestination implements Destination {
         if (!renamed) continue;
         doomed = partial;
       }
-      await rm(doomed, { recursive: true, force: true });
+      await removeTree(doomed);
     }
   }
 

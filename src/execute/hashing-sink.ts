@@ -26,6 +26,9 @@ export function hashingFileSink(path: string, opts: { mode?: number; parents?: b
   let file: FileHandle | undefined;
 
   const stream = new Writable({
+    // Chunks pile up while a write is in flight, then go down in one writev: one 64 KiB write
+    // per pipe read, each waiting its turn, held zstd back (a 24 MiB artefact took 0.4 s more).
+    highWaterMark: SINK_BUFFER,
     construct(callback) {
       const made = opts.parents ? mkdir(dirname(path), { recursive: true, mode: 0o700 }) : Promise.resolve(undefined);
       made.then(() => open(path, 'w', opts.mode ?? 0o600)).then((f) => {
@@ -37,6 +40,14 @@ export function hashingFileSink(path: string, opts: { mode?: number; parents?: b
       hash.update(chunk);
       bytes += chunk.length;
       writeAll(file!, chunk).then(() => callback(), callback);
+    },
+    writev(chunks, callback) {
+      const buffers = chunks.map((c) => c.chunk as Buffer);
+      for (const b of buffers) {
+        hash.update(b);
+        bytes += b.length;
+      }
+      writeAllv(file!, buffers).then(() => callback(), callback);
     },
     final(callback) {
       // fsync before reporting success: a checksum recorded in snapshot.json must describe bytes
@@ -62,6 +73,20 @@ export function hashingFileSink(path: string, opts: { mode?: number; parents?: b
   // Reported through done(); if nobody asks (the run already failed), it must not crash the process.
   result.catch(() => undefined);
   return { stream, done: () => result };
+}
+
+const SINK_BUFFER = 4 * 1024 * 1024;
+
+/** writev(2) may write less than asked: what is left goes down chunk by chunk. */
+async function writeAllv(file: FileHandle, buffers: Buffer[]): Promise<void> {
+  let { bytesWritten } = await file.writev(buffers);
+  for (const b of buffers) {
+    if (bytesWritten >= b.length) bytesWritten -= b.length;
+    else {
+      await writeAll(file, b.subarray(bytesWritten));
+      bytesWritten = 0;
+    }
+  }
 }
 
 /** write(2) may write less than asked; loop until the whole chunk is down. */

@@ -6,10 +6,12 @@
  * the scratch database.
  */
 import { randomBytes } from 'node:crypto';
-import { lstat, mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { walkFiles } from '../record/checksums.js';
+import { Writable } from 'node:stream';
+import { removeTree } from '../execute/remove-tree.js';
+import { run } from '../execute/subprocess.js';
 import type { LocalSnapshots } from '../destination/types.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
 import { LARGE_OBJECTS, qualifiedKey } from '../db/row-counts.js';
@@ -66,7 +68,7 @@ export async function restoreTest(input: RestoreTestInput): Promise<RestoreTestR
     const drop = { stages: [['dropdb', '--no-password', '--if-exists', '--', scratchDb]] };
     // A failed drop must not hide how the test went; it is reported for the operator instead.
     await runDbCommand(drop, restoreEnv(runAs, 'postgres', runSecrets)).catch((e: unknown) => log(`could not drop ${scratchDb}, drop it by hand: ${(e as Error).message}`));
-    await rm(scratchDir, { recursive: true, force: true });
+    await removeTree(scratchDir);
   }
 }
 
@@ -104,18 +106,35 @@ async function compare(input: RestoreTestInput, database: ScratchDatabase | unde
   return result;
 }
 
-/** Regular files as tar counts them: a hard-linked file once, however many names it has. */
+/**
+ * Regular files as tar counts them: a hard-linked file once, however many names it has. GNU find
+ * lists them (`LINKS INODE SIZE` per file): an lstat per file from node took a minute on 200k.
+ */
 async function countFiles(root: string): Promise<FileCount> {
   const count = { files: 0, bytes: 0 };
-  const linked = new Set<number>();
-  for await (const path of walkFiles(root)) {
-    const st = await lstat(path);
-    if (st.nlink > 1) {
-      if (linked.has(st.ino)) continue;
-      linked.add(st.ino);
+  const linked = new Set<string>();
+  const onLine = (line: string) => {
+    const [links, inode, size] = line.split(' ');
+    if (Number(links) > 1) {
+      if (linked.has(inode!)) return;
+      linked.add(inode!);
     }
     count.files++;
-    count.bytes += st.size;
-  }
+    count.bytes += Number(size);
+  };
+  await run(['find', root, '-type', 'f', '-printf', '%n %i %s\\n'], { stdout: lines(onLine) });
   return count;
+}
+
+/** A Writable handing each complete line to `onLine`. */
+function lines(onLine: (line: string) => void): Writable {
+  let rest = '';
+  return new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      const parts = (rest + chunk.toString('latin1')).split('\n');
+      rest = parts.pop()!;
+      parts.forEach(onLine);
+      done();
+    },
+  });
 }

@@ -8,6 +8,7 @@
 import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BackplanError } from '../errors.js';
+import { removeTree } from '../execute/remove-tree.js';
 import { run } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
 import { verifySnapshot } from '../record/verify.js';
@@ -289,7 +290,7 @@ async function dropCreatedRoles(db: DatabaseRestore, roles: string[], secrets: S
 async function restoreAll(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
   for (const path of plan.replaces) {
     log(`removing ${path} (--force)`);
-    await rm(path, { recursive: true, force: true });
+    await removeTree(path, signal);
   }
   await mkdir(plan.targetDir, { recursive: true, mode: 0o700 });
   const stop = new AbortController();
