@@ -3,7 +3,8 @@
  * does the hashing where the files are, locally or on an ssh host, and every line of its output
  * is counted, however many millions of files the list holds.
  */
-import { Writable } from 'node:stream';
+import type { Writable } from 'node:stream';
+import { lineSink } from '../util/lines.js';
 import { displayName } from '../util/names.js';
 import type { VerifyReport } from './types.js';
 
@@ -13,25 +14,12 @@ import type { VerifyReport } from './types.js';
  * file to `report`. Names are read as latin1, one char per byte (util/names.ts).
  */
 export function sumsCheckSink(listPath: string, report: VerifyReport): Writable {
-  let rest = '';
-  const line = (text: string) => {
+  return lineSink((text) => {
     const m = /^(\\?)(.*): (OK|FAILED.*)$/.exec(text);
     if (!m) return;
     report.checkedFiles++;
     if (m[3] === 'OK') return;
     const name = m[1] ? m[2]!.replace(/\\(\\|n|r)/g, (_, c: string) => (c === 'n' ? '\n' : c === 'r' ? '\r' : '\\')) : m[2]!;
     report.problems.push({ path: displayName(name), problem: m[3] === 'FAILED' ? `sha256 does not match ${listPath}` : 'missing' });
-  };
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const lines = (rest + chunk.toString('latin1')).split('\n');
-      rest = lines.pop()!;
-      lines.forEach(line);
-      done();
-    },
-    final(done) {
-      if (rest) line(rest);
-      done();
-    },
   });
 }

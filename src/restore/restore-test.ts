@@ -9,7 +9,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { lineSink } from '../util/lines.js';
 import { removeTree } from '../execute/remove-tree.js';
 import { run } from '../execute/subprocess.js';
 import type { LocalSnapshots } from '../destination/types.js';
@@ -122,19 +122,6 @@ async function countFiles(root: string): Promise<FileCount> {
     count.files++;
     count.bytes += Number(size);
   };
-  await run(['find', root, '-type', 'f', '-printf', '%n %i %s\\n'], { stdout: lines(onLine) });
+  await run(['find', root, '-type', 'f', '-printf', '%n %i %s\\n'], { stdout: lineSink(onLine) });
   return count;
-}
-
-/** A Writable handing each complete line to `onLine`. */
-function lines(onLine: (line: string) => void): Writable {
-  let rest = '';
-  return new Writable({
-    write(chunk: Buffer, _encoding, done) {
-      const parts = (rest + chunk.toString('latin1')).split('\n');
-      rest = parts.pop()!;
-      parts.forEach(onLine);
-      done();
-    },
-  });
 }
