@@ -1,8 +1,9 @@
 /**
  * Build step: bundles the CLI (dist/src/cli/main.js and what it imports, node_modules included)
- * into dist/bin/: backplan.js plus one chunk per lazily imported part. Node spends about 70 ms
- * resolving and reading the ~190 files `validate` would otherwise load; in a few files it starts
- * in under 150 ms. The library (dist/src/index.js) stays unbundled.
+ * into dist/bin/: backplan.js plus one chunk per lazily imported part. Node spent about 70 ms
+ * resolving and reading the ~190 files `validate` loaded one by one; bundled, `validate` took
+ * 0.14 s against node's own start at 0.07 s on a quiet host. The library (dist/src/index.js)
+ * stays unbundled.
  */
 import { build } from 'esbuild';
 import { rmSync } from 'node:fs';
