@@ -77,11 +77,31 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
     }
   });
 
-  it('refuses an archive whose bytes changed after the backup (same content, recompressed) before anything is written', async () => {
+  /** A tar backup there: its manifest, where it lies and its snapshot's id. */
+  async function backedUp(): Promise<{ file: string; destDir: string; id: string }> {
     const destDir = join(p.dir, 'backups');
     const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
     expect((await backplan(['run', file])).code).to.equal(0);
-    const id = (await kind.store.state(destDir)).published[0]!;
+    return { file, destDir, id: (await kind.store.state(destDir)).published[0]! };
+  }
+
+  /** A restore of that backup refused with `message`: exit 1, no target folder, no database. */
+  async function expectRefusedBeforeWriting(file: string, message: RegExp): Promise<void> {
+    const name = `${p.db.name}_tampered`;
+    const target = join(p.dir, 'tampered');
+    try {
+      const refused = await backplan(['restore', file, 'latest', '--to', target, '--database', name]);
+      expect(refused.code, refused.stderr).to.equal(1);
+      expect(refused.stderr).to.match(message);
+      expect(await exists(target), 'nothing written to the target').to.equal(false);
+      expect(await databaseExists(p.db.server, name), 'no database created').to.equal(false);
+    } finally {
+      await dropDatabase(p.db.server, name);
+    }
+  }
+
+  it('refuses an archive whose bytes changed after the backup (same content, recompressed) before anything is written', async () => {
+    const { file, destDir, id } = await backedUp();
     const record = JSON.parse((await kind.store.read(destDir, `${id}/snapshot.json`))!.toString()) as SnapshotRecord;
     expect(record.artefacts.map((a) => a.path)).to.include('repository.tar.zst');
     const archive = `${id}/repository.tar.zst`;
@@ -90,24 +110,11 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
     const repacked = execFileSync('zstd', ['-19', '-c'], { input: execFileSync('zstd', ['-dc'], { input: original }) });
     expect(repacked.equals(original)).to.equal(false);
     await kind.store.write(destDir, archive, repacked);
-    const name = `${p.db.name}_tampered`;
-    const target = join(p.dir, 'tampered');
-    try {
-      const refused = await backplan(['restore', file, 'latest', '--to', target, '--database', name]);
-      expect(refused.code, refused.stderr).to.equal(1);
-      expect(refused.stderr).to.match(/repository\.tar\.zst streamed \d+ bytes with sha256 [0-9a-f]{64}, but snapshot\.json records/);
-      expect(await exists(target), 'nothing written to the target').to.equal(false);
-      expect(await databaseExists(p.db.server, name), 'no database created').to.equal(false);
-    } finally {
-      await dropDatabase(p.db.server, name);
-    }
+    await expectRefusedBeforeWriting(file, /repository\.tar\.zst streamed \d+ bytes with sha256 [0-9a-f]{64}, but snapshot\.json records/);
   });
 
   it('checks the dump where it lies before anything is written: hashed there over ssh, its size on rclone', async () => {
-    const destDir = join(p.dir, 'backups');
-    const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
-    expect((await backplan(['run', file])).code).to.equal(0);
-    const id = (await kind.store.state(destDir)).published[0]!;
+    const { file, destDir, id } = await backedUp();
     const dump = `${id}/database.dump.zst`;
     const bytes = (await kind.store.read(destDir, dump))!;
     // Hashing on object storage would download the dump once more: only a changed size is caught up front there.
@@ -117,17 +124,7 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
       bytes[bytes.length >> 1] ^= 0xff;
       await kind.store.write(destDir, dump, bytes);
     }
-    const name = `${p.db.name}_tampered`;
-    const target = join(p.dir, 'tampered');
-    try {
-      const refused = await backplan(['restore', file, 'latest', '--to', target, '--database', name]);
-      expect(refused.code, refused.stderr).to.equal(1);
-      expect(refused.stderr).to.match(sized ? /database\.dump\.zst: size \d+ does not match the recorded \d+/ : /database\.dump\.zst: sha256 [0-9a-f]+ does not match/);
-      expect(await exists(target), 'nothing written to the target').to.equal(false);
-      expect(await databaseExists(p.db.server, name), 'no database created').to.equal(false);
-    } finally {
-      await dropDatabase(p.db.server, name);
-    }
+    await expectRefusedBeforeWriting(file, sized ? /database\.dump\.zst: size \d+ does not match the recorded \d+/ : /database\.dump\.zst: sha256 [0-9a-f]+ does not match/);
   });
 });
 

@@ -7,8 +7,11 @@
  */
 import type { ArtefactRecord } from './snapshot-record.js';
 
+/** A repository archive: a full's or an incremental's delta, compressed or not, sealed or not. */
+export const REPOSITORY_ARCHIVE = /^repository(-delta)?\.tar(\.zst|\.gz)?(\.age)?$/;
+
 const STREAMED = [
-  /^repository(-delta)?\.tar(\.zst|\.gz)?(\.age)?$/,
+  REPOSITORY_ARCHIVE,
   /^packs\/\d+@\d+\.zst(\.age)?$/,
   /^database\.dump(\.zst)?(\.age)?$/,
   /^database\.sql(\.zst|\.gz)?(\.age)?$/,

@@ -12,12 +12,12 @@ import { Writable } from 'node:stream';
 import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable } from '../execute/age.js';
-import { pipeline, run } from '../execute/subprocess.js';
+import { run } from '../execute/subprocess.js';
 import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
 import { ArchiveGuard } from './archive-guard.js';
-import { pipelineFrom, sourceName, sourceStages } from './source.js';
+import { pipelineOver, sourceName, sourceStages } from './source.js';
 import type { ArtefactSource } from './source.js';
 
 export interface ArchiveListing {
@@ -59,9 +59,8 @@ export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEn
     // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
     // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
     const stages = sourceStages(source, identity);
-    if (typeof source !== 'string') await pipelineFrom(source, stages.length > 0 ? stages : [['cat']], { output: tar.sink, signal });
-    else if (stages.length > 0) await pipeline(stages, { output: tar.sink, signal });
-    else await streamPipeline(createReadStream(source), tar.sink, { signal });
+    if (typeof source === 'string' && stages.length === 0) await streamPipeline(createReadStream(source), tar.sink, { signal });
+    else await pipelineOver(source, stages.length > 0 ? stages : [['cat']], { output: tar.sink, signal });
     tar.end();
   } catch (e) {
     throw unreadable(name, tar.stopped() ?? undecryptable(name, e));
@@ -112,9 +111,8 @@ export async function extractArchive(path: ArtefactSource, root: string, signal?
   const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
   const stages = sourceStages(path, identity);
   try {
-    if (typeof path !== 'string') await pipelineFrom(path, [...stages, [...tar, '--file=-']], { output: discard(), signal });
-    else if (stages.length > 0) await pipeline([...stages, [...tar, '--file=-']], { output: discard(), signal });
-    else await run([...tar, `--file=${path}`], { signal, stdout: 'ignore' });
+    if (typeof path === 'string' && stages.length === 0) await run([...tar, `--file=${path}`], { signal, stdout: 'ignore' });
+    else await pipelineOver(path, [...stages, [...tar, '--file=-']], { output: discard(), signal });
   } catch (e) {
     if (isBackplanError(e) && ['DISK_FULL', 'INTERRUPTED', 'VERIFY_FAILED'].includes(e.code)) throw e;
     throw new BackplanError('STEP_FAILED', `extracting ${sourceName(path)} into ${root} failed: ${(e as Error).message}`, {

@@ -17,7 +17,7 @@ import type { CommandResult } from '../execute/result.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { PipelineOptions } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
-import { isStreamedArtefact } from '../record/streamed.js';
+import { isStreamedArtefact, REPOSITORY_ARCHIVE } from '../record/streamed.js';
 import { verifySnapshot } from '../record/verify.js';
 
 export interface StreamedArtefact {
@@ -112,9 +112,6 @@ export function pipelineOver(source: ArtefactSource, stages: string[][], opts: O
   return typeof source === 'string' ? pipeline(stages, opts) : pipelineFrom(source, stages, opts);
 }
 
-/** Repository archives: restore's listing pass hashes them as they stream, before anything is written. */
-const LISTED = /^repository(-delta)?\.tar(\.zst|\.gz)?(\.age)?$/;
-
 /**
  * The streamed artefacts no listing pass reads before the restore writes (the dump, pack
  * pieces), checked where they lie first: hashed there where that downloads nothing (ssh:
@@ -122,7 +119,8 @@ const LISTED = /^repository(-delta)?\.tar(\.zst|\.gz)?(\.age)?$/;
  * Each is hashed again as it streams.
  */
 export async function checkInPlace(remote: Destination, snapshot: CompleteSnapshot): Promise<VerifyProblem[]> {
-  const skip = (a: ArtefactRecord) => !isStreamedArtefact(a) || LISTED.test(a.path);
+  // Repository archives are left to restore's listing pass, which hashes them as they stream.
+  const skip = (a: ArtefactRecord) => !isStreamedArtefact(a) || REPOSITORY_ARCHIVE.test(a.path);
   if (snapshot.record.artefacts.every(skip)) return [];
   return (await verifySnapshot(remote, snapshot.id, { deep: false, fast: remote.rehashDownloads, skip })).problems;
 }
