@@ -10,7 +10,7 @@ import type { ArtefactSink } from '../destination/types.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { tarCounter } from '../record/tar-count.js';
-import { tarExcludes } from '../util/tar-args.js';
+import { TAR_CREATE, tarExcludes } from '../util/tar-args.js';
 
 export const ZSTD = ['zstd', '-3', '-T0', '-q', '-c'];
 /** GNU tar exits 1 when a file changed while read: harmless (files newer than the dump are). */
@@ -76,7 +76,7 @@ async function* namesThenAncestors(paths: AsyncIterable<string[]>, ancestorsFile
 }
 
 async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
-  const tar = ['tar', '--create', '--file=-', '--sparse', `--directory=${req.source}`, ...args];
+  const tar = [...TAR_CREATE, `--directory=${req.source}`, ...args];
   const sink = req.sink(req.artefact);
   const counter = tarCounter();
   // A failing name source (the database) is the cause; tar merely lost its input.

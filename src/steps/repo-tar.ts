@@ -8,7 +8,7 @@ import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 import { reportProgress } from './progress.js';
 import { tarCounter } from '../record/tar-count.js';
-import { tarExcludes } from '../util/tar-args.js';
+import { TAR_CREATE, tarExcludes } from '../util/tar-args.js';
 
 export interface RepoTarOptions {
   source: string;
@@ -26,7 +26,7 @@ const TAR_STAGE = 0;
 export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
   const { compression, level } = input.settings.repository.tar;
   const source = input.profile.repository.path;
-  const tar = ['tar', '--create', '--file=-', '--sparse', `--directory=${source}`, ...tarExcludes(input.settings.repository.exclude), '.'];
+  const tar = [...TAR_CREATE, `--directory=${source}`, ...tarExcludes(input.settings.repository.exclude), '.'];
   const stages = [tar];
   if (compression === 'zstd') stages.push(['zstd', `-${level}`, '-T0', '-q', '-c']);
   if (compression === 'gzip') stages.push(['gzip', `-${Math.min(level, 9)}`, '-c']);
