@@ -2,7 +2,6 @@
  * A destination that is a folder on this machine. Snapshots are written in place as
  * `.partial-<id>` and published by a rename, the one atomic step a filesystem offers.
  */
-import { createReadStream } from 'node:fs';
 import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
@@ -14,6 +13,7 @@ import { removeTree } from '../execute/remove-tree.js';
 import { run } from '../execute/subprocess.js';
 import { sha256File, writeSha256Sums } from '../record/checksums.js';
 import { mapLimited } from '../util/limited.js';
+import { readFileStream } from '../util/read-file.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
 import { FIND_FORMAT, findRecords } from './folder-listing.js';
@@ -203,7 +203,7 @@ export class LocalDestination implements Destination {
   }
 
   async streamFile(path: string, output: Writable, signal?: AbortSignal): Promise<void> {
-    await streamPipeline(createReadStream(this.location(path)), output, { signal });
+    await streamPipeline(readFileStream(this.location(path)), output, { signal });
   }
 
   async listFolder(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void> {

@@ -5,13 +5,14 @@
  * how to read an artefact back, so a chain may mix snapshots written in clear and encrypted.
  * Only the identity's path is ever an argument; its content is read by age alone.
  */
-import { constants, createReadStream, createWriteStream } from 'node:fs';
+import { constants, createWriteStream } from 'node:fs';
 import { access, mkdir, readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError, isBackplanError } from '../errors.js';
 import type { SnapshotEncryption } from '../record/snapshot-record.js';
 import { pipeline } from './subprocess.js';
+import { readFileStream } from '../util/read-file.js';
 
 export const AGE_SUFFIX = '.age';
 
@@ -88,7 +89,7 @@ export const IDENTITY_HINT = `pass the age identity (private key) file that matc
  */
 export async function ageFile(stage: string[], from: Buffer, to: Buffer, signal?: AbortSignal): Promise<void> {
   await mkdir(to.subarray(0, to.lastIndexOf('/')), { recursive: true, mode: 0o700 });
-  await pipeline([stage], { signal, stdin: createReadStream(from), output: createWriteStream(to, { flags: 'wx', mode: 0o600 }) });
+  await pipeline([stage], { signal, stdin: readFileStream(from), output: createWriteStream(to, { flags: 'wx', mode: 0o600 }) });
 }
 
 /** A small artefact's plain bytes (a roles file, a configuration file), decrypted in memory. */

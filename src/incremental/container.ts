@@ -12,7 +12,6 @@
  * index every night would cost more than the new objects themselves.
  */
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
@@ -23,6 +22,7 @@ import type { ArtefactRecord, SnapshotEncryption } from '../record/snapshot-reco
 import { ZSTD } from './archive.js';
 import type { ContainerRecord, IndexRecord, PackPiece, PackState } from './record.js';
 import { sqlite, sqliteArgv } from './sqlite.js';
+import { readFileStream } from '../util/read-file.js';
 
 /** The region whose hash tells a repacked pack from a grown one. */
 const CHECK_BYTES = 1024 * 1024;
@@ -111,14 +111,14 @@ async function packState(path: string, length: number): Promise<PackState> {
 
 async function hashRange(path: string, start: number, end: number): Promise<string> {
   const hash = createHash('sha256');
-  if (end > start) await pipeStreams(createReadStream(path, { start, end: end - 1 }), hash);
+  if (end > start) await pipeStreams(readFileStream(path, { start, end: end - 1 }), hash);
   return hash.digest('hex');
 }
 
 /** Bytes [offset, offset + length) of a pack through zstd into its artefact. */
 async function copyPiece(req: ContainerRequest, piece: PackPiece): Promise<ArtefactRecord> {
   const sink = req.sink(piece.artefact);
-  const stdin = createReadStream(join(req.dir, PACKS, piece.pack), { start: piece.offset, end: piece.offset + piece.length - 1 });
+  const stdin = readFileStream(join(req.dir, PACKS, piece.pack), { start: piece.offset, end: piece.offset + piece.length - 1 });
   await pipeline(compressed(req, [ZSTD]), { signal: req.signal, stdin, output: sink.stream });
   return { path: piece.artefact, ...(await sink.done()) };
 }

@@ -1,15 +1,12 @@
-import { execFile } from 'node:child_process';
-import { promisify } from 'node:util';
 import type { Resolution } from '../resolve/types.js';
 import type { Destination, SnapshotEntry } from '../destination/types.js';
 import { assessSnapshots, newestRestorable } from '../record/health.js';
 import { estimateIncremental } from '../incremental/estimate.js';
 import type { IncrementalEstimate } from '../incremental/estimate.js';
 import { connect } from '../db/connect.js';
+import { majorVersion, pgDumpVersion } from '../db/pg-dump-version.js';
 import { EXPORT_SQL } from '../steps/db-snapshot.js';
 import type { PlanFacts } from './make-plan.js';
-
-const run = promisify(execFile);
 
 /**
  * Reads what a plan depends on: the destination's snapshots, pg_dump's version, the server.
@@ -19,7 +16,7 @@ const run = promisify(execFile);
 export async function probeFacts(destination: Destination, job: string, resolution: Resolution, now = new Date(), opts: { estimate?: boolean } = {}): Promise<PlanFacts> {
   const notes: string[] = [];
   const [pgDumpMajor, exportedSnapshots, snapshots] = await Promise.all([
-    pgDumpMajorVersion().catch(() => {
+    pgDumpVersion().then(majorVersion).catch(() => {
       notes.push('pg_dump was not found on PATH: install the PostgreSQL client (same major version as the server or newer)');
       return undefined;
     }),
@@ -42,11 +39,6 @@ async function incrementalEstimate(snapshots: SnapshotEntry[], job: string, { pr
     notes.push(`could not estimate what the incremental would copy: ${(e as Error).message}`);
     return undefined;
   });
-}
-
-export async function pgDumpMajorVersion(): Promise<number> {
-  const { stdout } = await run('pg_dump', ['--version']);
-  return Number(/(\d+)(?:\.\d+)?/.exec(stdout)?.[1]);
 }
 
 /** Tries to export a snapshot and rolls back; an unreachable server is assumed to allow it. */

@@ -1,15 +1,15 @@
 import { createHash } from 'node:crypto';
-import { createReadStream } from 'node:fs';
 import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { binaryName } from '../util/names.js';
+import { readFileStream } from '../util/read-file.js';
 import type { ArtefactRecord } from './snapshot-record.js';
 
 export async function sha256File(path: string | Buffer): Promise<{ sha256: string; bytes: number }> {
   const hash = createHash('sha256');
   let bytes = 0;
-  await pipeline(createReadStream(path), async function* (source: AsyncIterable<Buffer>) {
+  await pipeline(readFileStream(path), async function* (source: AsyncIterable<Buffer>) {
     for await (const chunk of source) {
       hash.update(chunk);
       bytes += chunk.length;

@@ -7,7 +7,7 @@
  * with `..`, strips a leading `/`, and creates symlinks that point away only once every other
  * member is out, so nothing is written through them.
  */
-import { createReadStream, createWriteStream } from 'node:fs';
+import { createWriteStream } from 'node:fs';
 import { Writable } from 'node:stream';
 import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
@@ -16,6 +16,7 @@ import { run } from '../execute/subprocess.js';
 import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
+import { readFileStream } from '../util/read-file.js';
 import { ArchiveGuard } from './archive-guard.js';
 import { pipelineOver, sourceName, sourceStages } from './source.js';
 import type { ArtefactSource } from './source.js';
@@ -59,7 +60,7 @@ export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEn
     // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
     // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
     const stages = sourceStages(source, identity);
-    if (typeof source === 'string' && stages.length === 0) await streamPipeline(createReadStream(source), tar.sink, { signal });
+    if (typeof source === 'string' && stages.length === 0) await streamPipeline(readFileStream(source), tar.sink, { signal });
     else await pipelineOver(source, stages.length > 0 ? stages : [['cat']], { output: tar.sink, signal });
     tar.end();
   } catch (e) {

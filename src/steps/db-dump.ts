@@ -5,6 +5,7 @@ import type { PlannedStep } from '../plan/types.js';
 import { renderPipeline } from '../execute/render.js';
 import { BackplanError } from '../errors.js';
 import { connect, databaseError } from '../db/connect.js';
+import { majorVersion, pgDumpVersion } from '../db/pg-dump-version.js';
 import { allRoles } from '../db/roles.js';
 import { parseRoleStatements, rolesFile, rolesOnly } from '../db/roles-sql.js';
 import { encryptStage, sealedName } from '../execute/age.js';
@@ -175,15 +176,14 @@ async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal,
 
 /** pg_dump refuses a newer server with a terse error; say which client to install instead. */
 async function checkPgDumpVersion(serverVersion: string): Promise<string> {
-  const { stdout = '' } = await run(['pg_dump', '--version']);
-  const pgDumpVersion = /\d+(\.\d+)*/.exec(stdout)?.[0] ?? stdout.trim();
-  const major = (v: string) => Number(/^\d+/.exec(v)?.[0] ?? 0);
-  if (major(pgDumpVersion) < major(serverVersion)) {
-    throw new BackplanError('TOOL_VERSION', `pg_dump ${pgDumpVersion} is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`, {
-      hint: `install the PostgreSQL ${major(serverVersion)} client tools (e.g. apt-get install postgresql-client-${major(serverVersion)}) and put them first on PATH`,
+  const version = await pgDumpVersion();
+  if (majorVersion(version) < majorVersion(serverVersion)) {
+    const major = majorVersion(serverVersion);
+    throw new BackplanError('TOOL_VERSION', `pg_dump ${version} is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`, {
+      hint: `install the PostgreSQL ${major} client tools (e.g. apt-get install postgresql-client-${major}) and put them first on PATH`,
     });
   }
-  return pgDumpVersion;
+  return version;
 }
 
 /** Fallback mode: ask the server, and record its row counts and the roles the dump names too; its version. */
