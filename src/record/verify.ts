@@ -17,10 +17,14 @@ export async function verifySnapshot(dest: Destination, id: string, opts: Verify
   const text = await dest.readText(path);
   // A plain error: `verify` reports it as this snapshot's problem and goes on with the others.
   if (text === undefined) throw new Error(`no ${dest.location(path)}`);
-  const parsed = JSON.parse(text) as SnapshotRecord;
+  return verifyAgainst(dest, id, JSON.parse(text) as SnapshotRecord, opts);
+}
+
+/** The same against a record already read (a restore's fetched copy): the artefacts of `id` at `dest`. */
+export function verifyAgainst(dest: Destination, id: string, record: SnapshotRecord, opts: VerifyOptions): Promise<VerifyReport> {
   const skip = opts.skip;
-  const record = skip ? { ...parsed, artefacts: parsed.artefacts.filter((a) => !skip(a)) } : parsed;
-  return opts.fast ? compareSizes(record, dest.hasher(id)) : compareArtefacts(record, dest.hasher(id), opts);
+  const checked = skip ? { ...record, artefacts: record.artefacts.filter((a) => !skip(a)) } : record;
+  return opts.fast ? compareSizes(checked, dest.hasher(id)) : compareArtefacts(checked, dest.hasher(id), opts);
 }
 
 async function compareSizes(record: SnapshotRecord, hasher: ArtefactHasher): Promise<VerifyReport> {

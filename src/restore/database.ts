@@ -46,6 +46,8 @@ export interface DbRestoreCommands {
   load: DbCommand[];
   /** Removed after the load, pass or fail. */
   tempFile?: string;
+  /** The temp file holds the dump unpacked (decrypted, decompressed), not a copy of it as stored. */
+  tempUnpacked?: boolean;
 }
 
 export interface DbRestoreOptions {
@@ -104,6 +106,7 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
     // Parallel pg_restore seeks in its input: a stream will not do.
     const temp = join(o.tempDir, '.backplan-restore-database.dump');
     commands.tempFile = temp;
+    commands.tempUnpacked = unpack.length > 0;
     commands.load.push({ stages: unpack.length > 0 ? unpack : [['cat']], output: temp, ...input }, { stages: [[...pgRestore, `--jobs=${o.jobs}`, '--', temp]] });
   }
   return commands;

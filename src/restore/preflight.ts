@@ -327,8 +327,7 @@ async function spaceProblems(plan: PreflightPlan, base: string, notes: string[])
     const dump = plan.snapshot.record.artefacts.find((a) => a.path === db.dump.path)?.bytes;
     if (dump === undefined) notes.push(`the size of ${db.dump.path} is unknown: the space for its decompressed copy was not checked`);
     else {
-      // A streamed dump that needs no unpacking is copied as it is (database.ts: `cat`).
-      const expansion = db.commands.load[0]?.stages[0]?.[0] === 'cat' ? 1 : DUMP_EXPANSION;
+      const expansion = db.commands.tempUnpacked ? DUMP_EXPANSION : 1;
       needed += dump * expansion;
       parts.push(`${formatBytes(dump * expansion)} for the ${expansion > 1 ? 'decompressed ' : ''}copy of ${db.dump.path} parallel pg_restore reads (${expansion}× its ${formatBytes(dump)})`);
     }

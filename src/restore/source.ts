@@ -18,7 +18,7 @@ import { pipeline } from '../execute/subprocess.js';
 import type { PipelineOptions } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { isStreamedArtefact, REPOSITORY_ARCHIVE } from '../record/streamed.js';
-import { verifySnapshot } from '../record/verify.js';
+import { verifyAgainst } from '../record/verify.js';
 
 export interface StreamedArtefact {
   /** Its path in its snapshot: the suffixes say how to unpack it. */
@@ -122,5 +122,6 @@ export async function checkInPlace(remote: Destination, snapshot: CompleteSnapsh
   // Repository archives are left to restore's listing pass, which hashes them as they stream.
   const skip = (a: ArtefactRecord) => !isStreamedArtefact(a) || REPOSITORY_ARCHIVE.test(a.path);
   if (snapshot.record.artefacts.every(skip)) return [];
-  return (await verifySnapshot(remote, snapshot.id, { deep: false, fast: remote.rehashDownloads, skip })).problems;
+  // Against the fetched snapshot.json, the record the restore goes by.
+  return (await verifyAgainst(remote, snapshot.id, snapshot.record, { deep: false, fast: remote.rehashDownloads, skip })).problems;
 }
