@@ -78,6 +78,8 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
     } finally {
       await h.drop(database);
       await $`rm -rf ${target}`.quiet();
+      // Untimed: the next part must not pay for writing back this one's files and deletions.
+      await $`sync`.quiet();
     }
   };
   const viaCli = (manifest: string) => (database: string) => timeMs(() => backplan(['restore', manifest, 'latest', '--to', target, '--database', database], h.env));
