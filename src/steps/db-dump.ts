@@ -177,8 +177,8 @@ async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal,
 /** pg_dump refuses a newer server with a terse error; say which client to install instead. */
 async function checkPgDumpVersion(serverVersion: string): Promise<string> {
   const version = await pgDumpVersion();
-  if (majorVersion(version) < majorVersion(serverVersion)) {
-    const major = majorVersion(serverVersion);
+  const major = majorVersion(serverVersion);
+  if (majorVersion(version) < major) {
     throw new BackplanError('TOOL_VERSION', `pg_dump ${version} is older than the server (PostgreSQL ${serverVersion}) and cannot dump it`, {
       hint: `install the PostgreSQL ${major} client tools (e.g. apt-get install postgresql-client-${major}) and put them first on PATH`,
     });
