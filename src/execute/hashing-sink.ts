@@ -36,11 +36,7 @@ export function hashingFileSink(path: string, opts: { mode?: number; parents?: b
         callback();
       }, callback);
     },
-    write(chunk: Buffer, _encoding, callback) {
-      hash.update(chunk);
-      bytes += chunk.length;
-      writeAll(file!, chunk).then(() => callback(), callback);
-    },
+    // The only write method: node's Writable hands a lone chunk to writev too.
     writev(chunks, callback) {
       const buffers = chunks.map((c) => c.chunk as Buffer);
       for (const b of buffers) {
