@@ -6,6 +6,7 @@ import { spawn } from 'node:child_process';
 import type { ChildProcess, StdioOptions } from 'node:child_process';
 import { performance } from 'node:perf_hooks';
 import type { CommandResult } from './result.js';
+import { ownGroupSpawn } from './own-group.js';
 import { StderrTail } from './stderr-tail.js';
 
 /** How much a stage's failure is its own; the culprit of a pipeline is the lowest, then the first. */
@@ -50,11 +51,12 @@ export class Proc {
   ) {
     if (argv.length === 0) throw new TypeError('cannot run an empty argv');
     const startedAt = performance.now();
-    // detached: its own process group, which we kill as a whole (a pg_dump -j's workers, a
-    // hook's children). It also keeps a terminal's Ctrl-C away from it: the CLI turns SIGINT
-    // into an abort, which stops the children in order.
+    // Its own process group, which we kill as a whole (a pg_dump -j's workers, a hook's
+    // children). It also keeps a terminal's Ctrl-C away from it: the CLI turns SIGINT into an
+    // abort, which stops the children in order.
     const { cwd, env } = opts;
-    this.child = spawn(argv[0]!, argv.slice(1), { cwd, env, stdio, shell: false, detached: true });
+    const how = ownGroupSpawn(argv, env);
+    this.child = spawn(how.command, how.args, { cwd, env, stdio, shell: false, detached: how.detached });
     this.tail = new StderrTail(onLine);
     this.child.stderr!.on('data', (chunk: Buffer) => this.tail.push(chunk));
     this.child.on('error', (e) => (this.spawnError = e));
