@@ -607,6 +607,16 @@ describe('subprocess', function () {
       expect(missing.result.exitCode).to.equal(null);
     });
 
+    it('stops a stage aborted the moment it was spawned, before its launcher has made its group', async function () {
+      const controller = new AbortController();
+      const abortedAt = Date.now();
+      const rejected = rejection(run(['sleep', '30'], { signal: controller.signal }));
+      controller.abort();
+      expect((await rejected).code).to.equal('INTERRUPTED');
+      // Not the 3 s the SIGKILL to its group would take.
+      expect(Date.now() - abortedAt).to.be.below(1000);
+    });
+
     it('falls back to a new session (node\'s detached) without perl, or for a command not on PATH', function () {
       const env = { PATH: '/usr/bin:/bin' };
       expect(ownGroupSpawn(['tar', '-x'], env, null)).to.deep.equal({ command: 'tar', args: ['-x'], detached: true });

@@ -102,22 +102,34 @@ export class Proc {
     if (pid === undefined || this.stopping || this.isClosed) return;
     this.stopping = true;
     this.signalledWhileRunning = this.child.exitCode === null && this.child.signalCode === null;
-    signalGroup(pid, 'SIGTERM');
-    this.killTimer = setTimeout(() => signalGroup(pid, 'SIGKILL'), KILL_GRACE_MS);
+    this.signal(pid, 'SIGTERM');
+    this.killTimer = setTimeout(() => this.signal(pid, 'SIGKILL'), KILL_GRACE_MS);
+  }
+
+  /**
+   * To the process's group; to the process alone while it has none yet (own-group.ts: its
+   * launcher makes the group a moment after spawn) and has not exited (its pid is still ours).
+   */
+  private signal(pid: number, signal: NodeJS.Signals): void {
+    const exited = this.child.exitCode !== null || this.child.signalCode !== null;
+    if (!sendSignal(-pid, signal) && !exited) sendSignal(pid, signal);
   }
 
   /** Once a process we stopped is gone, whatever is left of its group outlived SIGTERM: kill it. */
   private sweep(): void {
     clearTimeout(this.killTimer);
-    if (this.stopping) signalGroup(this.child.pid!, 'SIGKILL');
+    if (this.stopping) sendSignal(-this.child.pid!, 'SIGKILL');
   }
 }
 
-function signalGroup(pid: number, signal: NodeJS.Signals): void {
+/** process.kill, false when there is no such process or group. */
+function sendSignal(target: number, signal: NodeJS.Signals): boolean {
   try {
-    process.kill(-pid, signal);
+    process.kill(target, signal);
+    return true;
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ESRCH') throw e;
+    return false;
   }
 }
 
