@@ -16,6 +16,7 @@ import { run } from '../execute/subprocess.js';
 import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
+import { TAR_EXTRACT } from '../util/tar-args.js';
 import { readFileStream } from '../util/read-file.js';
 import { ArchiveGuard } from './archive-guard.js';
 import { pipelineOver, sourceName, sourceStages } from './source.js';
@@ -69,12 +70,6 @@ export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEn
 }
 
 /**
- * Modes as archived, whoever restores; folder times and sparse files are GNU tar's default.
- * Not --delay-directory-restore: on 100k folders it made extraction ten times slower.
- */
-const EXTRACT_OPTIONS = ['--preserve-permissions'];
-
-/**
  * Writes the names of the members `wanted` accepts (as stored, NUL-separated) to `listFile`, for
  * extractArchive's `select`; returns how many. A hard link whose target is not selected
  * (`linkTargetMissing`) brings that file along: tar could not make the link otherwise.
@@ -109,7 +104,7 @@ const NUL = Buffer.from([0]);
 export async function extractArchive(path: ArtefactSource, root: string, signal?: AbortSignal, identity?: string, select?: string): Promise<void> {
   // Without --no-recursion: a listed folder comes with what is under it (selectMembers lists the topmost names).
   const only = select === undefined ? [] : ['--null', '--verbatim-files-from', `--files-from=${select}`];
-  const tar = ['tar', '--extract', `--directory=${root}`, ...EXTRACT_OPTIONS, ...only];
+  const tar = [...TAR_EXTRACT, `--directory=${root}`, ...only];
   const stages = sourceStages(path, identity);
   try {
     if (typeof path === 'string' && stages.length === 0) await run([...tar, `--file=${path}`], { signal, stdout: 'ignore' });
