@@ -2,7 +2,7 @@
  * The results: a markdown table of "backplan / plain tools" ratios (medians), printed and written
  * to bench/results/<job>-<time>.md with the machine's conditions under it.
  */
-import { mkdir, writeFile } from 'node:fs/promises';
+import { access, mkdir, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
 import { median } from './timing.js';
@@ -59,8 +59,13 @@ export async function publish(job: string, out: string, title: string, sections:
   const text = [`# ${title} — ${started.toISOString()}`, '', ...sections].join('\n');
   process.stdout.write(text);
   await mkdir(out, { recursive: true });
-  const file = join(out, `${job}-${started.toISOString().slice(0, 16).replace(/:/g, '')}Z.md`);
-  await writeFile(file, text);
+  // Named by the minute; a second table in the same minute gets the seconds too, not the first's place.
+  const stamp = started.toISOString().replace(/:/g, '');
+  let file = join(out, `${job}-${stamp.slice(0, 15)}Z.md`);
+  if (await exists(file)) file = join(out, `${job}-${stamp.slice(0, 17)}Z.md`);
+  await writeFile(file, text, { flag: 'wx' });
   process.stderr.write(`written to ${file}\n`);
   return file;
 }
+
+const exists = (path: string) => access(path).then(() => true, () => false);
