@@ -9,7 +9,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { chmod, link, mkdir, open, readdir, symlink, utimes, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectTo, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes } from '../src/demo/profile/index.js';
@@ -69,11 +68,18 @@ for (const kind of DESTINATION_KINDS) {
     const p = useProfile('exact', { layout: 'aiida-1', nodes: 12, fresh: true });
     useKind(kind);
 
+    /**
+     * backplan's TMPDIR, checked empty after a restore test: a folder of its own, so that what
+     * other test files running beside this one (mocha --parallel) put in /tmp does not count.
+     */
+    const scratch = () => join(p.dir, 'tmp');
+
     beforeEach(async () => {
       await chmod(p.profile.repositoryPath, 0o750);
+      await mkdir(scratch(), { recursive: true });
     });
 
-    const backplan = (args: string[]) => cli(args, { env: kind.env(p.dir) });
+    const backplan = (args: string[]) => cli(args, { env: { ...kind.env(p.dir), TMPDIR: scratch() } });
     const manifest = (strategy: string) => writeManifest(p, 'exact.yaml', `repository: { strategy: ${strategy} }`, { destination: kind.spec(join(p.dir, 'backups')) });
 
     async function runOk(file: string): Promise<void> {
@@ -84,7 +90,7 @@ for (const kind of DESTINATION_KINDS) {
     /** Restores latest, compares the tree, then verify and verify --restore-test; no scratch left. */
     async function expectExactRoundTrip(file: string): Promise<void> {
       const repo = p.profile.repositoryPath;
-      const scratchBefore = await scratchFolders();
+      const scratchBefore = await scratchFolders(scratch());
       const name = `${p.db.name}_restored`;
       const target = join(p.dir, 'restored');
       try {
@@ -103,7 +109,7 @@ for (const kind of DESTINATION_KINDS) {
       const tested = await backplan(['verify', file, '--restore-test']);
       expect(tested.code, tested.stderr + tested.stdout).to.equal(0);
       expect(tested.stdout).to.contain('restore test passed');
-      expect(await scratchFolders(), 'scratch folders removed').to.deep.equal(scratchBefore);
+      expect(await scratchFolders(scratch()), 'scratch folders removed').to.deep.equal(scratchBefore);
     }
 
     for (const strategy of ['tar', 'rsync']) {
@@ -145,6 +151,6 @@ async function nodeUuid(db: TestDatabase, order: 'ASC' | 'DESC'): Promise<string
   }
 }
 
-async function scratchFolders(): Promise<string[]> {
-  return (await readdir(tmpdir())).filter((n) => n.startsWith('backplan-verify-') || n.startsWith('backplan-fetch-')).sort();
+async function scratchFolders(dir: string): Promise<string[]> {
+  return (await readdir(dir)).filter((n) => n.startsWith('backplan-verify-') || n.startsWith('backplan-fetch-')).sort();
 }

@@ -62,7 +62,8 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
   for (const shape of shapes) it(`copies only the small files to staging: the archive and the dump stream from there, and the restore is exact (${shape.what})`, async () => {
     const destDir = join(p.dir, 'backups');
     const file = await writeManifest(p, 'backup.yaml', shape.yaml, { destination: kind.spec(destDir) });
-    expect((await backplan(['run', file])).code).to.equal(0);
+    const ran = await backplan(['run', file]);
+    expect(ran.code, ran.stderr).to.equal(0);
     const name = `${p.db.name}_streamed`;
     try {
       const { result, names } = await namesStagedDuring(() => backplan(['restore', file, 'latest', '--to', join(p.dir, 'restored'), '--database', name, '--jobs', shape.jobs]));
@@ -81,7 +82,8 @@ for (const kind of DESTINATION_KINDS.filter((k) => k.stages)) describe(`streamed
   async function backedUp(): Promise<{ file: string; destDir: string; id: string }> {
     const destDir = join(p.dir, 'backups');
     const file = await writeManifest(p, 'backup.yaml', 'repository: { strategy: tar }', { destination: kind.spec(destDir) });
-    expect((await backplan(['run', file])).code).to.equal(0);
+    const ran = await backplan(['run', file]);
+    expect(ran.code, ran.stderr).to.equal(0);
     return { file, destDir, id: (await kind.store.state(destDir)).published[0]! };
   }
 

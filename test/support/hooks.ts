@@ -1,6 +1,9 @@
-/** Mocha root hooks: shared setup/teardown for the whole suite. */
+/**
+ * Mocha root hooks (run in every worker under --parallel) and global fixtures (run once, in the
+ * main process, before the workers start).
+ */
 import { stopRcDaemons } from '../../src/destination/rclone/daemon.js';
-import { stopTestServer } from './pg.js';
+import { shareTestServer, stopTestServer } from './pg.js';
 
 export const mochaHooks = {
   /**
@@ -11,8 +14,8 @@ export const mochaHooks = {
   async afterEach(): Promise<void> {
     await stopRcDaemons();
   },
-  /** Stops the throwaway cluster if a test started one; an env-named server is left alone. */
-  async afterAll(): Promise<void> {
-    await stopTestServer();
-  },
 };
+
+/** One PostgreSQL server for the whole run, whatever the number of worker processes. */
+export const mochaGlobalSetup = shareTestServer;
+export const mochaGlobalTeardown = stopTestServer;

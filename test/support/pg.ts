@@ -1,16 +1,34 @@
 /** The PostgreSQL server shared by the whole test run, and per-test databases on it. */
-import { acquireServer, connectTo, createDatabase, dropDatabase } from '../../src/demo/cluster.js';
+import { acquireServer, connectTo, createDatabase, dropDatabase, serverFromEnv } from '../../src/demo/cluster.js';
 import type { PgServer } from '../../src/demo/cluster.js';
+
+/**
+ * The PG* variables of the server the run's global setup acquired, for mocha's worker processes
+ * (--parallel): they share it instead of each starting a cluster. Kept out of PG* themselves, so
+ * the commands the tests run see the environment they would see without the harness.
+ */
+const SHARED_SERVER_VAR = 'BACKPLAN_TEST_PG';
 
 let shared: Promise<PgServer> | undefined;
 
-/** The env's server, else one throwaway cluster started on first use and reused by every test. */
+/** The run's shared server, else the env's, else one throwaway cluster started on first use. */
 export function testServer(): Promise<PgServer> {
-  shared ??= acquireServer();
+  shared ??= sharedServer() ?? acquireServer();
   return shared;
 }
 
-/** Called by the root afterAll hook; a no-op for a server the env named. */
+function sharedServer(): Promise<PgServer> | undefined {
+  const named = process.env[SHARED_SERVER_VAR];
+  return named === undefined ? undefined : serverFromEnv(JSON.parse(named) as NodeJS.ProcessEnv).then((s) => s!);
+}
+
+/** The global setup (main process): the server every worker will share, named for them. */
+export async function shareTestServer(): Promise<void> {
+  const server = await testServer();
+  process.env[SHARED_SERVER_VAR] = JSON.stringify(server.env);
+}
+
+/** The global teardown: stops the throwaway cluster if one was started; an env-named server is left alone. */
 export async function stopTestServer(): Promise<void> {
   if (!shared) return;
   const server = await shared.catch(() => undefined);
