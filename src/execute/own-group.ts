@@ -13,9 +13,10 @@ import { delimiter, join } from 'node:path';
  * setpgid(0, 0), then exec. Ignoring SIGTTIN and SIGTTOU (ignored signals survive exec) keeps
  * what setsid gave: a stage that opens the terminal to prompt gets an error instead of being
  * stopped, since its group is not the terminal's foreground group. A failed exec exits 127 as a
- * shell's would.
+ * shell's would. (`exec … or`: a statement after a bare exec makes perl -w, as PERL5OPT may ask,
+ * warn on every spawn.)
  */
-const LAUNCHER = '$SIG{TTIN} = $SIG{TTOU} = "IGNORE"; setpgrp(0, 0); my $p = shift; exec { $p } @ARGV; print STDERR "$p: $!\\n"; exit 127';
+const LAUNCHER = '$SIG{TTIN} = $SIG{TTOU} = "IGNORE"; setpgrp(0, 0); my $p = shift; exec { $p } @ARGV or print STDERR "$p: $!\\n"; exit 127';
 
 export interface GroupSpawn {
   command: string;
@@ -45,7 +46,7 @@ function launcherPath(): string | null {
 }
 
 /** What execvp would run for `name`: itself if it names a path, else the first executable on PATH. */
-export function resolveCommand(name: string, path: string | undefined): string | undefined {
+function resolveCommand(name: string, path: string | undefined): string | undefined {
   if (name.includes('/')) return name;
   for (const dir of (path ?? '').split(delimiter)) {
     const candidate = join(dir || '.', name);
