@@ -3,7 +3,6 @@
  * main process, before the workers start).
  */
 import { stopRcDaemons } from '../../src/destination/rclone/daemon.js';
-import { closeSshConnections } from '../../src/destination/ssh/transport.js';
 import { shareTestServer, stopTestServer } from './pg.js';
 
 export const mochaHooks = {
@@ -14,13 +13,6 @@ export const mochaHooks = {
    */
   async afterEach(): Promise<void> {
     await stopRcDaemons();
-  },
-  /**
-   * The shared ssh connections, and their control folder in /tmp: the CLI ends them at exit, but
-   * mocha's workers are stopped without one, which left the folder behind.
-   */
-  async afterAll(): Promise<void> {
-    await closeSshConnections();
   },
 };
 
