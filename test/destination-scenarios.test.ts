@@ -5,7 +5,8 @@
  * directly to check what backplan did there.
  */
 import { expect } from 'chai';
-import { readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { connectTo, createDatabase, dropDatabase } from '../src/demo/cluster.js';
 import { addNodes, touchNodes } from '../src/demo/profile/index.js';
@@ -165,10 +166,13 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     const file = await manifest(`repository: { strategy: ${copying} }`);
     // pg_dump waits on this lock, so the kill lands mid-run however fast the machine is.
     const blocker = await connectTo(p.db.server, p.db.name);
+    // A CLI killed with SIGKILL cannot remove its scratch (the ssh control folder); this test does.
+    // A short name: under a long TMPDIR ssh would put its socket in /tmp.
+    const killedScratch = await mkdtemp(join(tmpdir(), 'bp-'));
     try {
       await blocker.query('BEGIN');
       await blocker.query('LOCK TABLE db_dblog IN ACCESS EXCLUSIVE MODE');
-      const run = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env: env() });
+      const run = spawnCli(['run', file], { cwd: p.dir, mark: p.dir, env: { ...env(), TMPDIR: killedScratch } });
       await run.waitFor(/start db-dump/);
       await new Promise((r) => setTimeout(r, 300));
       run.child.kill('SIGKILL');
@@ -176,6 +180,7 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     } finally {
       await blocker.query('ROLLBACK').catch(() => undefined);
       await blocker.end();
+      await rm(killedScratch, { recursive: true, force: true });
     }
     // The run's rclone daemon goes with it (rclone-destination.test.ts shows an idle one does too).
     expect(await leftRclone(p.dir), 'no rclone outlives the killed run').to.deep.equal([]);
@@ -201,6 +206,15 @@ for (const kind of DESTINATION_KINDS) describe(`destination scenarios: ${kind.na
     expect(result.stderr).to.match(/step lock/);
     for (const says of unreachable.says) expect(result.stderr).to.match(says);
     expect(result.stderr).not.to.match(NO_STACK);
+  });
+
+  it('runs from a long TMPDIR (ssh puts its control socket where the name fits) and leaves nothing there', async () => {
+    const file = await manifest('repository: { strategy: tar }');
+    const longTemp = join(p.dir, 'a temp folder with a long path'.padEnd(72, '-'));
+    await mkdir(longTemp);
+    const result = await cli(['run', file], { env: { ...env(), TMPDIR: longTemp } });
+    expect(result.code, result.stderr).to.equal(0);
+    expect(await readdir(longTemp)).to.deep.equal([]);
   });
 
   it('never lets the destination path reach a shell as code', async () => {

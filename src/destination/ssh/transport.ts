@@ -56,9 +56,26 @@ export function sshCommand(env: NodeJS.ProcessEnv): string[] {
   return [...(custom ? custom.split(/ +/) : ['ssh']), '-o', 'BatchMode=yes', ...shared];
 }
 
+/**
+ * A socket's path fits in 104 bytes on BSDs, 108 on Linux. ssh binds the control socket at the
+ * ControlPath plus `.` and 16 random characters, and %C is 40 hex digits.
+ */
+const SOCKET_PATH_MAX = 103;
+const CONTROL_NAME_MAX = 40 + 17;
+const CONTROL_DIR_PREFIX = 'backplan-ssh-';
+
+/**
+ * Where the control folder goes: the temp folder, or /tmp when a long TMPDIR would leave no room
+ * for the socket's name (ssh would refuse: "path ... too long for Unix domain socket").
+ */
+export function controlDirParent(temp: string): string {
+  const folder = join(temp, `${CONTROL_DIR_PREFIX}XXXXXX`);
+  return Buffer.byteLength(folder) + 1 + CONTROL_NAME_MAX <= SOCKET_PATH_MAX ? temp : '/tmp';
+}
+
 function ensureControlDir(): string {
   if (controlDir === undefined) {
-    controlDir = mkdtempSync(join(tmpdir(), 'backplan-ssh-'));
+    controlDir = mkdtempSync(join(controlDirParent(tmpdir()), CONTROL_DIR_PREFIX));
     // The CLI exits without waiting for anyone: the connections end with the process.
     process.once('exit', endConnectionsNow);
   }
