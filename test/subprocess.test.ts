@@ -1,9 +1,9 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { fstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, join as pathJoin } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../src/errors.js';
 import { hashingFileSink } from '../src/execute/hashing-sink.js';
@@ -11,6 +11,7 @@ import { renderCommand } from '../src/execute/render.js';
 import { ownGroupSpawn } from '../src/execute/own-group.js';
 import { CommandError } from '../src/execute/result.js';
 import { pipeline, run } from '../src/execute/subprocess.js';
+import { openTapFifo } from '../src/execute/tap-fifo.js';
 import { waitUntil } from './support/wait.js';
 
 /** Awaits a promise that must reject, and returns its CommandError. */
@@ -445,7 +446,31 @@ describe('subprocess', function () {
     });
   });
 
-  describe('pipeline with a tap', function () {
+  // Through a FIFO read into one buffer (tap-fifo.ts), and through the stage's stdout socket
+  // where no FIFO can be made: here, a failing mkfifo first on PATH.
+  for (const join of ['FIFO', 'socket'] as const) describe(`pipeline with a tap, joined through a ${join}`, function () {
+    let savedPath: string | undefined;
+    before(function () {
+      if (join === 'FIFO') return;
+      const bin = pathJoin(tmp, 'no-mkfifo');
+      mkdirSync(bin, { recursive: true });
+      writeFileSync(pathJoin(bin, 'mkfifo'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+      savedPath = process.env.PATH;
+      process.env.PATH = `${bin}:${savedPath}`;
+    });
+    after(function () {
+      if (savedPath !== undefined) process.env.PATH = savedPath;
+    });
+
+    it(join === 'FIFO' ? 'makes the FIFO, open at both ends and gone from the file system' : 'makes no FIFO without mkfifo', async function () {
+      const fifo = await openTapFifo();
+      expect(fifo !== undefined).to.equal(join === 'FIFO');
+      if (fifo === undefined) return;
+      expect(fstatSync(fifo.writeFd).isFIFO()).to.equal(true);
+      expect(readlinkSync(`/proc/self/fd/${fifo.writeFd}`)).to.match(/\/backplan-tap-[^/]+\/stream \(deleted\)$/);
+      fifo.dispose();
+    });
+
     /** A tap that keeps a sha256 and a count of what it saw. */
     function watcher() {
       const hash = createHash('sha256');
@@ -460,7 +485,7 @@ describe('subprocess', function () {
 
     it('sees exactly the bytes one stage passes to the next, and counts them as its stdout', async function () {
       const { seen, onChunk } = watcher();
-      const out = join(tmp, 'tapped.tar.zst');
+      const out = pathJoin(tmp, 'tapped.tar.zst');
       const sink = hashingFileSink(out);
       const results = await pipeline(
         [
@@ -488,7 +513,7 @@ describe('subprocess', function () {
     it('loses no bytes between stages', async function () {
       for (let i = 0; i < 30; i++) {
         const { seen, onChunk } = watcher();
-        const sink = hashingFileSink(join(tmp, 'seq-tap'));
+        const sink = hashingFileSink(pathJoin(tmp, 'seq-tap'));
         await pipeline([['seq', '1', '20000'], ['cat'], ['cat']], { output: sink.stream, tap: { after: 1, onChunk } });
         expect((await sink.done()).bytes).to.equal(108894);
         expect(seen.bytes).to.equal(108894);
@@ -533,7 +558,7 @@ describe('subprocess', function () {
     });
 
     it('ends the next stage\'s stdin when the tapped stage stops', async function () {
-      const sink = hashingFileSink(join(tmp, 'ended'));
+      const sink = hashingFileSink(pathJoin(tmp, 'ended'));
       const results = await pipeline([['sh', '-c', 'printf abc; exit 1'], ['cat']], {
         output: sink.stream,
         okExitCodes: [[0, 1]],
@@ -541,7 +566,7 @@ describe('subprocess', function () {
       });
       await sink.done();
       expect(results.map((r) => r.exitCode)).to.deep.equal([1, 0]);
-      expect(readFileSync(join(tmp, 'ended'), 'utf8')).to.equal('abc');
+      expect(readFileSync(pathJoin(tmp, 'ended'), 'utf8')).to.equal('abc');
     });
 
     it('fails as an IO failure when the tap throws, and leaves no child alive', async function () {
@@ -576,7 +601,7 @@ describe('subprocess', function () {
       let error: unknown;
       await pipeline([['true']], { output: slowDiscard(), tap: tap(1) }).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(RangeError);
-      await pipeline([['true']], { output: join(tmp, 'never'), tap: tap(0) }).catch((e: unknown) => (error = e));
+      await pipeline([['true']], { output: pathJoin(tmp, 'never'), tap: tap(0) }).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(TypeError);
       expect(readdirSync(tmp)).not.to.include('never');
     });

@@ -16,6 +16,8 @@ import { drainStdout, feedStdin, settleOutput, stdoutStdio } from './stdio.js';
 import type { Output } from './stdio.js';
 import { checkTap, joinThroughTap, TapError } from './tap.js';
 import type { PipelineTap } from './tap.js';
+import { openTapFifo } from './tap-fifo.js';
+import type { TapFifo } from './tap-fifo.js';
 
 export interface RunOptions {
   cwd?: string;
@@ -58,8 +60,8 @@ export interface PipelineOptions
   /**
    * Shows JS every chunk stage `after` writes, before the next stage (or a Writable output) gets
    * it: counting what tar archives from its own stream is far cheaper than making tar list it.
-   * Those two stages are then joined through node instead of the kernel. A throwing onChunk
-   * fails the pipeline as an IO failure.
+   * Those two stages are then joined through node instead of the kernel (a FIFO, tap-fifo.ts).
+   * A chunk is valid only during the call. A throwing onChunk fails the pipeline as an IO failure.
    */
   tap?: PipelineTap;
 }
@@ -110,7 +112,17 @@ async function execute(
   if (opts.signal?.aborted) {
     throw new BackplanError('INTERRUPTED', `${pipelineName(opts.display)} was interrupted before it started`);
   }
-  const procs = spawnAll(stages, opts, output);
+  const { tap } = opts;
+  const last = stages.length - 1;
+  const fifo = tap && tap.after < last ? await openTapFifo() : undefined;
+  let procs: Proc[];
+  try {
+    procs = spawnAll(stages, opts, output, fifo?.writeFd);
+  } catch (e) {
+    fifo?.dispose();
+    throw e;
+  }
+  fifo?.closeWriteEnd();
   const stopAll = () => procs.forEach((p) => p.terminate());
   const stop = watchStop(opts, stopAll);
   let io: IoFailure | undefined;
@@ -130,9 +142,7 @@ async function execute(
     });
   });
   if (opts.stdin !== undefined && opts.stdin !== 'ignore') feedStdin(opts.stdin, procs[0]!.child, ioFailed('input'));
-  const { tap } = opts;
-  const last = procs.length - 1;
-  const tapped = tap && tap.after < last ? joinThroughTap(procs[tap.after]!, procs[tap.after + 1]!, tap.onChunk, ioFailed('tap')) : undefined;
+  const tapped = tap && tap.after < last ? joinTapped(procs, tap, fifo, ioFailed('tap')) : undefined;
   const drained = drainStdout(procs[last]!.child.stdout, output, ioFailed('output'), tap?.after === last ? tap.onChunk : undefined);
 
   await Promise.all(procs.map((p) => p.closed));
@@ -149,7 +159,14 @@ async function execute(
   return { results, stdout: text };
 }
 
-function spawnAll(stages: string[][], opts: ExecOptions, output: Output): Proc[] {
+/** The tapped pair joined through the FIFO made for it, or else through the stage's stdout socket. */
+function joinTapped(procs: Proc[], tap: PipelineTap, fifo: TapFifo | undefined, onError: (e: unknown) => void): Promise<number> {
+  const to = procs[tap.after + 1]!;
+  return fifo ? fifo.join(to, tap.onChunk, onError) : joinThroughTap(procs[tap.after]!, to, tap.onChunk, onError);
+}
+
+/** `tapFd`: the tapped stage's stdout, when it writes into a FIFO of ours. */
+function spawnAll(stages: string[][], opts: ExecOptions, output: Output, tapFd?: number): Proc[] {
   const procs: Proc[] = [];
   try {
     stages.forEach((argv, i) => {
@@ -157,7 +174,7 @@ function spawnAll(stages: string[][], opts: ExecOptions, output: Output): Proc[]
       const tapped = opts.tap !== undefined && i === opts.tap.after + 1;
       const previous = tapped ? undefined : procs[i - 1]?.child.stdout;
       const stdin = previous ?? (tapped || (opts.stdin !== undefined && opts.stdin !== 'ignore') ? 'pipe' : 'ignore');
-      const stdout = i < stages.length - 1 ? 'pipe' : stdoutStdio(output);
+      const stdout = i === opts.tap?.after && tapFd !== undefined ? tapFd : i < stages.length - 1 ? 'pipe' : stdoutStdio(output);
       const env = { ...process.env, ...opts.env, ...opts.stageEnv?.[i] };
       const onLine = (line: string) => opts.onStderrLine?.(line, i);
       const okExitCodes = opts.okExitCodes?.[i] ?? [0];

@@ -10,7 +10,7 @@ import type { Proc } from './lifetime.js';
  * A reader gone (READER_GONE_TEXT in stderr-tail.ts) as node sees it, writing into a stage that
  * has exited (or closed its stdin before we ended it).
  */
-const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
+export const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
 
 export interface PipelineTap {
   after: number;

@@ -1,0 +1,128 @@
+/**
+ * The fast join of a tapped pair of stages: the first writes into a FIFO, node reads it into one
+ * reused buffer, shows each chunk to the tap and writes it on to the next stage's stdin.
+ *
+ * Why not the child's stdout socket (joinThroughTap): node reads a socket into a new 64 KiB
+ * buffer each time, and touching fresh memory is what that relay cost. On 10k small files (a
+ * 38 MB tar stream) it took 180 ms of node's CPU against 75 ms this way, on a VM where page
+ * faults are dear; `tar | cat | zstd` costs next to nothing over `tar | zstd`.
+ */
+import { execFile } from 'node:child_process';
+import { closeSync, constants, openSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { Socket } from 'node:net';
+import { finished } from 'node:stream';
+import type { OnReadOpts, SocketConstructorOpts } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import type { Proc } from './lifetime.js';
+import { READER_GONE_CODES, TapError } from './tap.js';
+
+const execFileAsync = promisify(execFile);
+/** Room for several of tar's 64 KiB records, should they be waiting in the FIFO. */
+const READ_BUFFER = 1024 * 1024;
+
+/**
+ * A FIFO, already opened at both ends (and unlinked): `writeFd` is for the tapped stage's stdout,
+ * the read end stays ours. Undefined where one cannot be made (no mkfifo): the caller then joins
+ * the pair through the stage's stdout socket instead.
+ */
+export async function openTapFifo(): Promise<TapFifo | undefined> {
+  const dir = await mkdtemp(join(tmpdir(), 'backplan-tap-')).catch(() => undefined);
+  if (dir === undefined) return undefined;
+  let readFd: number | undefined;
+  try {
+    const path = join(dir, 'stream');
+    await execFileAsync('mkfifo', ['-m', '600', '--', path]);
+    // Non-blocking, so that opening it does not wait for a writer; then the write end cannot
+    // block either, as a reader exists.
+    readFd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    return new TapFifo(readFd, openSync(path, constants.O_WRONLY));
+  } catch {
+    if (readFd !== undefined) closeSync(readFd);
+    return undefined;
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+export class TapFifo {
+  private source?: Socket;
+
+  constructor(
+    private readonly readFd: number,
+    private writeEnd: number | undefined,
+  ) {}
+
+  get writeFd(): number {
+    if (this.writeEnd === undefined) throw new Error('the FIFO write end was handed over already');
+    return this.writeEnd;
+  }
+
+  /** Ours goes once the stage holds its copy: while we hold one, the read end never sees EOF. */
+  closeWriteEnd(): void {
+    if (this.writeEnd !== undefined) closeSync(this.writeEnd);
+    this.writeEnd = undefined;
+  }
+
+  /** For a pipeline that never started: both ends. */
+  dispose(): void {
+    this.closeWriteEnd();
+    if (this.source) this.source.destroy();
+    else closeSync(this.readFd);
+  }
+
+  /**
+   * Relays the FIFO to `to`'s stdin, showing every chunk to onChunk (valid only during the call:
+   * the buffer is read over next). Resolves with the bytes passed, never rejects. As with a
+   * kernel pipe: a chunk not yet taken by `to` holds the reading back; the end of the stream
+   * ends `to`'s stdin; any failure closes the read end, so that the writing stage sees its
+   * reader gone; `to` gone is its own exit status's business, not an IO failure.
+   */
+  join(to: Proc, onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
+    const stdin = to.child.stdin!;
+    let bytes = 0;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (e?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (e !== undefined && (e instanceof TapError || !READER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? ''))) onError(e);
+        if (e !== undefined) {
+          source.destroy();
+          stdin.destroy();
+        }
+        resolve(bytes);
+      };
+      const relay = (n: number, buffer: Uint8Array): boolean => {
+        const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, n);
+        bytes += n;
+        try {
+          onChunk(chunk);
+        } catch (e) {
+          settle(new TapError(e));
+          return false;
+        }
+        stdin.write(chunk, (e) => e || source.resume());
+        // Written through at once (the usual case): read on. Else our buffer still holds what
+        // stdin has to write, and reading waits for it.
+        return stdin.writableLength === 0;
+      };
+      // onread is a documented option of new net.Socket() (nodejs/node#54194); our @types/node
+      // lists it under connect() only.
+      const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+        fd: this.readFd,
+        readable: true,
+        writable: false,
+        onread: { buffer: Buffer.allocUnsafeSlow(READ_BUFFER), callback: relay },
+      };
+      const source = new Socket(options);
+      this.source = source;
+      source.on('error', settle);
+      source.on('end', () => stdin.end());
+      // Written out and ended, failed, or closed under us (the stage was stopped): settled.
+      finished(stdin, (e) => settle(e ?? undefined));
+    });
+  }
+}
