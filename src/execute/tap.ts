@@ -14,6 +14,7 @@ export const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PRE
 
 export interface PipelineTap {
   after: number;
+  /** The chunk is valid only during the call: the FIFO join reads the next one over it. */
   onChunk(chunk: Buffer): void;
 }
 
