@@ -17,7 +17,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Proc } from './lifetime.js';
-import { READER_GONE_CODES, TapError } from './tap.js';
+import { isJoinFailure, TapError } from './tap.js';
 
 const execFileAsync = promisify(execFile);
 /** Room for several of tar's 64 KiB records, should they be waiting in the FIFO. */
@@ -88,7 +88,7 @@ export class TapFifo {
       const settle = (e?: unknown) => {
         if (settled) return;
         settled = true;
-        if (e !== undefined && (e instanceof TapError || !READER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? ''))) onError(e);
+        if (e !== undefined && isJoinFailure(e)) onError(e);
         if (e !== undefined) {
           source.destroy();
           stdin.destroy();

@@ -10,7 +10,12 @@ import type { Proc } from './lifetime.js';
  * A reader gone (READER_GONE_TEXT in stderr-tail.ts) as node sees it, writing into a stage that
  * has exited (or closed its stdin before we ended it).
  */
-export const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
+const READER_GONE_CODES = new Set(['EPIPE', 'ECONNRESET', 'ERR_STREAM_PREMATURE_CLOSE']);
+
+/** What a join reports as an IO failure: not the next stage gone (its exit status tells). */
+export function isJoinFailure(e: unknown): boolean {
+  return e instanceof TapError || !READER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? '');
+}
 
 export interface PipelineTap {
   after: number;
@@ -43,7 +48,7 @@ export async function joinThroughTap(from: Proc, to: Proc, onChunk: (chunk: Buff
   const counted = counting(onChunk);
   // `to` gone is its own exit status's business, as with a kernel pipe; not an IO failure.
   await pipeStreams(from.child.stdout!, counted.transform, to.child.stdin!).catch((e: unknown) => {
-    if (e instanceof TapError || !READER_GONE_CODES.has((e as NodeJS.ErrnoException).code ?? '')) onError(e);
+    if (isJoinFailure(e)) onError(e);
   });
   return counted.bytes();
 }

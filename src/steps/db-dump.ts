@@ -9,6 +9,7 @@ import { majorVersion, pgDumpVersion } from '../db/pg-dump-version.js';
 import { allRoles } from '../db/roles.js';
 import { parseRoleStatements, rolesFile, rolesOnly } from '../db/roles-sql.js';
 import { encryptStage, sealedName } from '../execute/age.js';
+import { writeFailure } from '../execute/blame.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { writeSha256Sums } from '../record/checksums.js';
 import { describeDatabase, emptyDatabaseInfo } from './db-snapshot.js';
@@ -169,7 +170,10 @@ async function dumpRoles(o: DbDumpOptions, ctx: RunContext, signal: AbortSignal,
   const text = rolesFile(kept);
   if (roles.encrypt) await pipeline([roles.encrypt], { signal, stdin: Readable.from([Buffer.from(text)]), output: sink.stream });
   else sink.stream.end(text);
-  const written = await sink.done();
+  // Written by us, not a pipeline: a full disk is told as the pipelines tell it (DISK_FULL).
+  const written = await sink.done().catch((e: unknown) => {
+    throw writeFailure(roles.artefact, e);
+  });
   ctx.state.artefacts.push({ path: roles.artefact, ...written });
   return written.bytes;
 }
