@@ -68,7 +68,7 @@ const CONTROL_DIR_PREFIX = 'backplan-ssh-';
  * Where the control folder goes: the temp folder, or /tmp when a long TMPDIR would leave no room
  * for the socket's name (ssh would refuse: "path ... too long for Unix domain socket").
  */
-export function controlDirParent(temp: string): string {
+function controlDirParent(temp: string): string {
   const folder = join(temp, `${CONTROL_DIR_PREFIX}XXXXXX`);
   return Buffer.byteLength(folder) + 1 + CONTROL_NAME_MAX <= SOCKET_PATH_MAX ? temp : '/tmp';
 }
