@@ -3,7 +3,7 @@ import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { fstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join, join as pathJoin } from 'node:path';
+import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
 import { BackplanError } from '../src/errors.js';
 import { hashingFileSink } from '../src/execute/hashing-sink.js';
@@ -448,13 +448,13 @@ describe('subprocess', function () {
 
   // Through a FIFO read into one buffer (tap-fifo.ts), and through the stage's stdout socket
   // where no FIFO can be made: here, a failing mkfifo first on PATH.
-  for (const join of ['FIFO', 'socket'] as const) describe(`pipeline with a tap, joined through a ${join}`, function () {
+  for (const via of ['FIFO', 'socket'] as const) describe(`pipeline with a tap, joined through a ${via}`, function () {
     let savedPath: string | undefined;
     before(function () {
-      if (join === 'FIFO') return;
-      const bin = pathJoin(tmp, 'no-mkfifo');
+      if (via === 'FIFO') return;
+      const bin = join(tmp, 'no-mkfifo');
       mkdirSync(bin, { recursive: true });
-      writeFileSync(pathJoin(bin, 'mkfifo'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
+      writeFileSync(join(bin, 'mkfifo'), '#!/bin/sh\nexit 1\n', { mode: 0o755 });
       savedPath = process.env.PATH;
       process.env.PATH = `${bin}:${savedPath}`;
     });
@@ -462,9 +462,9 @@ describe('subprocess', function () {
       if (savedPath !== undefined) process.env.PATH = savedPath;
     });
 
-    it(join === 'FIFO' ? 'makes the FIFO, open at both ends and gone from the file system' : 'makes no FIFO without mkfifo', async function () {
+    it(via === 'FIFO' ? 'makes the FIFO, open at both ends and gone from the file system' : 'makes no FIFO without mkfifo', async function () {
       const fifo = await openTapFifo();
-      expect(fifo !== undefined).to.equal(join === 'FIFO');
+      expect(fifo !== undefined).to.equal(via === 'FIFO');
       if (fifo === undefined) return;
       expect(fstatSync(fifo.writeFd).isFIFO()).to.equal(true);
       expect(readlinkSync(`/proc/self/fd/${fifo.writeFd}`)).to.match(/\/backplan-tap-[^/]+\/stream \(deleted\)$/);
@@ -485,7 +485,7 @@ describe('subprocess', function () {
 
     it('sees exactly the bytes one stage passes to the next, and counts them as its stdout', async function () {
       const { seen, onChunk } = watcher();
-      const out = pathJoin(tmp, 'tapped.tar.zst');
+      const out = join(tmp, 'tapped.tar.zst');
       const sink = hashingFileSink(out);
       const results = await pipeline(
         [
@@ -513,7 +513,7 @@ describe('subprocess', function () {
     it('loses no bytes between stages', async function () {
       for (let i = 0; i < 30; i++) {
         const { seen, onChunk } = watcher();
-        const sink = hashingFileSink(pathJoin(tmp, 'seq-tap'));
+        const sink = hashingFileSink(join(tmp, 'seq-tap'));
         await pipeline([['seq', '1', '20000'], ['cat'], ['cat']], { output: sink.stream, tap: { after: 1, onChunk } });
         expect((await sink.done()).bytes).to.equal(108894);
         expect(seen.bytes).to.equal(108894);
@@ -558,7 +558,7 @@ describe('subprocess', function () {
     });
 
     it('ends the next stage\'s stdin when the tapped stage stops', async function () {
-      const sink = hashingFileSink(pathJoin(tmp, 'ended'));
+      const sink = hashingFileSink(join(tmp, 'ended'));
       const results = await pipeline([['sh', '-c', 'printf abc; exit 1'], ['cat']], {
         output: sink.stream,
         okExitCodes: [[0, 1]],
@@ -566,7 +566,7 @@ describe('subprocess', function () {
       });
       await sink.done();
       expect(results.map((r) => r.exitCode)).to.deep.equal([1, 0]);
-      expect(readFileSync(pathJoin(tmp, 'ended'), 'utf8')).to.equal('abc');
+      expect(readFileSync(join(tmp, 'ended'), 'utf8')).to.equal('abc');
     });
 
     it('fails as an IO failure when the tap throws, and leaves no child alive', async function () {
@@ -601,7 +601,7 @@ describe('subprocess', function () {
       let error: unknown;
       await pipeline([['true']], { output: slowDiscard(), tap: tap(1) }).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(RangeError);
-      await pipeline([['true']], { output: pathJoin(tmp, 'never'), tap: tap(0) }).catch((e: unknown) => (error = e));
+      await pipeline([['true']], { output: join(tmp, 'never'), tap: tap(0) }).catch((e: unknown) => (error = e));
       expect(error).to.be.instanceOf(TypeError);
       expect(readdirSync(tmp)).not.to.include('never');
     });
