@@ -10,7 +10,8 @@ import { createHash } from 'node:crypto';
 import { readdirSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import { Writable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
+import { pipeline as pipeStreams } from 'node:stream/promises';
 import { dropDatabase } from '../src/demo/cluster.js';
 import { isBackplanError } from '../src/errors.js';
 import { pipelineFrom } from '../src/restore/source.js';
@@ -170,6 +171,20 @@ describe('pipelineFrom: an artefact streamed into stages, hashed on the way', ()
     const out = collect();
     await pipelineFrom(artefact(data, data), [['head', '-c', '10']], { output: out.sink });
     expect(out.text()).to.have.length(10);
+  });
+
+  it('still reads the whole artefact when the stages are done before its first byte comes', async function () {
+    // Before, the stage's stdin closing after the stage itself paused the stream for good: a hang.
+    this.timeout(20_000);
+    const data = Buffer.alloc(1 << 20, 3);
+    const late: StreamedArtefact = {
+      ...artefact(data, data),
+      stream: async (output) => {
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        await pipeStreams(Readable.from([data.subarray(0, 1 << 19), data.subarray(1 << 19)]), output);
+      },
+    };
+    await pipelineFrom(late, [['true']], { output: collect().sink });
   });
 
   it('interrupted, rejects with INTERRUPTED (exit 130), however the stream broke off', async () => {

@@ -21,6 +21,16 @@ export function feedStdin(input: NodeJS.ReadableStream, child: ChildProcess, onE
   input.pipe(child.stdin!);
 }
 
+/**
+ * Reads and drops what a finished pipeline left of its stdin, so that its writer can end.
+ * Unpiped first: the pipe to the first stage's stdin may close only after the stage is done,
+ * and its unpipe would pause the stream again, leaving the writer waiting forever.
+ */
+export function readRest(stdin: Readable): void {
+  stdin.unpipe();
+  stdin.resume();
+}
+
 /** Takes the last stage's stdout where it belongs; never rejects (errors go to onError). */
 export async function drainStdout(
   stdout: Readable | null,

@@ -8,6 +8,7 @@ import { PassThrough } from 'node:stream';
 import { posix } from 'node:path';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable, unpackStages } from '../execute/age.js';
+import { readRest } from '../execute/stdio.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination, FolderEntry } from '../destination/types.js';
 import { incrementalExtra } from '../incremental/record.js';
@@ -106,10 +107,13 @@ async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, arte
     if (stages.length > 0) {
       const bytes = new PassThrough();
       // Should the reading side stop first (a refusal, a damaged archive), the source stops too.
-      const read = pipeline(stages, { stdin: bytes, output: tar.sink, signal }).catch((e: unknown) => {
-        bytes.destroy();
-        throw e;
-      });
+      const read = pipeline(stages, { stdin: bytes, output: tar.sink, signal }).then(
+        () => readRest(bytes),
+        (e: unknown) => {
+          bytes.destroy();
+          throw e;
+        },
+      );
       await Promise.all([reader.streamFile!(archive, bytes, signal), read]);
     } else await reader.streamFile!(archive, tar.sink, signal);
     tar.end();

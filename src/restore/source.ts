@@ -14,6 +14,7 @@ import type { CompleteSnapshot, Destination, VerifyProblem } from '../destinatio
 import { BackplanError } from '../errors.js';
 import { unpackStages } from '../execute/age.js';
 import type { CommandResult } from '../execute/result.js';
+import { readRest } from '../execute/stdio.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { PipelineOptions } from '../execute/subprocess.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
@@ -88,7 +89,7 @@ export async function pipelineFrom(artefact: StreamedArtefact, stages: string[][
   try {
     const [, results] = await Promise.all([
       artefact.stream(hashing, stop.signal).catch(fail('stream')),
-      pipeline(stages, { ...opts, stdin: hashing, signal: stop.signal }).then((r) => (hashing.resume(), r), fail('stages')),
+      pipeline(stages, { ...opts, stdin: hashing, signal: stop.signal }).then((r) => (readRest(hashing), r), fail('stages')),
     ]);
     // Interrupted, the stages' INTERRUPTED (exit 130) rather than how the stream broke off.
     const side = opts.signal?.aborted && failed.has('stages') ? 'stages' : [...failed.keys()][0];
