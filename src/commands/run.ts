@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { askPgDumpVersionEarly } from '../db/pg-dump-version.js';
 import { BackplanError } from '../errors.js';
 import { eventSink } from '../execute/events.js';
 import type { EventSink, RunEvent } from '../execute/events.js';
@@ -39,6 +40,7 @@ const DEFAULT_CONCURRENCY = 4;
 /** plan, then execute that same plan: what `plan` printed is what runs. */
 export async function runFile(file: string, opts: RunOptions = {}): Promise<RunSummary> {
   const started = Date.now();
+  askPgDumpVersionEarly();
   const signal = opts.signal ?? new AbortController().signal;
   const emit = eventSink(opts.onEvent ?? (() => undefined));
   const source = await readValidManifest(file, opts.env);

@@ -20,6 +20,14 @@ export function pgDumpVersion(): Promise<string> {
   return asked;
 }
 
+/**
+ * Asks now, so that the answer is in by the time the plan needs it (after the manifest is read
+ * and the lock taken): the wrapper's ~80 ms then overlap that work. A failure is asked again then.
+ */
+export function askPgDumpVersionEarly(): void {
+  pgDumpVersion().catch(() => undefined);
+}
+
 export function majorVersion(version: string): number {
   return Number(/^\d+/.exec(version)?.[0] ?? 0);
 }

@@ -25,13 +25,10 @@ export interface ProcessIdentity {
 }
 
 export async function processFacts(pid: number): Promise<ProcessFacts | undefined> {
-  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
-  if (stat === undefined) return undefined;
-  // Field 2, the command name in parentheses, may itself hold spaces and parentheses.
-  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  const startTicks = Number(fields[22 - 3]);
-  const boot = await bootClock();
-  if (!Number.isSafeInteger(startTicks) || boot === undefined) return undefined;
+  const fields = await statFields(pid);
+  const startTicks = Number(fields?.[22 - 3]);
+  const boot = fields && (await bootClock());
+  if (!fields || !Number.isSafeInteger(startTicks) || !boot) return undefined;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return {
     startTicks,
@@ -41,10 +38,21 @@ export async function processFacts(pid: number): Promise<ProcessFacts | undefine
   };
 }
 
-/** This process, as a lock records its holder; undefined without `/proc`. */
+/**
+ * This process, as a lock records its holder; undefined without `/proc`. Its start ticks only:
+ * the boot clock costs a `getconf` process, and every run takes a lock.
+ */
 export async function ownIdentity(): Promise<ProcessIdentity | undefined> {
-  const [bootId, facts] = await Promise.all([currentBootId(), processFacts(process.pid)]);
-  return bootId !== undefined && facts !== undefined ? { bootId, startTicks: facts.startTicks } : undefined;
+  const [bootId, fields] = await Promise.all([currentBootId(), statFields(process.pid)]);
+  const startTicks = Number(fields?.[22 - 3]);
+  return bootId !== undefined && Number.isSafeInteger(startTicks) ? { bootId, startTicks } : undefined;
+}
+
+/** `/proc/<pid>/stat` from field 3 on (index 0); undefined without it. */
+async function statFields(pid: number): Promise<string[] | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
+  // Field 2, the command name in parentheses, may itself hold spaces and parentheses.
+  return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 /** Changes at every boot (`/proc/sys/kernel/random/boot_id`). */
