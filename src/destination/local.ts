@@ -139,8 +139,7 @@ export class LocalDestination implements Destination {
    */
   async publish(id: string, record: SnapshotRecord, signal?: AbortSignal): Promise<void> {
     const { partialDir, dir } = this.snapshotPaths(id);
-    // syncfs(2) on the destination's filesystem: covers files written by pg_dump and rsync too.
-    await run(['sync', '--file-system', partialDir], { stdout: 'ignore', signal });
+    await flushArtefacts(partialDir, record, signal);
     await writeFileAtomic(join(partialDir, SNAPSHOT_JSON), JSON.stringify(record, null, 2) + '\n');
     // The rename is the commit: an interrupted run (exit 130) leaves its snapshot .partial-.
     if (signal?.aborted) throw new BackplanError('INTERRUPTED', `interrupted before ${id} was published`);
@@ -209,6 +208,24 @@ export class LocalDestination implements Destination {
   async listFolder(path: string, onEntry: (entry: FolderEntry) => void, signal?: AbortSignal): Promise<void> {
     await run(['find', this.location(path), '-mindepth', '1', '-printf', FIND_FORMAT], { stdout: findRecords(onEntry), signal });
   }
+}
+
+/**
+ * Makes every artefact of the record durable. A folder artefact (an rsync repository, a
+ * directory dump) holds files that rsync and pg_dump never fsync: syncfs(2) of the destination's
+ * filesystem then. Otherwise each file (fsynced already by whoever wrote it) and each folder
+ * holding one: syncfs would also wait for every other writer's dirty pages on that filesystem,
+ * a busy database's among them.
+ */
+async function flushArtefacts(partialDir: string, record: SnapshotRecord, signal?: AbortSignal): Promise<void> {
+  if (record.artefacts.some((a) => a.covers)) {
+    await run(['sync', '--file-system', partialDir], { stdout: 'ignore', signal });
+    return;
+  }
+  const files = record.artefacts.map((a) => join(partialDir, a.path));
+  const folders = new Set([partialDir]);
+  for (const file of files) for (let dir = dirname(file); dir.startsWith(`${partialDir}/`); dir = dirname(dir)) folders.add(dir);
+  await Promise.all([...files, ...folders].map(fsyncPath));
 }
 
 /** sha256sum's own check of a SHA256SUMS list (exit 1: some file failed, which the report names). */
