@@ -254,13 +254,15 @@ describe('backplan run under faults', function () {
   describe('SIGINT while finalizing', () => {
     it('before the rename: exit 130 and the snapshot stays .partial-, as the exit code says', async () => {
       // `sync` first on PATH sleeps, so that the signal lands while finalize flushes the snapshot.
+      // A directory dump: publish syncs the filesystem (syncfs) for files pg_dump wrote unsynced.
+      const directoryDump = await writeManifest(p, 'directory-dump.yaml', 'repository: { strategy: tar, tar: { level: 3 } }\ndatabase: { format: directory }');
       const bin = join(p.dir, 'slow-sync-bin');
       await mkdir(bin, { recursive: true });
       const realSync = execFileSync('sh', ['-c', 'command -v sync'], { encoding: 'utf8' }).trim();
       await writeFile(join(bin, 'sync'), `#!/bin/sh\nsleep 5\nexec ${realSync} "$@"\n`);
       await chmod(join(bin, 'sync'), 0o755);
       const before = await destinationState(p.destination);
-      const run = start(quick, [], { PATH: `${bin}:${process.env.PATH}` });
+      const run = start(directoryDump, [], { PATH: `${bin}:${process.env.PATH}` });
       await run.waitFor(/start finalize/);
       await waitUntil('the slow sync running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(bin, 'sync'))), 10_000);
       const sentAt = Date.now();

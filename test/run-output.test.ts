@@ -117,7 +117,8 @@ describe('backplan run output', function () {
         await sleep(50);
       }
       for (const proc of await processesOf(p.dir)) {
-        if (/^\S*\bpg_dump /.test(proc.cmdline) && !proc.cmdline.startsWith('/usr/bin/perl')) pgDumpEnv = await readFile(`/proc/${proc.pid}/environ`, 'utf8').catch(() => '');
+        // The dump itself (--format=), not pg_dumpall's short-lived `pg_dump -V`, nor a launcher.
+        if (/^\S*\bpg_dump .*--format=/.test(proc.cmdline) && !proc.cmdline.startsWith('/usr/bin/perl')) pgDumpEnv = await readFile(`/proc/${proc.pid}/environ`, 'utf8').catch(() => '');
       }
       // pg_dump stays blocked until the sampler has looked at every argv a few more times.
       const seenWhileBlocked = samples + 10;
