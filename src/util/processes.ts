@@ -26,7 +26,7 @@ export interface ProcessIdentity {
 
 export async function processFacts(pid: number): Promise<ProcessFacts | undefined> {
   const fields = await statFields(pid);
-  const startTicks = Number(fields?.[22 - 3]);
+  const startTicks = startTicksOf(fields);
   const boot = fields && (await bootClock());
   if (!fields || !Number.isSafeInteger(startTicks) || !boot) return undefined;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
@@ -44,7 +44,7 @@ export async function processFacts(pid: number): Promise<ProcessFacts | undefine
  */
 export async function ownIdentity(): Promise<ProcessIdentity | undefined> {
   const [bootId, fields] = await Promise.all([currentBootId(), statFields(process.pid)]);
-  const startTicks = Number(fields?.[22 - 3]);
+  const startTicks = startTicksOf(fields);
   return bootId !== undefined && Number.isSafeInteger(startTicks) ? { bootId, startTicks } : undefined;
 }
 
@@ -53,6 +53,11 @@ async function statFields(pid: number): Promise<string[] | undefined> {
   const stat = await readFile(`/proc/${pid}/stat`, 'utf8').catch(() => undefined);
   // Field 2, the command name in parentheses, may itself hold spaces and parentheses.
   return stat?.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+/** Field 22, the start time in clock ticks since boot; NaN without it. */
+function startTicksOf(fields: string[] | undefined): number {
+  return Number(fields?.[22 - 3]);
 }
 
 /** Changes at every boot (`/proc/sys/kernel/random/boot_id`). */
