@@ -8,6 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { hasStrace } from './support/tools.js';
 
 const ID = '2026-01-02T030405Z-full';
 
@@ -29,15 +30,6 @@ async function tracePublish(dir: string, artefacts: { path: string; covers?: boo
   const log = join(dir, '..', 'strace.log');
   execFileSync('strace', ['-f', '-y', '-o', log, '-e', 'trace=fsync,fdatasync,syncfs,rename,renameat,renameat2,execve', process.execPath, '--input-type=module', '-e', script]);
   return (await readFile(log, 'utf8')).split('\n');
-}
-
-function hasStrace(): boolean {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 describe('local destination: what publish makes durable before the rename', () => {

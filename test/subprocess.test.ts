@@ -12,6 +12,7 @@ import { ownGroupSpawn } from '../src/execute/own-group.js';
 import { CommandError } from '../src/execute/result.js';
 import { pipeline, run } from '../src/execute/subprocess.js';
 import { openTapFifo } from '../src/execute/tap-fifo.js';
+import { hasStrace } from './support/tools.js';
 import { waitUntil } from './support/wait.js';
 
 /** Awaits a promise that must reject, and returns its CommandError. */
@@ -69,15 +70,6 @@ function childPids(): number[] {
         return false;
       }
     });
-}
-
-function hasStrace(): boolean {
-  try {
-    execFileSync('strace', ['-V'], { stdio: 'ignore' });
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 function sha256sum(path: string): string {

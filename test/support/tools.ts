@@ -40,3 +40,13 @@ export async function gatedTool(dir: string, tool: string): Promise<GatedTool> {
   const path = await wrappedToolPath(dir, 'gated', tool, { prelude });
   return { path, open: () => writeFile(gate, '') };
 }
+
+/** strace, which the fsync-order tests read syscalls with; they are skipped without it. */
+export function hasStrace(): boolean {
+  try {
+    execFileSync('strace', ['-V'], { stdio: 'ignore' });
+    return true;
+  } catch {
+    return false;
+  }
+}
