@@ -9,8 +9,8 @@
  * the kill landed between its "start lock" and its end.
  */
 import { expect } from 'chai';
-import { execFileSync, spawn } from 'node:child_process';
-import { chmod, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -27,7 +27,7 @@ import { killLeftovers, processesOf, seededRandom, settledProcesses, spawnCli } 
 import type { Exited, SpawnedCli } from './support/procs.js';
 import { makeProfile } from './support/profile.js';
 import type { TestProfile } from './support/profile.js';
-import { slowTarPath } from './support/tools.js';
+import { slowTarPath, wrappedToolPath } from './support/tools.js';
 import { waitUntil } from './support/wait.js';
 
 const TRIALS = Number(process.env.BACKPLAN_FAULT_TRIALS ?? 28);
@@ -256,13 +256,10 @@ describe('backplan run under faults', function () {
       // `sync` first on PATH sleeps, so that the signal lands while finalize flushes the snapshot.
       // A directory dump: publish syncs the filesystem (syncfs) for files pg_dump wrote unsynced.
       const directoryDump = await writeManifest(p, 'directory-dump.yaml', 'repository: { strategy: tar, tar: { level: 3 } }\ndatabase: { format: directory }');
+      const path = await wrappedToolPath(p.dir, 'slow-sync', 'sync', { prelude: 'sleep 5' });
       const bin = join(p.dir, 'slow-sync-bin');
-      await mkdir(bin, { recursive: true });
-      const realSync = execFileSync('sh', ['-c', 'command -v sync'], { encoding: 'utf8' }).trim();
-      await writeFile(join(bin, 'sync'), `#!/bin/sh\nsleep 5\nexec ${realSync} "$@"\n`);
-      await chmod(join(bin, 'sync'), 0o755);
       const before = await destinationState(p.destination);
-      const run = start(directoryDump, [], { PATH: `${bin}:${process.env.PATH}` });
+      const run = start(directoryDump, [], { PATH: path });
       await run.waitFor(/start finalize/);
       await waitUntil('the slow sync running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(bin, 'sync'))), 10_000);
       const sentAt = Date.now();

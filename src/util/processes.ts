@@ -27,8 +27,9 @@ export interface ProcessIdentity {
 export async function processFacts(pid: number): Promise<ProcessFacts | undefined> {
   const fields = await statFields(pid);
   const startTicks = startTicksOf(fields);
-  const boot = fields && (await bootClock());
-  if (!fields || !Number.isSafeInteger(startTicks) || !boot) return undefined;
+  if (!fields || !Number.isSafeInteger(startTicks)) return undefined;
+  const boot = await bootClock();
+  if (!boot) return undefined;
   const cmdline = await readFile(`/proc/${pid}/cmdline`, 'utf8').catch(() => '');
   return {
     startTicks,
