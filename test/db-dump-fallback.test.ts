@@ -5,8 +5,8 @@
 import { expect } from 'chai';
 import { openDestination } from '../src/destination/registry.js';
 import { eventSink } from '../src/execute/events.js';
-import { readManifest } from '../src/load/read-manifest.js';
-import type { ManifestSource } from '../src/load/read-manifest.js';
+import { readManifest } from '../src/validate/read-manifest.js';
+import type { ManifestSource } from '../src/validate/read-manifest.js';
 import type { Manifest } from '../src/manifest.js';
 import { makePlan } from '../src/plan/make-plan.js';
 import { resolveProfile } from '../src/resolve/resolve.js';

@@ -12,7 +12,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { TextDocument } from 'vscode-languageserver-textdocument';
 import { getLanguageService } from 'yaml-language-server';
 import { MODELINE, writeSchema } from '../src/commands/schema.js';
-import { readManifestText } from '../src/load/read-manifest.js';
+import { readManifestText } from '../src/validate/read-manifest.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 type Node = Record<string, unknown>;

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Header } from 'tar';
 import { addNodes } from '../src/demo/profile/index.js';
 import { connectTo } from '../src/demo/cluster.js';
-import { applyRepositoryDelta } from '../src/incremental/apply.js';
+import { applyRepositoryDelta } from '../src/restore/incremental-delta.js';
 import { repackedPacks } from '../src/incremental/container.js';
 import { nodeFolder } from '../src/incremental/layout.js';
 import type { SnapshotRecord } from '../src/record/snapshot-record.js';

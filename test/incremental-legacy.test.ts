@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { legacyManifest, parseBackupInfo } from '../src/commands/import-legacy.js';
 import { isBackplanError } from '../src/errors.js';
-import { readManifestText } from '../src/load/read-manifest.js';
+import { readManifestText } from '../src/validate/read-manifest.js';
 import { settingsOf } from '../src/plan/settings.js';
 import { cli } from './support/profile.js';
 

@@ -8,7 +8,7 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promi
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MODELINE, SCHEMA_FILE } from '../src/commands/schema.js';
-import { readManifest } from '../src/load/read-manifest.js';
+import { readManifest } from '../src/validate/read-manifest.js';
 import { resolveProfile } from '../src/resolve/resolve.js';
 import { cli, repoRoot } from './support/profile.js';
 

@@ -13,7 +13,7 @@
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { stringify } from 'yaml';
-import { readManifestText } from '../src/load/read-manifest.js';
+import { readManifestText } from '../src/validate/read-manifest.js';
 import type {
   AiidaProfileSpec,
   Compression,

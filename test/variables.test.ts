@@ -4,7 +4,7 @@
  * reference as written, and a reference inside a `{ flow mapping }` is one error saying why.
  */
 import { expect } from 'chai';
-import { readManifestText } from '../src/load/read-manifest.js';
+import { readManifestText } from '../src/validate/read-manifest.js';
 
 const BASE = ['version: 1', 'name: vars', 'destination: /mnt/backup/vars'];
 const EXPLICIT = ['profile:', '  explicit:', '    repository: /srv/data', '    database:', '      name: app', '      port: ${PGPORT:-5432}'];

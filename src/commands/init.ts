@@ -7,7 +7,7 @@
 import { stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { BackplanError, BackplanErrors } from '../errors.js';
-import { readManifestText } from '../load/read-manifest.js';
+import { readManifestText } from '../validate/read-manifest.js';
 import type { ExplicitProfileSpec } from '../manifest.js';
 import { pickProfile, readConfigJson } from '../resolve/aiida-config.js';
 import { profileSettings } from '../resolve/aiida-profile.js';

@@ -1,6 +1,6 @@
 import { BackplanErrors } from '../errors.js';
-import { readManifest } from '../load/read-manifest.js';
-import type { ManifestSource } from '../load/read-manifest.js';
+import { readManifest } from '../validate/read-manifest.js';
+import type { ManifestSource } from '../validate/read-manifest.js';
 import type { Manifest } from '../manifest.js';
 import { openDestination } from '../destination/registry.js';
 import type { Destination } from '../destination/types.js';

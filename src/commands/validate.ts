@@ -1,8 +1,8 @@
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { BackplanError, BackplanErrors, formatError } from '../errors.js';
-import { readManifest } from '../load/read-manifest.js';
-import type { ManifestSource } from '../load/read-manifest.js';
+import { readManifest } from '../validate/read-manifest.js';
+import type { ManifestSource } from '../validate/read-manifest.js';
 import type { Manifest } from '../manifest.js';
 import { openDestination } from '../destination/registry.js';
 import { makePlan } from '../plan/make-plan.js';

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { BackplanErrors } from '../errors.js';
-import type { ManifestSource } from '../load/read-manifest.js';
+import type { ManifestSource } from '../validate/read-manifest.js';
 import type { Resolution } from '../resolve/types.js';
 import { decideRetention } from '../record/retention.js';
 import { retentionInput } from '../record/prune.js';

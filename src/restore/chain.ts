@@ -13,7 +13,7 @@ export type ApplyRepositoryDelta = (
   open?: (artefact: string) => ArtefactSource,
 ) => Promise<void>;
 
-/** The delta format belongs to the incremental strategy (src/incremental/apply.ts); restoring a full snapshot never loads it. */
+/** The delta format is the incremental strategy's (incremental-delta.ts); restoring a full snapshot never loads it. */
 export async function loadDeltaApplier(): Promise<ApplyRepositoryDelta> {
-  return (await import('../incremental/apply.js')).applyRepositoryDelta;
+  return (await import('./incremental-delta.js')).applyRepositoryDelta;
 }

@@ -7,7 +7,7 @@ import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { openDestination } from '../../src/destination/registry.js';
 import type { CompleteSnapshot } from '../../src/destination/types.js';
-import { applyRepositoryDelta } from '../../src/incremental/apply.js';
+import { applyRepositoryDelta } from '../../src/restore/incremental-delta.js';
 import { snapshotChain } from '../../src/record/chain.js';
 import { join, relative } from 'node:path';
 import { connectTo } from '../../src/demo/cluster.js';

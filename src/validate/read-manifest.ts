@@ -1,14 +1,14 @@
 import type { Document } from 'yaml';
-import { BackplanError } from '../errors.js';
 import { destinationProblems } from '../destination/registry.js';
+import { BackplanError } from '../errors.js';
+import { loadManifestFile, loadManifestText } from '../load/load.js';
+import type { LoadedManifest } from '../load/load.js';
+import { displayPath, offsetOf } from '../load/source.js';
+import type { DataPath, SourceText } from '../load/source.js';
 import type { Command, Manifest } from '../manifest.js';
 import { splitWords } from '../util/words.js';
-import { coerceExpanded } from '../validate/coerce.js';
-import { validateManifest } from '../validate/validate.js';
-import { loadManifestFile, loadManifestText } from './load.js';
-import type { LoadedManifest } from './load.js';
-import { displayPath, offsetOf } from './source.js';
-import type { DataPath, SourceText } from './source.js';
+import { coerceExpanded } from './coerce.js';
+import { validateManifest } from './validate.js';
 
 /** load → validate: a manifest with every mistake collected, or the valid data. */
 export interface ManifestSource {

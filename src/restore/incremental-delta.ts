@@ -10,16 +10,16 @@ import { join, posix } from 'node:path';
 import { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
 import { AGE_SUFFIX } from '../execute/age.js';
+import { INDEX_ARTEFACT } from '../incremental/container.js';
+import type { ContainerRecord, IncrementalExtra, PackPiece } from '../incremental/record.js';
+import { incrementalExtra } from '../incremental/record.js';
+import { sqliteArgv } from '../incremental/sqlite.js';
 import type { SnapshotRecord } from '../record/snapshot-record.js';
-import { extractArchive, scanArchives } from '../restore/archive.js';
-import { extractSelected } from '../restore/include.js';
-import type { PathFilter } from '../restore/include.js';
-import { pipelineOver, sourceName, sourceStages } from '../restore/source.js';
-import type { ArtefactSource } from '../restore/source.js';
-import { INDEX_ARTEFACT } from './container.js';
-import type { ContainerRecord, IncrementalExtra, PackPiece } from './record.js';
-import { incrementalExtra } from './record.js';
-import { sqliteArgv } from './sqlite.js';
+import { extractArchive, scanArchives } from './archive.js';
+import { extractSelected } from './include.js';
+import type { PathFilter } from './include.js';
+import { pipelineOver, sourceName, sourceStages } from './source.js';
+import type { ArtefactSource } from './source.js';
 
 const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flatMap((a) => [a, `${a}${AGE_SUFFIX}`]));
 
@@ -27,7 +27,7 @@ const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flat
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
  * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
  * With `only` (restore --include), the archive's selected members, and a pack or packs.idx
- * only when its own path is selected. `open` says where an artefact is read from (restore/source.ts:
+ * only when its own path is selected. `open` says where an artefact is read from (source.ts:
  * streamed from a remote destination); by default the file in `snapshotDir`.
  */
 export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: PathFilter, open?: (artefact: string) => ArtefactSource): Promise<void> {
