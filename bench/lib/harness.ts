@@ -3,6 +3,7 @@
  * (acquireServer: DATABASE_URL / PG* when set, else a throwaway cluster), and the databases
  * made on it, all gone again at the end whatever happens.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import { join } from 'node:path';
@@ -50,13 +51,21 @@ export async function withHarness(job: string, o: { work?: string; keep: boolean
     drop: (name) => dropDatabase(server, name),
   };
   log(`${job}: work dir ${work}, PostgreSQL at ${server.host}:${server.port}${server.dir ? ' (throwaway cluster)' : ''}`);
+  const removeWork = !o.keep && !o.work;
+  // Interrupted, the process still exits through 'exit', where a throwaway cluster stops and
+  // goes with its databases (demo/cluster.ts) and so does the work folder; on a server of the
+  // user's (DATABASE_URL, PG*) the bench's databases stay, named by prefix and pid.
+  const onExit = () => void (removeWork && spawnSync('rm', ['-rf', work], { stdio: 'ignore' }));
+  const onSignal = (signal: NodeJS.Signals) => process.exit(signal === 'SIGINT' ? 130 : 143);
+  process.once('exit', onExit).once('SIGINT', onSignal).once('SIGTERM', onSignal);
   try {
     await fn(h);
   } finally {
+    process.removeListener('exit', onExit).removeListener('SIGINT', onSignal).removeListener('SIGTERM', onSignal);
     for (const name of databases) await dropDatabase(server, name).catch(() => undefined);
     await server.stop();
     // rm -rf: many times faster than fs.rm on hundreds of thousands of files.
-    if (!o.keep && !o.work) await $`rm -rf ${work}`.quiet();
+    if (removeWork) await $`rm -rf ${work}`.quiet();
   }
 }
 
