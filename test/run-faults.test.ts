@@ -277,6 +277,28 @@ describe('backplan run under faults', function () {
     });
   });
 
+  describe('SIGINT while an rsync copy is checksummed', () => {
+    it('stops sha256sum at once: exit 130, nothing left running, the snapshot .partial-', async () => {
+      // `sha256sum` first on PATH sleeps: the signal lands while SHA256SUMS is being written.
+      const rsync = await writeManifest(p, 'rsync-sums.yaml', 'repository: { strategy: rsync }', { destination: join(p.dir, 'backups-rsync-sums') });
+      const path = await wrappedToolPath(p.dir, 'slow-sums', 'sha256sum', { prelude: 'sleep 10' });
+      const run = start(rsync, [], { PATH: path });
+      await run.waitFor(/start repository/);
+      await waitUntil('the slow sha256sum running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(p.dir, 'slow-sums-bin', 'sha256sum'))), 20_000);
+      const sentAt = Date.now();
+      run.child.kill('SIGINT');
+      const exited = await run.exited;
+      show('SIGINT while checksumming', exited.stderr);
+      expect(exited.code, exited.stderr).to.equal(130);
+      expect(Date.now() - sentAt, 'exit soon after the signal, not after sha256sum').to.be.lessThan(3000);
+      expect(await processesOf(p.dir)).to.deep.equal([]);
+      const after = await expectOnlySoundSnapshots(join(p.dir, 'backups-rsync-sums'));
+      expect(after.published).to.deep.equal([]);
+      expect(after.partial).to.have.length(1);
+      expect(after.lock).to.equal(false);
+    });
+  });
+
   describe('the destination lock', () => {
     let holder: ReturnType<typeof spawn> | undefined;
     let lockDest: string;

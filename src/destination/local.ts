@@ -124,8 +124,8 @@ export class LocalDestination implements Destination {
     return { options: [], target: join(this.snapshotPaths(id).partialDir, folder), linkDest };
   }
 
-  folderSums(id: string, folder: string): Promise<ArtefactRecord> {
-    return writeSha256Sums(this.snapshotPaths(id).partialDir, folder);
+  folderSums(id: string, folder: string, signal?: AbortSignal): Promise<ArtefactRecord> {
+    return writeSha256Sums(this.snapshotPaths(id).partialDir, folder, signal);
   }
 
   publishCommands(id: string): string[] {

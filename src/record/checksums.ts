@@ -47,17 +47,17 @@ const SLASH = Buffer.from('/');
  * hashing them in node, where one of the 400k fs calls once never came back and held a run
  * forever. Files and bytes count a hard-linked file once, as tar does.
  */
-export async function writeSha256Sums(snapshotDir: string, folder: string): Promise<ArtefactRecord> {
+export async function writeSha256Sums(snapshotDir: string, folder: string, signal?: AbortSignal): Promise<ArtefactRecord> {
   const listPath = `${folder}.SHA256SUMS`;
   // `folder` is ours (repository, database.dir): never read as an option.
-  const listed = pipeline([['find', folder, '-type', 'f', '-print0'], ['xargs', '-0', '-r', 'sha256sum', '--']], { cwd: snapshotDir, output: join(snapshotDir, listPath) });
-  const [, counted] = await Promise.all([listed, countFiles(snapshotDir, folder)]);
+  const listed = pipeline([['find', folder, '-type', 'f', '-print0'], ['xargs', '-0', '-r', 'sha256sum', '--']], { cwd: snapshotDir, signal, output: join(snapshotDir, listPath) });
+  const [, counted] = await Promise.all([listed, countFiles(snapshotDir, folder, signal)]);
   const own = await sha256File(join(snapshotDir, listPath));
   return { path: listPath, ...own, covers: { folder, ...counted } };
 }
 
 /** The regular files under `folder` and their bytes, from find's listing of links, inodes and sizes. */
-async function countFiles(cwd: string, folder: string): Promise<{ files: number; bytes: number }> {
+async function countFiles(cwd: string, folder: string, signal?: AbortSignal): Promise<{ files: number; bytes: number }> {
   let files = 0;
   let bytes = 0;
   const linked = new Set<string>();
@@ -69,7 +69,7 @@ async function countFiles(cwd: string, folder: string): Promise<{ files: number;
     }
     if (links !== '1') linked.add(inode!);
   });
-  await run(['find', folder, '-type', 'f', '-printf', '%n %i %s\\n'], { cwd, stdout: count });
+  await run(['find', folder, '-type', 'f', '-printf', '%n %i %s\\n'], { cwd, signal, stdout: count });
   return { files, bytes };
 }
 

@@ -143,7 +143,7 @@ async function dumpDatabase(o: DbDumpOptions, ctx: RunContext, io: { signal: Abo
   const { signal, stages, stageEnv, onStderrLine } = io;
   if (o.format === 'directory') {
     await run(stages[0]!, { signal, env: stageEnv[0], onStderrLine, stdout: 'ignore' });
-    const sums = await writeSha256Sums(ctx.plan.snapshot.partialDir, o.artefact);
+    const sums = await writeSha256Sums(ctx.plan.snapshot.partialDir, o.artefact, signal);
     ctx.state.artefacts.push(sums);
     return sums.covers!.bytes;
   }
