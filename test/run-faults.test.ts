@@ -20,6 +20,7 @@ import { acquireLock, releaseLock } from '../src/record/lock.js';
 import { openDestination } from '../src/destination/registry.js';
 import { snapshotId } from '../src/record/layout.js';
 import { destinationState, exists, expectOnlySoundSnapshots, fabricateSnapshot } from './support/destination.js';
+import type { DestinationState } from './support/destination.js';
 import { spawnHolder } from './support/lock-holder.js';
 import { writeManifest } from './support/manifests.js';
 import { useDatabase } from './support/pg.js';
@@ -251,51 +252,48 @@ describe('backplan run under faults', function () {
     });
   });
 
+  /**
+   * Runs `manifest` with `tool` first on PATH sleeping, sends SIGINT while that tool runs, and
+   * expects exit 130 within 3 s, nothing left running, the snapshot left .partial-, no new one
+   * published and the lock released.
+   */
+  async function expectPromptInterrupt(o: { manifest: string; destination: string; tool: string; during: RegExp; label: string }): Promise<DestinationState> {
+    const path = await wrappedToolPath(p.dir, `slow-${o.tool}`, o.tool, { prelude: 'sleep 10' });
+    const slowTool = join(p.dir, `slow-${o.tool}-bin`, o.tool);
+    const before = await destinationState(o.destination);
+    const run = start(o.manifest, [], { PATH: path });
+    await run.waitFor(o.during);
+    await waitUntil(`the slow ${o.tool} running`, async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(slowTool)), 20_000);
+    const sentAt = Date.now();
+    run.child.kill('SIGINT');
+    const exited = await run.exited;
+    show(`SIGINT ${o.label}`, exited.stderr);
+    expect(exited.code, exited.stderr).to.equal(130);
+    expect(Date.now() - sentAt, `exit soon after the signal, not after ${o.tool}`).to.be.lessThan(3000);
+    expect(await processesOf(p.dir)).to.deep.equal([]);
+    const after = await expectOnlySoundSnapshots(o.destination);
+    expect(after.published, 'no snapshot published by an interrupted run').to.deep.equal(before.published);
+    expect(after.partial).to.have.length(1);
+    expect(after.lock).to.equal(false);
+    return after;
+  }
+
   describe('SIGINT while finalizing', () => {
     it('before the rename: exit 130 and the snapshot stays .partial-, as the exit code says', async () => {
-      // `sync` first on PATH sleeps, so that the signal lands while finalize flushes the snapshot.
-      // A directory dump: publish syncs the filesystem (syncfs) for files pg_dump wrote unsynced.
+      // `sync` sleeps, so that the signal lands while finalize flushes the snapshot. A directory
+      // dump: publish syncs the filesystem (syncfs) for files pg_dump wrote unsynced.
       const directoryDump = await writeManifest(p, 'directory-dump.yaml', 'repository: { strategy: tar, tar: { level: 3 } }\ndatabase: { format: directory }');
-      const path = await wrappedToolPath(p.dir, 'slow-sync', 'sync', { prelude: 'sleep 5' });
-      const bin = join(p.dir, 'slow-sync-bin');
-      const before = await destinationState(p.destination);
-      const run = start(directoryDump, [], { PATH: path });
-      await run.waitFor(/start finalize/);
-      await waitUntil('the slow sync running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(bin, 'sync'))), 10_000);
-      const sentAt = Date.now();
-      run.child.kill('SIGINT');
-      const exited = await run.exited;
-      show('SIGINT during finalize', exited.stderr);
-      expect(exited.code, exited.stderr).to.equal(130);
-      expect(Date.now() - sentAt, 'exit soon after the signal').to.be.lessThan(3000);
-      expect(await processesOf(p.dir)).to.deep.equal([]);
-      const after = await expectOnlySoundSnapshots(p.destination);
-      expect(after.published, 'no snapshot published by an interrupted run').to.deep.equal(before.published);
-      expect(after.partial).to.have.length(1);
-      expect(after.lock).to.equal(false);
+      const after = await expectPromptInterrupt({ manifest: directoryDump, destination: p.destination, tool: 'sync', during: /start finalize/, label: 'during finalize' });
       await expectRecovery(after, undefined);
     });
   });
 
   describe('SIGINT while an rsync copy is checksummed', () => {
     it('stops sha256sum at once: exit 130, nothing left running, the snapshot .partial-', async () => {
-      // `sha256sum` first on PATH sleeps: the signal lands while SHA256SUMS is being written.
-      const rsync = await writeManifest(p, 'rsync-sums.yaml', 'repository: { strategy: rsync }', { destination: join(p.dir, 'backups-rsync-sums') });
-      const path = await wrappedToolPath(p.dir, 'slow-sums', 'sha256sum', { prelude: 'sleep 10' });
-      const run = start(rsync, [], { PATH: path });
-      await run.waitFor(/start repository/);
-      await waitUntil('the slow sha256sum running', async () => (await processesOf(p.dir)).some((x) => x.cmdline.includes(join(p.dir, 'slow-sums-bin', 'sha256sum'))), 20_000);
-      const sentAt = Date.now();
-      run.child.kill('SIGINT');
-      const exited = await run.exited;
-      show('SIGINT while checksumming', exited.stderr);
-      expect(exited.code, exited.stderr).to.equal(130);
-      expect(Date.now() - sentAt, 'exit soon after the signal, not after sha256sum').to.be.lessThan(3000);
-      expect(await processesOf(p.dir)).to.deep.equal([]);
-      const after = await expectOnlySoundSnapshots(join(p.dir, 'backups-rsync-sums'));
-      expect(after.published).to.deep.equal([]);
-      expect(after.partial).to.have.length(1);
-      expect(after.lock).to.equal(false);
+      // `sha256sum` sleeps: the signal lands while SHA256SUMS is being written.
+      const destination = join(p.dir, 'backups-rsync-sums');
+      const rsync = await writeManifest(p, 'rsync-sums.yaml', 'repository: { strategy: rsync }', { destination });
+      await expectPromptInterrupt({ manifest: rsync, destination, tool: 'sha256sum', during: /start repository/, label: 'while checksumming' });
     });
   });
 
