@@ -25,7 +25,11 @@ const name = (file: string) => relative(ROOT, file);
  * sees `import`, `import type`, `export … from` and `import('…')`, and skips comments and strings.
  */
 function importsOf(file: string): string[] {
-  const specifiers = ts.preProcessFile(sources.get(file)!, true, true).importedFiles.map((i) => i.fileName);
+  return resolveRelative(file, ts.preProcessFile(sources.get(file)!, true, true).importedFiles.map((i) => i.fileName));
+}
+
+/** Relative specifiers of `file` as the .ts files of the graph they name. */
+function resolveRelative(file: string, specifiers: string[]): string[] {
   const targets = specifiers
     .filter((s) => s.startsWith('.'))
     .flatMap((s) => {
@@ -33,6 +37,30 @@ function importsOf(file: string): string[] {
       return [`${base}.ts`, join(base, 'index.ts')].filter((c) => sources.has(c)).slice(0, 1);
     });
   return [...new Set(targets)].sort();
+}
+
+/**
+ * Relative imports of one file that load code at run time: `import type`, an import whose every
+ * name is `type`, and `export type … from` are left out; `import('…')` counts.
+ */
+function valueImportsOf(file: string): string[] {
+  const source = ts.createSourceFile(file, sources.get(file)!, ts.ScriptTarget.Latest, true);
+  const specifiers: string[] = [];
+  const visit = (node: ts.Node): void => {
+    if (ts.isImportDeclaration(node) && !typeOnlyImport(node.importClause)) specifiers.push((node.moduleSpecifier as ts.StringLiteral).text);
+    else if (ts.isExportDeclaration(node) && node.moduleSpecifier && !node.isTypeOnly) specifiers.push((node.moduleSpecifier as ts.StringLiteral).text);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword && ts.isStringLiteral(node.arguments[0]!)) specifiers.push(node.arguments[0].text);
+    ts.forEachChild(node, visit);
+  };
+  visit(source);
+  return resolveRelative(file, specifiers);
+}
+
+function typeOnlyImport(clause: ts.ImportClause | undefined): boolean {
+  if (!clause) return false; // import './x.js': run for its effects
+  if (clause.isTypeOnly) return true;
+  const bindings = clause.namedBindings;
+  return !clause.name && bindings !== undefined && ts.isNamedImports(bindings) && bindings.elements.length > 0 && bindings.elements.every((e) => e.isTypeOnly);
 }
 
 /** One cycle per back edge of a depth-first walk, each rotated to start at its least file. */
@@ -63,6 +91,20 @@ describe('import graph of src/ and bench/', () => {
     const graph = new Map(files.map((f) => [f, importsOf(f)]));
     const cycles = findCycles(graph).map((c) => [...c, c[0]!].map(name).join(' → '));
     expect(cycles, `import cycles:\n  ${cycles.join('\n  ')}\n`).to.deep.equal([]);
+  });
+
+  it('has no two folders of src/ loading code from each other, one inside the other or not', () => {
+    const folderOf = (file: string) => dirname(name(file));
+    const edges = new Map<string, Set<string>>();
+    // index.ts, the library's facade, imports every stage and is imported by none.
+    for (const file of files.filter((f) => name(f).startsWith('src/') && name(f) !== 'src/index.ts')) {
+      for (const target of valueImportsOf(file)) {
+        const [from, to] = [folderOf(file), folderOf(target)];
+        if (from !== to) edges.set(from, (edges.get(from) ?? new Set()).add(to));
+      }
+    }
+    const mutual = [...edges].flatMap(([a, targets]) => [...targets].filter((b) => a < b && edges.get(b)?.has(a)).map((b) => `${a} ↔ ${b}`));
+    expect(mutual, `folders importing each other:\n  ${mutual.join('\n  ')}\n`).to.deep.equal([]);
   });
 
   it(`has no file longer than ${MAX_LINES} lines`, () => {

@@ -10,7 +10,7 @@ import { mkdtemp, mkdir, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { dailyId, daysBetween, destinationState, exists, expectOnlySoundSnapshots, fabricateDailyHistory, fabricateSnapshot } from './support/destination.js';
-import { LocalDestination } from '../src/destination/local.js';
+import { LocalDestination } from '../src/destination/local/local.js';
 import { verifySnapshot } from '../src/record/verify.js';
 import { writeManifest } from './support/manifests.js';
 import { withDatabase } from './support/pg.js';

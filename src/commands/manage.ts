@@ -1,7 +1,7 @@
 import { BackplanError } from '../errors.js';
 import type { Manifest } from '../manifest.js';
 import { openDestination } from '../destination/registry.js';
-import { PIN_FILE } from '../destination/listing.js';
+import { PIN_FILE } from '../destination/shared/listing.js';
 import type { Destination } from '../destination/types.js';
 import { assessSnapshots, describeState, isRestorable, newestRestorable } from '../record/health.js';
 import type { AssessedSnapshot } from '../record/health.js';

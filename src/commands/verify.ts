@@ -1,6 +1,6 @@
 import { BackplanError, isBackplanError } from '../errors.js';
 import { identityFile } from '../execute/age.js';
-import { VERIFICATION_FILE } from '../destination/listing.js';
+import { VERIFICATION_FILE } from '../destination/shared/listing.js';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
 import { newestRestorable } from '../record/health.js';
 import type { AssessedSnapshot } from '../record/health.js';

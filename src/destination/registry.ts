@@ -3,7 +3,7 @@
  * registry does). Adding a kind is a module implementing `Destination` and a line in KINDS.
  */
 import { BackplanError } from '../errors.js';
-import { LocalDestination } from './local.js';
+import { LocalDestination } from './local/local.js';
 import { RcloneDestination } from './rclone/rclone.js';
 import { stopRcDaemons } from './rclone/daemon.js';
 import { parseRcloneSpec } from './rclone/remote.js';

@@ -13,7 +13,7 @@ import { join, posix } from 'node:path';
 import { finished } from 'node:stream/promises';
 import { minimatch } from 'minimatch';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
-import { FIND_FORMAT, findRecords } from '../destination/folder-listing.js';
+import { FIND_FORMAT, findRecords } from '../destination/shared/folder-listing.js';
 import { run } from '../execute/subprocess.js';
 import { displayName, nameBytes } from '../util/names.js';
 import { extractArchive, selectMembers } from './archive.js';

@@ -1,6 +1,6 @@
 import type { PlannedStep } from '../plan/types.js';
 import { BackplanError } from '../errors.js';
-import { VERIFICATION_FILE } from '../destination/listing.js';
+import { VERIFICATION_FILE } from '../destination/shared/listing.js';
 import { assessSnapshots, newestRestorable } from '../record/health.js';
 import { verifySnapshot } from '../record/verify.js';
 import type { PlanInput } from './plan-input.js';

@@ -5,7 +5,7 @@ import { mkdir, readdir, readlink, stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseSnapshotId, PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../src/record/layout.js';
 import type { SnapshotRecord } from '../../src/record/snapshot-record.js';
-import { LocalDestination } from '../../src/destination/local.js';
+import { LocalDestination } from '../../src/destination/local/local.js';
 import { verifySnapshot } from '../../src/record/verify.js';
 
 export interface DestinationState {

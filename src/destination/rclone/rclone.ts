@@ -22,8 +22,8 @@ import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-recor
 import { parseDuration } from '../../util/duration.js';
 import { mapLimited } from '../../util/limited.js';
 import { binaryName } from '../../util/names.js';
-import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../listing.js';
-import { copyChain, stageAfresh } from '../fetch-copy.js';
+import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../shared/listing.js';
+import { copyChain, stageAfresh } from '../local/fetch-copy.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext } from '../types.js';
 import { rcloneHasher } from './hashing.js';
 import { Rclone, rcloneSpec } from './remote.js';

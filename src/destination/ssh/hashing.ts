@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { hashingFileSink } from '../../execute/hashing-sink.js';
 import type { ArtefactRecord } from '../../record/snapshot-record.js';
-import { sumsCheckSink } from '../sums-check.js';
+import { sumsCheckSink } from '../shared/sums-check.js';
 import type { ArtefactHasher, VerifyReport } from '../types.js';
 import { remoteRun } from './transport.js';
 import type { RemotePath } from './transport.js';

@@ -4,8 +4,8 @@
  * (a name may hold a newline; only NUL cannot occur). Parsed as it streams: memory stays bounded.
  */
 import { Writable } from 'node:stream';
-import { binaryName } from '../util/names.js';
-import type { FolderEntry } from './types.js';
+import { binaryName } from '../../util/names.js';
+import type { FolderEntry } from '../types.js';
 
 /** find -printf format: type, octal mode, size, mtime (s.fraction), path under the start, link target. */
 export const FIND_FORMAT = '%y %m %s %T@ %P\\0%l\\0';

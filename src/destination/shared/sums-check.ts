@@ -4,9 +4,9 @@
  * is counted, however many millions of files the list holds.
  */
 import type { Writable } from 'node:stream';
-import { lineSink } from '../util/lines.js';
-import { displayName } from '../util/names.js';
-import type { VerifyReport } from './types.js';
+import { lineSink } from '../../util/lines.js';
+import { displayName } from '../../util/names.js';
+import type { VerifyReport } from '../types.js';
 
 /**
  * A Writable taking sha256sum --check's stdout (`NAME: OK`, `NAME: FAILED`, `NAME: FAILED open

@@ -6,12 +6,12 @@
  */
 import { mkdir, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
-import { BackplanError } from '../errors.js';
-import { removeTree } from '../execute/remove-tree.js';
-import { PARTIAL_PREFIX } from '../record/layout.js';
-import { streamedArtefacts } from '../record/streamed.js';
+import { BackplanError } from '../../errors.js';
+import { removeTree } from '../../execute/remove-tree.js';
+import { PARTIAL_PREFIX } from '../../record/layout.js';
+import { streamedArtefacts } from '../../record/streamed.js';
 import { LocalDestination } from './local.js';
-import type { CompleteSnapshot, Destination, LocalSnapshots } from './types.js';
+import type { CompleteSnapshot, Destination, LocalSnapshots } from '../types.js';
 
 /**
  * `copy` puts one snapshot's folder at `into`, but for `leaveOut` (paths relative to it: the large

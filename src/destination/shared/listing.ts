@@ -1,7 +1,7 @@
 /** One snapshot folder's entry, built the same way whatever the destination read it from. */
-import { parseSnapshotId, PARTIAL_PREFIX } from '../record/layout.js';
-import type { SnapshotRecord } from '../record/snapshot-record.js';
-import type { SnapshotEntry, Verification } from './types.js';
+import { parseSnapshotId, PARTIAL_PREFIX } from '../../record/layout.js';
+import type { SnapshotRecord } from '../../record/snapshot-record.js';
+import type { SnapshotEntry, Verification } from '../types.js';
 
 export const PIN_FILE = '.pinned';
 export const VERIFICATION_FILE = 'verification.json';

@@ -6,20 +6,20 @@ import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } fro
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline as streamPipeline } from 'node:stream/promises';
-import { BackplanError } from '../errors.js';
-import { fsyncPath, writeFileAtomic } from '../util/durable.js';
-import { hashingFileSink } from '../execute/hashing-sink.js';
-import { removeTree } from '../execute/remove-tree.js';
-import { run } from '../execute/subprocess.js';
-import { sha256File, writeSha256Sums } from '../record/checksums.js';
-import { mapLimited } from '../util/limited.js';
-import { readFileStream } from '../util/read-file.js';
-import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../record/layout.js';
-import type { ArtefactRecord, SnapshotRecord } from '../record/snapshot-record.js';
-import { FIND_FORMAT, findRecords } from './folder-listing.js';
-import { sumsCheckSink } from './sums-check.js';
-import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from './listing.js';
-import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from './types.js';
+import { BackplanError } from '../../errors.js';
+import { fsyncPath, writeFileAtomic } from '../../util/durable.js';
+import { hashingFileSink } from '../../execute/hashing-sink.js';
+import { removeTree } from '../../execute/remove-tree.js';
+import { run } from '../../execute/subprocess.js';
+import { sha256File, writeSha256Sums } from '../../record/checksums.js';
+import { mapLimited } from '../../util/limited.js';
+import { readFileStream } from '../../util/read-file.js';
+import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
+import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
+import { FIND_FORMAT, findRecords } from '../shared/folder-listing.js';
+import { sumsCheckSink } from '../shared/sums-check.js';
+import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../shared/listing.js';
+import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from '../types.js';
 
 export class LocalDestination implements Destination {
   readonly spec: string;
