@@ -21,6 +21,9 @@ import { sumsCheckSink } from '../shared/sums-check.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../shared/listing.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from '../types.js';
 
+/** Snapshot folders read at once while listing: enough to hide the file-system calls' latency. */
+const LIST_CONCURRENCY = 8;
+
 export class LocalDestination implements Destination {
   readonly spec: string;
 
@@ -33,18 +36,19 @@ export class LocalDestination implements Destination {
   }
 
   async list(): Promise<SnapshotEntry[]> {
-    const entries: SnapshotEntry[] = [];
-    for (const name of await this.names()) {
-      if (!isSnapshotFolder(name)) continue;
-      const dir = this.location(name);
-      const partial = name.startsWith(PARTIAL_PREFIX);
-      const snapshotJson = partial ? undefined : await readListed(join(dir, SNAPSHOT_JSON));
-      const verificationJson = snapshotJson === undefined ? undefined : await readListed(join(dir, VERIFICATION_FILE));
-      const pinned = await exists(join(dir, PIN_FILE));
-      const entry = snapshotEntry(name, dir, { snapshotJson, verificationJson, pinned });
-      if (entry) entries.push(entry);
-    }
-    return oldestFirst(entries);
+    // Several folders at a time: each costs a few file reads, and a run lists the destination
+    // three times (plan, lock, prune); one after the other, 10 snapshots took 15-20 ms.
+    const entries = await mapLimited((await this.names()).filter(isSnapshotFolder), LIST_CONCURRENCY, (name) => this.entry(name));
+    return oldestFirst(entries.filter((e): e is SnapshotEntry => e !== undefined));
+  }
+
+  private async entry(name: string): Promise<SnapshotEntry | undefined> {
+    const dir = this.location(name);
+    const partial = name.startsWith(PARTIAL_PREFIX);
+    const snapshotJson = partial ? undefined : await readListed(join(dir, SNAPSHOT_JSON));
+    const verificationJson = snapshotJson === undefined ? undefined : await readListed(join(dir, VERIFICATION_FILE));
+    const pinned = await exists(join(dir, PIN_FILE));
+    return snapshotEntry(name, dir, { snapshotJson, verificationJson, pinned });
   }
 
   async names(): Promise<string[]> {
