@@ -2,7 +2,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { mkdtemp, readFile, readdir, readlink, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, readlink, writeFile } from 'node:fs/promises';
 import { open } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { openDestination } from '../../src/destination/registry.js';
@@ -164,17 +164,6 @@ export function indexRows(container: string): IndexRow[] {
     maxBuffer: 64 << 20,
   });
   return out.trim() ? (JSON.parse(out) as IndexRow[]) : [];
-}
-
-/** Files under a folder, relative to it. */
-export async function filesUnder(root: string): Promise<string[]> {
-  const out: string[] = [];
-  for await (const path of walkFiles(root)) out.push(relative(root, path.toString()));
-  return out.sort();
-}
-
-export async function snapshotIds(destination: string): Promise<string[]> {
-  return (await readdir(destination)).filter((n) => /^\d{4}-.*-(full|incr)$/.test(n)).sort();
 }
 
 /**

@@ -20,7 +20,6 @@ import { CONSTRAINTS_DDL, tablesDdl } from './schema.js';
 import type { AddNodesOptions, AiidaLayout, GenerateOptions, GeneratedProfile, TouchNodesOptions } from './types.js';
 import type { RepositoryWriter } from './writer.js';
 
-export { createAiidaSchema } from './schema.js';
 export type { AddNodesOptions, AiidaLayout, GenerateOptions, GeneratedProfile, TouchNodesOptions } from './types.js';
 
 const BATCH = 3000; // a multiple of 3, so that whole (input, calculation, output) triples share a batch

@@ -1,12 +1,5 @@
 /** The psql_dos-like database schema, as AiiDA creates it. */
-import type pg from 'pg';
 import type { AiidaLayout } from './types.js';
-
-/** The psql_dos tables with their keys, unique constraints, foreign keys and indexes. */
-export async function createAiidaSchema(client: pg.Client, layout: AiidaLayout = 'disk-objectstore'): Promise<void> {
-  await client.query(tablesDdl(layout));
-  await client.query(CONSTRAINTS_DDL);
-}
 
 /** Tables with primary keys only; 1.x (Django) had no repository_metadata column. */
 export function tablesDdl(layout: AiidaLayout): string {
