@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { fstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, fstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable, Writable } from 'node:stream';
@@ -11,7 +11,7 @@ import { renderCommand } from '../src/execute/render.js';
 import { ownGroupSpawn } from '../src/execute/own-group.js';
 import { CommandError } from '../src/execute/result.js';
 import { pipeline, run } from '../src/execute/subprocess.js';
-import { openTapFifo } from '../src/execute/tap-fifo.js';
+import { openTapFifo, sweepStaleTapFolders } from '../src/execute/tap-fifo.js';
 import { hasStrace } from './support/tools.js';
 import { waitUntil } from './support/wait.js';
 
@@ -453,6 +453,24 @@ describe('subprocess', function () {
     after(function () {
       if (savedPath !== undefined) process.env.PATH = savedPath;
     });
+
+    if (via === 'FIFO') {
+      it('removes the FIFO folders a killed process left, and only those older than a minute', async function () {
+        const left = mkdtempSync(join(tmpdir(), 'backplan-tap-'));
+        execFileSync('mkfifo', [join(left, 'stream')]);
+        const old = new Date(Date.now() - 5 * 60_000);
+        utimesSync(left, old, old);
+        const young = mkdtempSync(join(tmpdir(), 'backplan-tap-'));
+        try {
+          await sweepStaleTapFolders();
+          expect(existsSync(left), 'the stale folder').to.equal(false);
+          expect(existsSync(young), 'a folder that may be in use').to.equal(true);
+        } finally {
+          rmSync(left, { recursive: true, force: true });
+          rmSync(young, { recursive: true, force: true });
+        }
+      });
+    }
 
     it(via === 'FIFO' ? 'makes the FIFO, open at both ends and gone from the file system' : 'makes no FIFO without mkfifo', async function () {
       const fifo = await openTapFifo();

@@ -9,7 +9,7 @@
  */
 import { execFile } from 'node:child_process';
 import { closeSync, constants, openSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { finished } from 'node:stream';
 import type { OnReadOpts, SocketConstructorOpts } from 'node:net';
@@ -22,6 +22,10 @@ import { isJoinFailure, TapError } from './tap.js';
 const execFileAsync = promisify(execFile);
 /** Room for several of tar's 64 KiB records, should they be waiting in the FIFO. */
 const READ_BUFFER = 1024 * 1024;
+const FOLDER_PREFIX = 'backplan-tap-';
+/** A FIFO's folder lives for the milliseconds between mkdtemp and rm; one this old is garbage. */
+const STALE_MS = 60_000;
+let swept: Promise<void> | undefined;
 
 /**
  * A FIFO, already opened at both ends (and unlinked): `writeFd` is for the tapped stage's stdout,
@@ -29,7 +33,8 @@ const READ_BUFFER = 1024 * 1024;
  * the pair through the stage's stdout socket instead.
  */
 export async function openTapFifo(): Promise<TapFifo | undefined> {
-  const dir = await mkdtemp(join(tmpdir(), 'backplan-tap-')).catch(() => undefined);
+  void (swept ??= sweepStaleTapFolders());
+  const dir = await mkdtemp(join(tmpdir(), FOLDER_PREFIX)).catch(() => undefined);
   if (dir === undefined) return undefined;
   let readFd: number | undefined;
   try {
@@ -45,6 +50,23 @@ export async function openTapFifo(): Promise<TapFifo | undefined> {
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/**
+ * Removes the FIFO folders that processes killed (SIGKILL) between making and removing them
+ * left in the temp folder; once per process, and never one young enough to be in use.
+ */
+export async function sweepStaleTapFolders(now = Date.now()): Promise<void> {
+  const names = await readdir(tmpdir()).catch(() => [] as string[]);
+  await Promise.all(
+    names
+      .filter((name) => name.startsWith(FOLDER_PREFIX))
+      .map(async (name) => {
+        const path = join(tmpdir(), name);
+        const info = await lstat(path).catch(() => undefined);
+        if (info?.isDirectory() && now - info.mtimeMs > STALE_MS) await rm(path, { recursive: true, force: true }).catch(() => undefined);
+      }),
+  );
 }
 
 export class TapFifo {
