@@ -56,7 +56,8 @@ export async function openTapFifo(): Promise<TapFifo | undefined> {
  * Removes the FIFO folders that processes killed (SIGKILL) between making and removing them
  * left in the temp folder; once per process, and never one young enough to be in use.
  */
-export async function sweepStaleTapFolders(now = Date.now()): Promise<void> {
+export async function sweepStaleTapFolders(): Promise<void> {
+  const now = Date.now();
   const names = await readdir(tmpdir()).catch(() => [] as string[]);
   await Promise.all(
     names
