@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, fstatSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, rmSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -478,8 +478,27 @@ describe('subprocess', function () {
       if (fifo === undefined) return;
       expect(fstatSync(fifo.writeFd).isFIFO()).to.equal(true);
       expect(readlinkSync(`/proc/self/fd/${fifo.writeFd}`)).to.match(/\/backplan-tap-[^/]+\/stream \(deleted\)$/);
+      // Enlarged, and still so once the perl that enlarged it is gone.
+      expect(fifo.bytes).to.equal(MiB);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(pipeSize(fifo.writeFd)).to.equal(MiB);
       fifo.dispose();
     });
+
+    if (via === 'FIFO') {
+      it('makes a FIFO of the default size without perl', async function () {
+        const fifo = (await openTapFifo(null))!;
+        expect(fifo.bytes).to.equal(64 * 1024);
+        expect(pipeSize(fifo.writeFd)).to.equal(64 * 1024);
+        fifo.dispose();
+      });
+    }
+
+    /** The size of the pipe behind `fd`, as fcntl F_GETPIPE_SZ tells a child handed it as stdout. */
+    function pipeSize(fd: number): number {
+      const said = spawnSync('perl', ['-e', 'print STDERR fcntl(STDOUT, 1032, 0) + 0'], { stdio: ['ignore', fd, 'pipe'] });
+      return Number(said.stderr.toString());
+    }
 
     /** A tap that keeps a sha256 and a count of what it saw. */
     function watcher() {

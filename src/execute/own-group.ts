@@ -30,19 +30,19 @@ export interface GroupSpawn {
  * the one on PATH). A command that cannot be found is spawned as it is, detached, so that node
  * reports ENOENT for it as before.
  */
-export function ownGroupSpawn(argv: string[], env: NodeJS.ProcessEnv, perl = launcherPath()): GroupSpawn {
+export function ownGroupSpawn(argv: string[], env: NodeJS.ProcessEnv, perl = perlPath()): GroupSpawn {
   const [name, ...rest] = argv as [string, ...string[]];
   const program = perl && resolveCommand(name, env.PATH);
   if (!perl || !program) return { command: name, args: rest, detached: true };
   return { command: perl, args: ['-e', LAUNCHER, program, name, ...rest], detached: false };
 }
 
-let perlPath: string | null | undefined;
+let perlFound: string | null | undefined;
 
 /** perl from this process's PATH, looked up once; null without one. */
-function launcherPath(): string | null {
-  perlPath ??= resolveCommand('perl', process.env.PATH) ?? null;
-  return perlPath;
+export function perlPath(): string | null {
+  perlFound ??= resolveCommand('perl', process.env.PATH) ?? null;
+  return perlFound;
 }
 
 /** What execvp would run for `name`: itself if it names a path, else the first executable on PATH. */
