@@ -304,6 +304,32 @@ describe('subprocess', function () {
       expect(execFileSync('zstd', ['-dc', out], { encoding: 'utf8' })).to.equal('payload');
     });
 
+    it('hashes a file path output as it grows: the digest matches sha256sum of the finished file', async function () {
+      const out = join(tmp, 'followed.zst');
+      // Written in bursts with pauses, so that the hasher catches up with the writer and waits.
+      const writer = ['sh', '-c', 'for i in 1 2 3 4 5; do head -c 3000000 /dev/urandom; sleep 0.05; done'];
+      const results = await pipeline([writer, ['zstd', '-1', '-c']], { output: out, hashOutput: true });
+      expect(results[1]!.stdoutSha256).to.equal(sha256sum(out));
+      expect(results[1]!.stdoutBytes).to.equal(statSync(out).size).and.to.be.above(14 * MiB);
+    });
+
+    it('hashes an empty file path output, and refuses hashOutput without a path', async function () {
+      const out = join(tmp, 'empty-output');
+      const results = await pipeline([['true']], { output: out, hashOutput: true });
+      expect(results[0]!.stdoutSha256).to.equal(createHash('sha256').digest('hex'));
+      const refused: unknown = await pipeline([['true']], { output: new Writable(), hashOutput: true }).catch((e: unknown) => e);
+      expect(refused).to.be.instanceOf(TypeError);
+    });
+
+    it('stops hashing the file path output of a failed pipeline, and reports the failure', async function () {
+      const out = join(tmp, 'failed-output');
+      const open = () => readdirSync('/proc/self/fd').length;
+      const before = open();
+      const e = await rejection(pipeline([['sh', '-c', 'head -c 1000000 /dev/zero; exit 3']], { output: out, hashOutput: true }));
+      expect(e.result.exitCode).to.equal(3);
+      await waitUntil('the hasher closed the file', () => open() === before, 5000);
+    });
+
     it('fsyncs a file path output before it resolves (seen by strace)', async function () {
       if (!hasStrace()) this.skip();
       const out = join(tmp, 'synced.zst');

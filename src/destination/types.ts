@@ -176,6 +176,12 @@ export interface Destination {
    * a file in `partialDir`, or an upload straight to where the snapshot lives.
    */
   artefactSink(id: string, path: string): ArtefactSink;
+  /**
+   * The local file artefact `path` of snapshot `id` is written into, where this kind stages
+   * artefacts in files (then a command may write it itself, execute/write-artefact.ts); absent
+   * where they go straight to the remote.
+   */
+  artefactFile?(id: string, path: string): string;
   /** How rsync writes `folder` of snapshot `id`, linking unchanged files to snapshot `linkTo`. */
   rsyncTarget(id: string, folder: string, linkTo?: string): RsyncTarget;
   /** Hashes `folder` of snapshot `id` where rsync wrote it into `<folder>.SHA256SUMS` in partialDir. */

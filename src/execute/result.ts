@@ -16,6 +16,8 @@ export interface CommandResult {
    * a tap routes their stdout through backplan.
    */
   stdoutBytes: number;
+  /** The sha256 of those bytes, where a pipeline hashed its output file (PipelineOptions.hashOutput). */
+  stdoutSha256?: string;
 }
 
 /** A command or pipeline that failed, with what is known about each of its processes. */

@@ -9,6 +9,8 @@ import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
 import { failure, pipelineName, writeFailure } from './blame.js';
+import { hashGrowingFile } from './growing-file.js';
+import type { GrowingFileHash } from './growing-file.js';
 import type { IoFailure } from './blame.js';
 import { Blame, Proc, watchStop } from './lifetime.js';
 import type { CommandResult } from './result.js';
@@ -50,6 +52,11 @@ export interface PipelineOptions
    * through JS) and fsynced before the pipeline resolves.
    */
   output: Writable | string;
+  /**
+   * With a path output whose writer only appends (a compressor, age, tar; not pg_dump, which
+   * seeks back in a file): the file is hashed as it grows, into the last result's stdoutSha256.
+   */
+  hashOutput?: boolean;
   /** Extra environment per stage, by index, merged over `env` (e.g. PGPASSWORD for pg_dump only). */
   stageEnv?: (NodeJS.ProcessEnv | undefined)[];
   /** Per-stage argv to show in errors, with secrets masked; default the stages. */
@@ -82,22 +89,37 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<Comman
 export async function pipeline(stages: string[][], opts: PipelineOptions): Promise<CommandResult[]> {
   const execOpts = { ...opts, display: opts.displayStages ?? stages };
   checkTap(opts.tap, stages.length, opts.output);
+  if (opts.hashOutput && typeof opts.output !== 'string') throw new TypeError('hashOutput needs a path output');
   if (typeof opts.output !== 'string') return (await execute(stages, execOpts, opts.output)).results;
 
   const path = opts.output;
   const file = await open(path, 'w', 0o600).catch((e: unknown) => {
     throw writeFailure(path, e);
   });
+  const executed = execute(stages, execOpts, file.fd);
+  const hashed = opts.hashOutput ? hashGrowingFile(path, executed) : undefined;
   try {
-    const { results } = await execute(stages, execOpts, file.fd);
+    const { results } = await executed;
+    const last = results.at(-1)!;
     await file.sync().catch((e: unknown) => {
       throw writeFailure(path, e);
     });
-    results.at(-1)!.stdoutBytes = (await file.stat()).size;
+    last.stdoutBytes = (await file.stat()).size;
+    if (hashed) last.stdoutSha256 = await checkedDigest(path, hashed, last.stdoutBytes);
     return results;
   } finally {
+    hashed?.cancel();
     await file.close();
   }
+}
+
+/** The growing file's digest, once it is sure to cover the whole file. */
+async function checkedDigest(path: string, hashed: GrowingFileHash, size: number): Promise<string> {
+  const { sha256, bytes } = await hashed.done().catch((e: unknown) => {
+    throw new BackplanError('COMMAND_FAILED', `reading back ${path} to hash it failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  });
+  if (bytes !== size) throw new Error(`hashed ${bytes} bytes of ${path}, which holds ${size}`);
+  return sha256;
 }
 
 interface ExecOptions extends Omit<PipelineOptions, 'output' | 'displayStages'> {

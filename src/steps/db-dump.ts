@@ -11,6 +11,7 @@ import { parseRoleStatements, rolesFile, rolesOnly } from '../db/roles-sql.js';
 import { encryptStage, sealedName } from '../execute/age.js';
 import { writeFailure } from '../execute/blame.js';
 import { pipeline, run } from '../execute/subprocess.js';
+import { pipeIntoArtefact } from '../execute/write-artefact.js';
 import { writeSha256Sums } from '../record/checksums.js';
 import { describeDatabase, emptyDatabaseInfo } from './db-snapshot.js';
 import { conninfo, EXPORTED_SNAPSHOT, libpqEnv } from './plan-input.js';
@@ -147,9 +148,9 @@ async function dumpDatabase(o: DbDumpOptions, ctx: RunContext, io: { signal: Abo
     ctx.state.artefacts.push(sums);
     return sums.covers!.bytes;
   }
-  const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, o.artefact);
-  await pipeline(stages, { signal, stageEnv, onStderrLine, output: sink.stream });
-  const written = await sink.done();
+  // pg_dump itself writing a file it can seek would go back to rewrite its table of contents.
+  const appendOnly = stages.length > 1;
+  const written = await pipeIntoArtefact(ctx.destination, ctx.plan.snapshot.id, o.artefact, stages, { signal, stageEnv, onStderrLine, appendOnly });
   ctx.state.artefacts.push({ path: o.artefact, ...written });
   return written.bytes;
 }

@@ -3,7 +3,7 @@ import type { Compression } from '../manifest.js';
 import type { PlannedStep } from '../plan/types.js';
 import { renderPipeline } from '../execute/render.js';
 import { encryptStage, sealedName } from '../execute/age.js';
-import { pipeline } from '../execute/subprocess.js';
+import { pipeIntoArtefact } from '../execute/write-artefact.js';
 import type { PlanInput } from './plan-input.js';
 import type { StepRun } from './run-context.js';
 import { reportProgress } from './progress.js';
@@ -45,19 +45,18 @@ export function planRepoTar(input: PlanInput): PlannedStep<RepoTarOptions> {
 }
 
 /**
- * Streams tar (and its compressor) into the artefact, hashing on the way, and counts the files
+ * Streams tar (and its compressor) into the artefact, hashing it as it lands, and counts the files
  * and bytes archived from tar's own stream (for snapshot.json and restore tests).
  */
 export const runRepoTar: StepRun<RepoTarOptions> = async (step, ctx, signal) => {
   const o = step.options;
   const partialDir = ctx.plan.snapshot.partialDir;
-  const sink = ctx.destination.artefactSink(ctx.plan.snapshot.id, o.artefact);
   const counter = tarCounter();
   const tap = { after: TAR_STAGE, onChunk: (chunk: Buffer) => counter.push(chunk) };
   const onStderrLine = (line: string) => ctx.emit({ type: 'step-log', step: step.id, level: 'warn', message: line });
   const stopProgress = reportProgress(ctx, step.id, join(partialDir, o.artefact));
-  await pipeline(o.stages, { signal, onStderrLine, output: sink.stream, tap, okExitCodes: [[0, TAR_CHANGED_FILES]] }).finally(stopProgress);
-  const written = await sink.done();
+  const opts = { signal, onStderrLine, tap, okExitCodes: [[0, TAR_CHANGED_FILES]], appendOnly: true };
+  const written = await pipeIntoArtefact(ctx.destination, ctx.plan.snapshot.id, o.artefact, o.stages, opts).finally(stopProgress);
   ctx.state.artefacts.push({ path: o.artefact, ...written });
   ctx.state.repository = { strategy: 'tar', layout: ctx.plan.profile.repository.layout, source: o.source, ...counter.result() };
   return { bytes: written.bytes };

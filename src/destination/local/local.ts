@@ -111,7 +111,11 @@ export class LocalDestination implements Destination {
   readonly rehashDownloads = false;
 
   artefactSink(id: string, path: string): ArtefactSink {
-    return hashingFileSink(join(this.snapshotPaths(id).partialDir, path), { parents: true });
+    return hashingFileSink(this.artefactFile(id, path), { parents: true });
+  }
+
+  artefactFile(id: string, path: string): string {
+    return join(this.snapshotPaths(id).partialDir, path);
   }
 
   snapshotPaths(id: string): SnapshotPaths {
