@@ -15,6 +15,12 @@ export interface ArtefactPipelineOptions extends Omit<PipelineOptions, 'output' 
   appendOnly: boolean;
 }
 
+/**
+ * `stages` into artefact `artefact` of the snapshot a step writes, for stages that end in a
+ * compressor or age (so append only): the step's pipeIntoArtefact with the rest bound.
+ */
+export type ArtefactWriter = (artefact: string, stages: string[][], opts: Omit<ArtefactPipelineOptions, 'appendOnly'>) => Promise<{ sha256: string; bytes: number }>;
+
 export async function pipeIntoArtefact(
   destination: Destination,
   id: string,

@@ -1,13 +1,12 @@
 /**
  * The tar part of an incremental snapshot: the whole repository (a full) or the paths the change
- * query found (a delta), streamed through GNU tar and zstd into a hashing sink.
+ * query found (a delta), streamed through GNU tar and zstd into the artefact, hashed as it lands.
  */
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { Readable } from 'node:stream';
-import type { ArtefactSink } from '../destination/types.js';
-import { pipeline } from '../execute/subprocess.js';
+import type { ArtefactWriter } from '../execute/write-artefact.js';
 import type { ArtefactRecord } from '../record/snapshot-record.js';
 import { tarCounter } from '../record/tar-count.js';
 import { TAR_CREATE, tarExcludes } from '../util/tar-args.js';
@@ -18,8 +17,8 @@ const TAR_CHANGED_FILES = 1;
 
 export interface ArchiveRequest {
   source: string;
-  /** Where an artefact of the snapshot is written (the destination's artefactSink). */
-  sink: (artefact: string) => ArtefactSink;
+  /** Writes an artefact of the snapshot (execute/write-artefact.ts). */
+  write: ArtefactWriter;
   artefact: string;
   exclude: string[];
   signal: AbortSignal;
@@ -77,16 +76,15 @@ async function* namesThenAncestors(paths: AsyncIterable<string[]>, ancestorsFile
 
 async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): Promise<ArchiveResult> {
   const tar = [...TAR_CREATE, `--directory=${req.source}`, ...args];
-  const sink = req.sink(req.artefact);
   const counter = tarCounter();
   // A failing name source (the database) is the cause; tar merely lost its input.
   let sourceError: unknown;
   stdin?.on('error', (e) => (sourceError ??= e));
+  let written: { sha256: string; bytes: number };
   try {
-    await pipeline([tar, ZSTD, ...(req.encrypt ? [req.encrypt] : [])], {
+    written = await req.write(req.artefact, [tar, ZSTD, ...(req.encrypt ? [req.encrypt] : [])], {
       signal: req.signal,
       stdin,
-      output: sink.stream,
       tap: { after: 0, onChunk: (chunk) => counter.push(chunk) },
       onStderrLine: (line) => req.log(line),
       okExitCodes: [[0, TAR_CHANGED_FILES]],
@@ -94,7 +92,6 @@ async function archive(req: ArchiveRequest, args: string[], stdin?: Readable): P
   } catch (e) {
     throw sourceError ?? e;
   }
-  const written = await sink.done();
   return { record: { path: req.artefact, ...written }, ...counter.result() };
 }
 

@@ -16,8 +16,7 @@ import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pipeline as pipeStreams } from 'node:stream/promises';
 import { encryptStage, sealedName } from '../execute/age.js';
-import type { ArtefactSink } from '../destination/types.js';
-import { pipeline } from '../execute/subprocess.js';
+import type { ArtefactWriter } from '../execute/write-artefact.js';
 import type { ArtefactRecord, SnapshotEncryption } from '../record/snapshot-record.js';
 import { ZSTD } from './archive.js';
 import type { ContainerRecord, IndexRecord, PackPiece, PackState } from './record.js';
@@ -38,7 +37,7 @@ export interface ContainerRequest {
   path: string;
   /** A local scratch folder (SQLite's backup of packs.idx is made there). */
   partialDir: string;
-  sink: (artefact: string) => ArtefactSink;
+  write: ArtefactWriter;
   signal: AbortSignal;
   /** Every artefact is then encrypted after zstd and named `….age`. */
   encryption?: SnapshotEncryption;
@@ -117,10 +116,8 @@ async function hashRange(path: string, start: number, end: number): Promise<stri
 
 /** Bytes [offset, offset + length) of a pack through zstd into its artefact. */
 async function copyPiece(req: ContainerRequest, piece: PackPiece): Promise<ArtefactRecord> {
-  const sink = req.sink(piece.artefact);
   const stdin = readFileStream(join(req.dir, PACKS, piece.pack), { start: piece.offset, end: piece.offset + piece.length - 1 });
-  await pipeline(compressed(req, [ZSTD]), { signal: req.signal, stdin, output: sink.stream });
-  return { path: piece.artefact, ...(await sink.done()) };
+  return { path: piece.artefact, ...(await req.write(piece.artefact, compressed(req, [ZSTD]), { signal: req.signal, stdin })) };
 }
 
 /** The stages, then age when the snapshot is encrypted. */
@@ -135,9 +132,8 @@ async function indexCopy(req: ContainerRequest): Promise<{ artefact: ArtefactRec
     await sqlite([join(req.dir, INDEX), `.backup ${dotArgument(copy)}`], { signal: req.signal });
     const maxId = await maxObjectId(copy, req.signal);
     const artefact = sealedName(INDEX_ARTEFACT.copy, req.encryption);
-    const sink = req.sink(artefact);
-    await pipeline(compressed(req, [[...ZSTD, '--', copy]]), { signal: req.signal, output: sink.stream });
-    return { artefact: { path: artefact, ...(await sink.done()) }, record: { artefact, kind: 'copy', maxId } };
+    const written = await req.write(artefact, compressed(req, [[...ZSTD, '--', copy]]), { signal: req.signal });
+    return { artefact: { path: artefact, ...written }, record: { artefact, kind: 'copy', maxId } };
   } finally {
     await rm(copy, { force: true });
   }
@@ -171,9 +167,8 @@ async function indexDelta(req: ContainerRequest, parent: ContainerRecord, repack
     'COMMIT;',
   ].join('\n');
   const artefact = sealedName(INDEX_ARTEFACT.delta, req.encryption);
-  const sink = req.sink(artefact);
-  await pipeline(compressed(req, [sqliteArgv([idx, sql]), ZSTD]), { signal: req.signal, output: sink.stream });
-  return { artefact: { path: artefact, ...(await sink.done()) }, record: { artefact, kind: 'delta', maxId } };
+  const written = await req.write(artefact, compressed(req, [sqliteArgv([idx, sql]), ZSTD]), { signal: req.signal });
+  return { artefact: { path: artefact, ...written }, record: { artefact, kind: 'delta', maxId } };
 }
 
 async function maxObjectId(db: string, signal: AbortSignal): Promise<number> {

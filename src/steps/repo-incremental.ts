@@ -1,5 +1,7 @@
 import { join } from 'node:path';
 import { encryptStage, sealedName } from '../execute/age.js';
+import { pipeIntoArtefact } from '../execute/write-artefact.js';
+import type { ArtefactWriter } from '../execute/write-artefact.js';
 import type { PlannedStep } from '../plan/types.js';
 import type { SnapshotEncryption } from '../record/snapshot-record.js';
 import type { RepositoryLayout } from '../resolve/types.js';
@@ -84,14 +86,14 @@ export const runRepoIncremental: StepRun<RepoIncrementalOptions> = async (step, 
   const layout = await nodeLayout(o.layout, o.source);
   const parent = o.full ? undefined : await parentOf(ctx.destination, o.parent!, log('warn'));
   const encrypt = o.encryption && encryptStage(o.encryption);
-  const sink = (artefact: string) => ctx.destination.artefactSink(ctx.plan.snapshot.id, artefact);
-  const req: ArchiveRequest = { source: o.source, sink, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn'), ...(encrypt ? { encrypt } : {}) };
+  const write: ArtefactWriter = (artefact, stages, opts) => pipeIntoArtefact(ctx.destination, ctx.plan.snapshot.id, artefact, stages, { ...opts, appendOnly: true });
+  const req: ArchiveRequest = { source: o.source, write, artefact: o.artefact, exclude: o.exclude, signal, log: log('warn'), ...(encrypt ? { encrypt } : {}) };
   const { archive, extra } = await archiveFiles(ctx, o, layout, parent, req, log('info'));
   const artefacts = [archive.record];
   let record = extra;
   // After the files: loose objects first, then packs.idx, then packs (see container.ts).
   if (layout.kind === 'disk-objectstore') {
-    const container = await copyContainer({ dir: join(o.source, layout.container), path: layout.container, partialDir: ctx.plan.snapshot.partialDir, sink, signal, encryption: o.encryption }, parent?.container);
+    const container = await copyContainer({ dir: join(o.source, layout.container), path: layout.container, partialDir: ctx.plan.snapshot.partialDir, write, signal, encryption: o.encryption }, parent?.container);
     artefacts.push(...container.artefacts);
     record = { ...extra, packBytes: container.packBytes, container: container.record };
   }
