@@ -6,7 +6,7 @@
  * "Regular file" keeps the meaning of the `-` lines of tar's long listing: typeflags '0', '\0',
  * '7' and a sparse 'S' (counted at its full size). Hard links, symlinks and folders are not.
  */
-import { tarReader } from './tar-headers.js';
+import { tarKinds } from './tar-headers.js';
 
 export interface TarCount {
   files: number;
@@ -21,10 +21,10 @@ export interface TarCounter {
 
 export function tarCounter(): TarCounter {
   const count: TarCount = { files: 0, bytes: 0 };
-  const reader = tarReader((entry) => {
-    if (entry.kind !== 'file') return;
+  const reader = tarKinds((kind, size) => {
+    if (kind !== 'file') return;
     count.files++;
-    count.bytes += entry.size;
+    count.bytes += size;
   });
   return {
     push: (chunk) => reader.push(chunk),

@@ -72,7 +72,16 @@ interface Pending {
 }
 
 export function tarReader(onEntry: (entry: TarEntry) => void): TarReader {
-  return new HeaderWalker(onEntry);
+  return new HeaderWalker({ onEntry });
+}
+
+/**
+ * Only each entry's kind and size (a regular file's full size, 0 for the rest): what counting
+ * needs, without decoding names, modes and times (a third of the walker's time on a stream of
+ * small files).
+ */
+export function tarKinds(onKind: (kind: TarEntryKind, size: number) => void): TarReader {
+  return new HeaderWalker({ onKind });
 }
 
 /** A tarReader at a stream's end: what is written to `sink` is read for headers. */
@@ -117,7 +126,7 @@ class HeaderWalker implements TarReader {
   /** A sparse header's extension blocks come before its data. */
   private extension?: { data: number };
 
-  constructor(private readonly onEntry: (entry: TarEntry) => void) {}
+  constructor(private readonly listener: { onEntry?: (entry: TarEntry) => void; onKind?: (kind: TarEntryKind, size: number) => void }) {}
 
   push(chunk: Buffer): void {
     let pos = 0;
@@ -176,6 +185,16 @@ class HeaderWalker implements TarReader {
     const kind = KIND[typeflag] ?? 'other';
     const oldSparse = typeflag === 'S';
     const realSize = oldSparse ? this.number(buf, at, FIELD.realsize, 'sparse size') : (pending.sparseSize ?? size);
+    if (this.listener.onKind) this.listener.onKind(kind, kind === 'file' ? realSize : 0);
+    else this.entry(buf, at, { pending, kind, typeflag, realSize, oldSparse });
+    // Hard links, folders and symlinks carry no data whatever their size field says.
+    const data = kind === 'file' || kind === 'other' ? size : 0;
+    if (oldSparse && buf[at + IS_EXTENDED] !== 0) this.extension = { data };
+    else this.skip = roundUp(data);
+  }
+
+  private entry(buf: Buffer, at: number, h: { pending: Pending; kind: TarEntryKind; typeflag: string; realSize: number; oldSparse: boolean }): void {
+    const { pending, kind, typeflag, realSize, oldSparse } = h;
     const entry: TarEntry = {
       path: pending.sparseName ?? pending.path ?? this.name(buf, at),
       kind,
@@ -186,11 +205,7 @@ class HeaderWalker implements TarReader {
       sparse: oldSparse || pending.sparseSize !== undefined,
     };
     if (kind === 'symlink' || kind === 'hardlink') entry.linkpath = pending.linkpath ?? text(buf, at + FIELD.linkname[0], FIELD.linkname[1]);
-    this.onEntry(entry);
-    // Hard links, folders and symlinks carry no data whatever their size field says.
-    const data = kind === 'file' || kind === 'other' ? size : 0;
-    if (oldSparse && buf[at + IS_EXTENDED] !== 0) this.extension = { data };
-    else this.skip = roundUp(data);
+    this.listener.onEntry!(entry);
   }
 
   private sparseExtension(buf: Buffer, at: number): void {
