@@ -90,7 +90,7 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
   };
 
   h.log(`${s.name}: ${label}`);
-  const r = await rounds({ ...o, log: (l) => h.log(`${s.name}: ${l}`) }, [
+  const r = await rounds({ ...o, rotate: true, log: (l) => h.log(`${s.name}: ${l}`) }, [
     restore('tar', viaCli(b.tar)),
     restore('plainTar', byHand(extracting([tarArchive]), tarDump)),
     restore('rsync', viaCli(b.rsync)),

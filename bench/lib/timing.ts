@@ -43,6 +43,12 @@ export interface RoundOptions {
   /** Untimed rounds first (caches, binaries); default 0. */
   warmup?: number;
   log?: (line: string) => void;
+  /**
+   * Each timed round starts one measurement later than the last (independent measurements
+   * only): on a disk that slows after the first heavy job of a round, the same job no longer
+   * always comes first.
+   */
+  rotate?: boolean;
 }
 
 /**
@@ -54,7 +60,8 @@ export async function rounds(o: RoundOptions, measurements: ((warmup: boolean) =
   const warmup = o.warmup ?? 0;
   for (let round = 1 - warmup; round <= o.repeats; round++) {
     o.log?.(round < 1 ? 'warm-up round' : `round ${round}/${o.repeats}`);
-    for (const measure of measurements) {
+    const first = o.rotate && round > 0 ? (round - 1) % measurements.length : 0;
+    for (const measure of [...measurements.slice(first), ...measurements.slice(0, first)]) {
       const figures = await measure(round < 1);
       o.log?.(`  ${Object.entries(figures).map(([name, ms]) => `${name} ${(ms / 1000).toFixed(2)} s`).join(', ')}`);
       if (round < 1) continue;
