@@ -7,7 +7,7 @@
 import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, writeFileSync, writeSync } from 'node:fs';
+import { closeSync, linkSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, symlinkSync, utimesSync, writeFileSync, writeSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { tarReader } from '../src/record/tar-headers.js';
@@ -25,6 +25,8 @@ function entries(archive: Buffer, piece: number): TarEntry[] {
 /**
  * GNU tar's verbose listing, names unquoted (--quoting-style=literal) and read as bytes:
  * `MODE OWNER SIZE DATE TIME NAME[ -> TARGET | link to TARGET]`, with --full-time and UTC.
+ * Columns are padded to the widest value seen so far: a pax archive's times carry nanoseconds
+ * without trailing zeros, so a shorter one is followed by more than one space.
  */
 function gnuListing(path: string): { path: string; kind: string; size: number; mode: number; mtime: number; linkpath?: string }[] {
   const out = execFileSync('tar', ['--list', '--verbose', '--full-time', '--numeric-owner', '--quoting-style=literal', '--file', path], { env: { ...process.env, TZ: 'UTC', LC_ALL: 'C' } });
@@ -32,7 +34,7 @@ function gnuListing(path: string): { path: string; kind: string; size: number; m
     .split('\n')
     .filter(Boolean)
     .map((line) => {
-      const m = /^(\S)(\S{9}) \S+\s+(\d+) (\S+ \S+) (.*)$/.exec(line)!;
+      const m = /^(\S)(\S{9}) \S+\s+(\d+) +(\S+ \S+) +(.*)$/.exec(line)!;
       const [, type, perms, size, when, rest] = m as unknown as string[];
       const kind = { '-': 'file', d: 'directory', l: 'symlink', h: 'hardlink' }[type!]!;
       const [name, linkpath] = kind === 'symlink' ? rest!.split(' -> ') : kind === 'hardlink' ? rest!.split(' link to ') : [rest, undefined];
@@ -54,6 +56,8 @@ describe('tar-headers: entries read from the bytes, as GNU tar lists them', func
     mkdirSync(join(tree, 'd', 'n'.repeat(70), 'm'.repeat(70)), { recursive: true });
     writeFileSync(Buffer.from(`${tree}/caf\xe9.txt`, 'latin1'), 'not utf-8');
     writeFileSync(join(tree, 'ünïcode.txt'), 'utf-8');
+    // A time of half a second: in a pax listing, "…:41.5" then padded to the longer ones.
+    utimesSync(join(tree, 'ünïcode.txt'), 1796194961.5, 1796194961.5);
     writeFileSync(join(tree, 'd', 'n'.repeat(70), 'm'.repeat(70), 'long.txt'), randomBytes(700));
     writeFileSync(join(tree, 'exec.sh'), '#!/bin/sh\n', { mode: 0o750 });
     symlinkSync('/etc/passwd', join(tree, 'abs'));
