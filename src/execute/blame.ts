@@ -80,6 +80,11 @@ export function writeFailure(path: string, e: unknown): BackplanError {
   return new BackplanError(code, `writing ${path} failed: ${messageOf(e)}`, { hint, cause: e });
 }
 
+/** Reading back an output file to hash it (growing-file.ts) failed. */
+export function readBackFailure(path: string, e: unknown): BackplanError {
+  return new BackplanError('COMMAND_FAILED', `reading back ${path} to hash it failed: ${messageOf(e)}`, { cause: e });
+}
+
 function diskFullOr(e: unknown): { code: ErrorCode; hint?: string } {
   const errno = (e as NodeJS.ErrnoException | undefined)?.code;
   return errno !== undefined && DISK_FULL_CODES.has(errno)

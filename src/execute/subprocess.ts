@@ -8,7 +8,7 @@
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
-import { failure, pipelineName, writeFailure } from './blame.js';
+import { failure, pipelineName, readBackFailure, writeFailure } from './blame.js';
 import { hashGrowingFile } from './growing-file.js';
 import type { GrowingFileHash } from './growing-file.js';
 import type { IoFailure } from './blame.js';
@@ -116,7 +116,7 @@ export async function pipeline(stages: string[][], opts: PipelineOptions): Promi
 /** The growing file's digest, once it is sure to cover the whole file. */
 async function checkedDigest(path: string, hashed: GrowingFileHash, size: number): Promise<string> {
   const { sha256, bytes } = await hashed.done().catch((e: unknown) => {
-    throw new BackplanError('COMMAND_FAILED', `reading back ${path} to hash it failed: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw readBackFailure(path, e);
   });
   if (bytes !== size) throw new Error(`hashed ${bytes} bytes of ${path}, which holds ${size}`);
   return sha256;
