@@ -3,6 +3,7 @@
  * `.partial-<id>` and published by a rename, the one atomic step a filesystem offers.
  */
 import { mkdir, open, readdir, readFile, rename, rm, stat, symlink, unlink } from 'node:fs/promises';
+import { availableParallelism } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { pipeline as streamPipeline } from 'node:stream/promises';
@@ -10,7 +11,7 @@ import { BackplanError } from '../../errors.js';
 import { fsyncPath, writeFileAtomic } from '../../util/durable.js';
 import { hashingFileSink } from '../../execute/hashing-sink.js';
 import { removeTree } from '../../execute/remove-tree.js';
-import { run } from '../../execute/subprocess.js';
+import { pipeline, run } from '../../execute/subprocess.js';
 import { sha256File, writeSha256Sums } from '../../record/checksums.js';
 import { mapLimited } from '../../util/limited.js';
 import { readFileStream } from '../../util/read-file.js';
@@ -236,10 +237,31 @@ async function flushArtefacts(partialDir: string, record: SnapshotRecord, signal
   await Promise.all([...files, ...folders].map(fsyncPath));
 }
 
-/** sha256sum's own check of a SHA256SUMS list (exit 1: some file failed, which the report names). */
+/**
+ * sha256sum's own check of a SHA256SUMS list (exit 1: some file failed, which the report names).
+ * A long list is dealt round-robin to one sha256sum per core (`split -n r/K/N`): on many small
+ * files one sha256sum is bound by its own open/read/close calls, not by the disk (200k files of
+ * 200 B in RAM: 3.7 s alone, 1.6 s as two).
+ */
 async function checkList(dir: string, listPath: string, report: VerifyReport): Promise<void> {
-  await run(['sha256sum', '--check', '--', listPath], { cwd: dir, stdout: sumsCheckSink(listPath, report), okExitCodes: [0, 1] });
+  const sink = () => sumsCheckSink(listPath, report);
+  const parts = (await stat(join(dir, listPath))).size < SPLIT_LIST_BYTES ? 1 : Math.min(availableParallelism(), MAX_CHECKERS);
+  if (parts === 1) {
+    await run(['sha256sum', '--check', '--', listPath], { cwd: dir, stdout: sink(), okExitCodes: [0, 1] });
+    return;
+  }
+  const checks = Array.from({ length: parts }, (_, k) =>
+    pipeline([['split', `--number=r/${k + 1}/${parts}`, '--', listPath], ['sha256sum', '--check', '-']], { cwd: dir, output: sink(), okExitCodes: [[0], [0, 1]] }),
+  );
+  // Every checker has ended before a failure is thrown: none goes on adding to the report.
+  const failed = (await Promise.allSettled(checks)).find((c) => c.status === 'rejected');
+  if (failed) throw failed.reason;
 }
+
+/** About a thousand files: below it, one sha256sum finishes before another could start. */
+const SPLIT_LIST_BYTES = 100_000;
+/** On a many-core host, a verify leaves the other cores to what else runs there. */
+const MAX_CHECKERS = 4;
 
 /** A listed file's text; an unreadable one reads as invalid JSON, so its snapshot is not complete. */
 async function readListed(path: string): Promise<string | undefined> {
