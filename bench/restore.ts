@@ -4,7 +4,8 @@
  *   - `backplan restore` of a tar snapshot (checksums checked, archive scanned, files and
  *     database side by side) against `zstd -dc repository.tar.zst | tar -x` and `createdb` +
  *     `zstd -dc database.dump.zst | pg_restore` run concurrently;
- *   - `backplan restore` of an rsync snapshot against `rsync -a` of its repository/ folder,
+ *   - `backplan restore` of an rsync snapshot against `rsync -a` of its repository/ folder, and
+ *     against `tar -cf - . | tar -xf -` of it (faster than rsync on many small files),
  *     concurrently with the same pg_restore;
  *   - `backplan restore` of an incremental chain (full + 2 incrementals, 1% of the nodes changed
  *     before each) against extracting the same archives by hand in order, concurrently with
@@ -98,6 +99,7 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
       await $`mkdir -p ${target}`.quiet();
       await plain.rsync(rsyncFolder, join(target, 'repository'));
     }, rsyncDump)),
+    restore('plainTarCopy', byHand(() => plain.tarCopy(rsyncFolder, join(target, 'repository')), rsyncDump)),
     restore('chain', viaCli(b.incr)),
     restore('plainChain', byHand(extracting(chainArchives), chainDump)),
   ]);
@@ -107,6 +109,7 @@ async function benchShape(h: Harness, s: Shape, o: { repeats: number; warmup: nu
     rows: [
       row('`restore` of a tar snapshot', '`zstd -dc repository.tar.zst | tar -x` ∥ `createdb` + `zstd -dc database.dump.zst | pg_restore`', r.tar!, r.plainTar!),
       row('`restore` of an rsync snapshot', '`rsync -a snapshot/repository/ target/repository/` ∥ `createdb` + `zstd -dc database.dump.zst | pg_restore`', r.rsync!, r.plainRsync!),
+      row('the same', '`tar -C snapshot/repository -cf - . | tar -C target/repository -xf -` ∥ the same load', r.rsync!, r.plainTarCopy!),
       row('`restore` of an incremental chain (full + 2 incrementals)', 'the 3 archives extracted in order ∥ `createdb` + `pg_restore` of the last dump', r.chain!, r.plainChain!),
     ],
   };

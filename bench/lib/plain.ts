@@ -17,6 +17,8 @@ export interface PlainTools {
   restoreDump(dump: string, database: string): Promise<unknown>;
   /** `rsync -a from/ to/`, with --link-dest when given. */
   rsync(from: string, to: string, linkDest?: string): Promise<unknown>;
+  /** `tar -C from -cf - . | tar -C to -xf -` (to made first): the fastest plain copy of many small files here. */
+  tarCopy(from: string, to: string): Promise<unknown>;
 }
 
 export function plainTools(env: NodeJS.ProcessEnv): PlainTools {
@@ -28,6 +30,7 @@ export function plainTools(env: NodeJS.ProcessEnv): PlainTools {
     extract: (archive, dir) => sh`mkdir -p ${dir} && zstd -dc -q ${archive} | tar -x -C ${dir}`,
     restoreDump: (dump, database) => sh`createdb -- ${database} && zstd -dc -q ${dump} | pg_restore --exit-on-error -d ${database}`,
     rsync: (from, to, linkDest) => (linkDest ? sh`rsync -a --link-dest=${linkDest} ${from}/ ${to}/` : sh`rsync -a ${from}/ ${to}/`),
+    tarCopy: (from, to) => sh`mkdir -p ${to} && tar -C ${from} -cf - . | tar -C ${to} -xf -`,
   };
 }
 

@@ -8,7 +8,7 @@
  * member is out, so nothing is written through them.
  */
 import { createWriteStream } from 'node:fs';
-import { Writable } from 'node:stream';
+import { discard } from '../util/discard.js';
 import { finished, pipeline as streamPipeline } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable } from '../execute/age.js';
@@ -118,9 +118,6 @@ export async function extractArchive(path: ArtefactSource, root: string, signal?
   }
 }
 
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, done) => done() });
-}
 
 /** A refusal stays one; anything else while reading means the archive is damaged. */
 function unreadable(path: string, e: unknown): unknown {

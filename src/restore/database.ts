@@ -3,7 +3,7 @@
  * (planned as data, so --dry-run prints what a restore runs), and what the target server says.
  */
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
+import { discard } from '../util/discard.js';
 import type pg from 'pg';
 import { connect, databaseError } from '../db/connect.js';
 import { countRowsIn } from '../db/row-counts.js';
@@ -120,9 +120,6 @@ export async function runDbCommand(command: DbCommand, env: NodeJS.ProcessEnv, s
 }
 
 /** pg_restore -d and psql print nothing worth keeping on stdout (psql echoes set_config rows). */
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, done) => done() });
-}
 
 /** libpq environment for the restore tools: the target connection, the password only if known. */
 export function restoreEnv(connection: DatabaseConnection, name: string, secrets: Secrets): NodeJS.ProcessEnv {

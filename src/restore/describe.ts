@@ -2,7 +2,7 @@ import { basename } from 'node:path';
 import { renderPipeline } from '../execute/render.js';
 import { libpqEnv } from '../steps/plan-input.js';
 import type { DbCommand } from './database.js';
-import { repositoryArchives, rsyncArgv, serverName } from './restore.js';
+import { folderCopyStages, repositoryArchives, serverName } from './restore.js';
 import { sourceName } from './source.js';
 import type { RestorePlan } from './restore.js';
 
@@ -22,7 +22,7 @@ export function describeRestore(plan: RestorePlan): string {
   if (repo?.method === 'incremental') {
     for (const s of repo.snapshots) row('apply', `${repo.target} <- the repository of ${s.id} (${s.record.kind})`);
   } else if (repo) {
-    const how = repo.method === 'tar' ? `extract ${sourceName(repo.source)}` : renderPipeline([rsyncArgv(repo.source, repo.target)]);
+    const how = repo.method === 'tar' ? `extract ${sourceName(repo.source)}` : renderPipeline(folderCopyStages(repo.source, repo.target));
     row('create', `${repo.target} <- ${how}`);
   }
   const config = plan.config;

@@ -7,7 +7,7 @@
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, rm, stat, truncate } from 'node:fs/promises';
 import { join, posix } from 'node:path';
-import { Writable } from 'node:stream';
+import { discard } from '../util/discard.js';
 import { BackplanError } from '../errors.js';
 import { AGE_SUFFIX } from '../execute/age.js';
 import { INDEX_ARTEFACT } from '../incremental/container.js';
@@ -119,6 +119,3 @@ async function applyIndex(source: (artefact: string) => ArtefactSource, containe
   await pipelineOver(artefact, [...unzstd(artefact), sqliteArgv([idx])], { output: discard() });
 }
 
-function discard(): Writable {
-  return new Writable({ write: (_chunk, _encoding, callback) => callback() });
-}

@@ -8,7 +8,7 @@
 import { constants } from 'node:fs';
 import { access, lstat, stat, statfs } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
-import { Writable } from 'node:stream';
+import { discard } from '../util/discard.js';
 import type { CompleteSnapshot } from '../destination/types.js';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { decryptStage, IDENTITY_HINT, isSealed, unpackStages } from '../execute/age.js';
@@ -34,7 +34,7 @@ export interface PreflightPlan {
   targetDir: string;
   replaces: string[];
   /** `source`: a local path, or an artefact streamed from the destination (source.ts), by its name. */
-  repository?: { method: string; target: string; source?: string | { name: string } };
+  repository?: { method: string; target: string; source?: string | { name: string }; include?: string[] };
   database?: {
     name: string;
     owner: string;
@@ -76,8 +76,7 @@ export async function checkIdentity(chain: CompleteSnapshot[], targetDir: string
     const recipients = s.record.encryption?.recipients ?? [];
     const to = recipients.length > 0 ? ` to ${recipients.map(shortKey).join(', ')}` : '';
     if (identity === undefined) throw refuse(`${s.id} is encrypted with age${to}, and no identity was given`);
-    const discard = new Writable({ write: (_chunk, _encoding, done) => done() });
-    await pipeline([decryptStage(identity, join(s.dir, smallest.path))], { output: discard }).catch((e: unknown) => {
+    await pipeline([decryptStage(identity, join(s.dir, smallest.path))], { output: discard() }).catch((e: unknown) => {
       const said = isBackplanError(e) ? /age: error: (.*)/.exec(e.details.stderrTail ?? '')?.[1] : undefined;
       throw refuse(`the identity ${identity} cannot decrypt ${s.id} (encrypted${to})${said ? `: ${said}` : ''}`);
     });
@@ -274,7 +273,8 @@ function toolsOf(plan: PreflightPlan): string[] {
   const commands = plan.database?.commands;
   for (const c of commands ? [commands.drop, commands.create, ...commands.load] : []) for (const stage of c?.stages ?? []) tools.add(stage[0]!);
   const repo = plan.repository;
-  if (repo?.method === 'folder') tools.add('rsync');
+  // --include copies the selected paths with rsync (include.ts), the whole folder with tar.
+  if (repo?.method === 'folder') tools.add(repo.include ? 'rsync' : 'tar');
   const source = repo?.source;
   const unpack = repo?.method === 'tar' && source ? unpackStages(typeof source === 'string' ? source : source.name, '') : [];
   for (const stage of unpack) tools.add(stage[0]!);

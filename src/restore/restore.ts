@@ -9,7 +9,7 @@ import { lstat, mkdir, readdir, rm } from 'node:fs/promises';
 import { dirname, isAbsolute, join, relative } from 'node:path';
 import { BackplanError } from '../errors.js';
 import { removeTree } from '../execute/remove-tree.js';
-import { run } from '../execute/subprocess.js';
+import { pipeline } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination } from '../destination/types.js';
 import { verifySnapshot } from '../record/verify.js';
 import type { DatabaseConnection, Secrets } from '../resolve/types.js';
@@ -27,6 +27,8 @@ import { checkIdentity, preflight } from './preflight.js';
 import { isStreamedArtefact } from '../record/streamed.js';
 import { artefactSource, checkInPlace, sourceName } from './source.js';
 import type { ArtefactSource } from './source.js';
+import { discard } from '../util/discard.js';
+import { TAR_CREATE, TAR_EXTRACT } from '../util/tar-args.js';
 import { createRoles, dropRoles, planRoles, rolesToAsk } from './roles.js';
 import type { RolesPlan } from './roles.js';
 
@@ -339,12 +341,21 @@ async function restoreRepository(repo: RepositoryRestore, log: Log, signal: Abor
     if (only) await extractSelected(repo.source, repo.target, only, signal, repo.identity);
     else await extractArchive(repo.source, repo.target, signal, repo.identity);
   } else if (only) await copySelected(repo.source, repo.target, only, signal);
-  else await run(rsyncArgv(repo.source, repo.target), { signal, stdout: 'ignore' });
+  else await pipeline(folderCopyStages(repo.source, repo.target), { signal, output: discard() });
 }
 
-/** Symlinks are copied as symlinks (never followed), holes stay holes. */
-export function rsyncArgv(source: string, target: string): string[] {
-  return ['rsync', '--archive', '--hard-links', '--sparse', '--', `${source}/`, `${target}/`];
+/**
+ * An rsync snapshot's folder copied by two GNU tars, one reading while the other writes: on 200k
+ * files of 200 B in RAM, 10.5 s against 25 s for `rsync -a` and 18-23 s for `cp -a`. Symlinks
+ * stay symlinks (never followed), hard links links, holes holes; names, modes and times as they
+ * are, owners too when root restores. A snapshot folder holds no `..` and no path through a
+ * symlink, so the archive guard has nothing to refuse here.
+ */
+export function folderCopyStages(source: string, target: string): string[][] {
+  return [
+    [...TAR_CREATE, `--directory=${source}`, '.'],
+    [...TAR_EXTRACT, `--directory=${target}`, '--file=-'],
+  ];
 }
 
 /** Under --force the old database is dropped first; then createdb, as admin.ts's role when there is one. */

@@ -185,7 +185,7 @@ export class SshDestination implements Destination {
 
   /**
    * Copies the chain but for its large artefacts into a scratch folder beside staging (rsync,
-   * hard links kept); restore verifies and reads that copy as a local destination's, and streams
+   * hard links and holes kept); restore verifies and reads that copy as a local destination's, and streams
    * the large ones from here. Folder artefacts (an rsync repository/, a directory dump) are still
    * copied: rsync and pg_restore read them as folders.
    */
@@ -193,7 +193,8 @@ export class SshDestination implements Destination {
     return copyChain(this.staging, chain, async (entry, into, leaveOut) => {
       // Anchored at the snapshot folder; artefact names hold none of rsync's wildcards.
       const excludes = leaveOut.map((path) => `--exclude=/${path}`);
-      const argv = ['rsync', '--archive', '--hard-links', '--protect-args', `--rsh=${rsyncShell(this.ssh)}`, ...excludes, '--', `${entry.dir}/`, `${into}/`];
+      // --sparse: holes come back as holes, which restore's copy of a folder keeps (restore.ts).
+      const argv = ['rsync', '--archive', '--hard-links', '--sparse', '--protect-args', `--rsh=${rsyncShell(this.ssh)}`, ...excludes, '--', `${entry.dir}/`, `${into}/`];
       await run(argv, { stdout: 'ignore', signal: opts.signal });
     }, opts.log, this);
   }
