@@ -65,13 +65,18 @@ describe('safe extraction', () => {
       ['a hard link out', [{ path: 'h', kind: 'hardlink', linkpath: '../x' }], /links to a path containing \.\./],
       ['an entry over a symlink', [{ path: 'l', kind: 'symlink', linkpath: 'a' }, { path: 'l', kind: 'directory' }], /over a symlink/],
       ['a device', [{ path: 'dev', kind: 'other', typeflag: '3' }], /is a character device/],
+      ['a lone ..', [{ path: '..', kind: 'directory' }], /containing \.\./],
+      ['.. after a ./ component', [{ path: './a/./../../x', kind: 'file' }], /containing \.\./],
+      ['the root replaced by a file', [{ path: './', kind: 'file' }], /would replace the target folder itself/],
+      ['a folder through a symlink, both spelt as tar writes them', [{ path: './evil', kind: 'symlink', linkpath: '/etc' }, { path: './evil/cron.d/', kind: 'directory' }], /"\.\/evil\/cron\.d\/" would be written through the symlink evil/],
+      ['a file through a symlink, reached by doubled slashes', [{ path: './l', kind: 'symlink', linkpath: 'a' }, { path: './/l//x', kind: 'file' }], /written through the symlink l/],
       ['a name that is not UTF-8 through a symlink, shown escaped', [{ path: 'caf\xe9', kind: 'symlink', linkpath: '/tmp' }, { path: 'caf\xe9/x', kind: 'file' }], /"caf\\xe9\/x" would be written through the symlink caf\\xe9/],
     ];
     for (const [what, entries, message] of refused) {
       it(`refuses ${what}`, () => expect(refusal(entries)).to.match(message));
     }
 
-    it('accepts what tar -C repo . writes: ./ prefixes, hard links that stay inside, symlinks wherever they point', () => {
+    it('accepts what tar -C repo . writes: ./ prefixes, hard links that stay inside, symlinks wherever they point, names holding dots', () => {
       expect(
         refusal([
           { path: './', kind: 'directory' },
@@ -84,6 +89,9 @@ describe('safe extraction', () => {
           { path: './a/b/g.txt', kind: 'file' },
           { path: './a/abs', kind: 'symlink', linkpath: '/etc/passwd' },
           { path: './a/out', kind: 'symlink', linkpath: '../../../elsewhere' },
+          { path: './a/...', kind: 'file' },
+          { path: './a/..b/', kind: 'directory' },
+          { path: './a/b../.hidden', kind: 'file' },
         ]),
       ).to.equal(undefined);
     });

@@ -27,6 +27,9 @@ export interface ArchiveEntry {
 /** Tar type flags of what a repository never holds. */
 const SPECIAL: Record<string, string> = { '3': 'character device', '4': 'block device', '6': 'FIFO' };
 
+/** An empty, `.` or `..` component (the empty path too). */
+const IRREGULAR_COMPONENT = /(?:^|\/)\.{0,2}(?:\/|$)/;
+
 /** Symlinks followed while resolving one path before it counts as a loop. */
 const MAX_LINK_HOPS = 40;
 
@@ -41,14 +44,13 @@ export class ArchiveGuard {
   /** Throws UNSAFE_ARCHIVE for an entry that is unsafe in itself or written through a symlink. */
   add(entry: ArchiveEntry): void {
     if (entry.kind === 'other') this.refuse(entry, `is a ${SPECIAL[entry.typeflag ?? ''] ?? `special entry (type ${JSON.stringify(entry.typeflag)})`}, which a repository never holds`);
-    const parts = this.parts(entry, entry.path, 'has');
-    if (parts.length === 0 && entry.kind !== 'directory') this.refuse(entry, 'would replace the target folder itself');
+    const key = this.key(entry, entry.path, 'has');
+    if (key === '' && entry.kind !== 'directory') this.refuse(entry, 'would replace the target folder itself');
     // Repositories rarely hold symlinks: then no prefix needs looking up.
-    for (let i = 1; this.symlinks.size > 0 && i < parts.length; i++) {
-      const prefix = parts.slice(0, i).join('/');
+    for (let slash = this.symlinks.size > 0 ? key.indexOf('/') : -1; slash !== -1; slash = key.indexOf('/', slash + 1)) {
+      const prefix = key.slice(0, slash);
       if (this.symlinks.has(prefix)) this.refuse(entry, `would be written through the symlink ${displayName(prefix)}`);
     }
-    const key = parts.join('/');
     // Whether extraction would follow or replace the earlier symlink depends on the entry type.
     if (this.symlinks.has(key)) this.refuse(entry, 'comes a second time, over a symlink');
     if (entry.kind === 'symlink') {
@@ -57,9 +59,9 @@ export class ArchiveGuard {
       this.symlinks.set(key, target);
     }
     if (entry.kind === 'hardlink') {
-      const target = this.parts(entry, entry.linkpath ?? '', 'links to');
-      if (target.length === 0) this.refuse(entry, 'is a hard link without a target');
-      this.hardlinks.push({ path: key, linkpath: target.join('/'), source: this.source });
+      const target = this.key(entry, entry.linkpath ?? '', 'links to');
+      if (target === '') this.refuse(entry, 'is a hard link without a target');
+      this.hardlinks.push({ path: key, linkpath: target, source: this.source });
     }
   }
 
@@ -70,12 +72,20 @@ export class ArchiveGuard {
     }
   }
 
-  /** A path's components; an absolute path or a `..` component is refused outright. */
-  private parts(entry: ArchiveEntry, path: string, verb: 'has' | 'links to'): string[] {
+  /**
+   * A path's components joined by `/` (`./a//b/` is `a/b`, the root is ''); an absolute path or a
+   * `..` component is refused outright. What tar writes (`./a/b`, `./a/`) is read without
+   * splitting: on 200k entries the split made up a quarter of the listing pass.
+   */
+  private key(entry: ArchiveEntry, path: string, verb: 'has' | 'links to'): string {
     if (path.startsWith('/')) this.refuse(entry, `${verb} an absolute path (${displayName(path)})`);
+    const start = path.startsWith('./') ? 2 : 0;
+    const end = path.endsWith('/') && path.length > start ? path.length - 1 : path.length;
+    const inner = path.slice(start, end);
+    if (!IRREGULAR_COMPONENT.test(inner)) return inner;
     const parts = path.split('/').filter((p) => p !== '' && p !== '.');
     if (parts.includes('..')) this.refuse(entry, `${verb} a path containing .. (${displayName(path)})`);
-    return parts;
+    return parts.join('/');
   }
 
   /**
