@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { execFileSync } from 'node:child_process';
+import { delimiter, join } from 'node:path';
 import { Header } from 'tar';
 import { connectTo } from '../src/demo/cluster.js';
 import { BackplanError } from '../src/errors.js';
@@ -265,6 +266,29 @@ describe('backplan restore of a hostile or damaged snapshot', function () {
       const client = await connectTo(db.server, 'postgres');
       try {
         expect((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount).to.equal(0);
+      } finally {
+        await client.end();
+      }
+    }));
+
+  it('a new database is created beside the files: a createdb that fails (the name taken since the preflight) fails the restore and drops no database', () =>
+    withDatabase('safety', async (db) => {
+      p = await makeProfile(db, { nodes: 30 });
+      expect((await cli(['run', p.manifest])).code).to.equal(0);
+      // Someone else creates the database between the preflight and createdb.
+      const bin = join(p.dir, 'bin');
+      await mkdir(bin);
+      const createdb = execFileSync('sh', ['-c', 'command -v createdb']).toString().trim();
+      await writeFile(join(bin, 'createdb'), `#!/bin/sh\n${createdb} "$@" 2>/dev/null\nexec ${createdb} "$@"\n`, { mode: 0o755 });
+      const name = `taken_${randomBytes(3).toString('hex')}`;
+      const result = await cli(['restore', p.manifest, 'latest', '--to', join(p.dir, 'restored'), '--database', name], { env: { PATH: `${bin}${delimiter}${process.env.PATH}` } });
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.contain('createdb').and.contain('already exists').and.contain('holds a partial restore');
+      expect(result.stderr).not.to.contain('dropped');
+      const client = await connectTo(db.server, 'postgres');
+      try {
+        expect((await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount, 'the database someone else created is left').to.equal(1);
+        await client.query(`DROP DATABASE "${name}"`);
       } finally {
         await client.end();
       }

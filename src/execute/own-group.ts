@@ -46,7 +46,7 @@ export function perlPath(): string | null {
 }
 
 /** What execvp would run for `name`: itself if it names a path, else the first executable on PATH. */
-function resolveCommand(name: string, path: string | undefined): string | undefined {
+export function resolveCommand(name: string, path: string | undefined): string | undefined {
   if (name.includes('/')) return name;
   for (const dir of (path ?? '').split(delimiter)) {
     const candidate = join(dir || '.', name);

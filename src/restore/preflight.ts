@@ -13,6 +13,7 @@ import type { CompleteSnapshot } from '../destination/types.js';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { decryptStage, IDENTITY_HINT, isSealed, unpackStages } from '../execute/age.js';
 import { isStreamedArtefact } from '../record/streamed.js';
+import { resolveCommand } from '../execute/own-group.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { incrementalExtra } from '../incremental/record.js';
 import { walkFiles } from '../record/checksums.js';
@@ -55,6 +56,24 @@ export interface PreflightFacts {
   force: boolean;
   /** Set when the plan restores a database. */
   server?: TargetServer;
+  /** The loader's `--version`, asked while the server was; asked here without it. */
+  loaderVersion?: Promise<LoaderVersion>;
+}
+
+/** What `pg_restore --version` (or psql's) printed, or how it failed. */
+export type LoaderVersion = { stdout: string } | { error: unknown };
+
+/** The dump's loader: pg_restore, or psql for a plain SQL dump. */
+export function loaderOf(dump: DumpArtefact): 'psql' | 'pg_restore' {
+  return dump.format === 'plain' ? 'psql' : 'pg_restore';
+}
+
+/** `tool --version`, never rejecting (a missing tool is the PATH check's to report). */
+export function askVersion(tool: string): Promise<LoaderVersion> {
+  return run([tool, '--version']).then(
+    (r) => ({ stdout: r.stdout ?? '' }),
+    (error: unknown) => ({ error }),
+  );
 }
 
 /** A decompressed dump is taken as this many times its compressed artefact (zstd and gzip shrink dumps about 3–5×). */
@@ -97,7 +116,7 @@ export async function preflight(plan: PreflightPlan, facts: PreflightFacts): Pro
     ...conflicts(plan, facts),
     ...(plan.database && facts.server ? roleProblems(plan.database, facts.server, facts.force) : []),
     ...(plan.database && facts.server ? missingRoleProblems(plan, plan.database, facts.server) : []),
-    ...(await toolProblems(plan, facts.server)),
+    ...(await toolProblems(plan, facts)),
     ...(await targetProblems(plan, notes)),
   ];
   if (problems.length > 0) throw refusal(plan, problems);
@@ -242,28 +261,27 @@ const INSTALL: Record<string, string> = {
   age: 'install age (e.g. apt-get install age)',
 };
 
-/** Every tool the plan runs, each started once with --version; then the loader's version against the dump's. */
-async function toolProblems(plan: PreflightPlan, target: TargetServer | undefined): Promise<Problem[]> {
-  const tools = toolsOf(plan);
-  const outputs = await Promise.all(tools.map((tool) => run([tool, '--version']).then((r) => ({ tool, stdout: r.stdout ?? '' }), (e: unknown) => ({ tool, error: e }))));
-  const problems: Problem[] = [];
-  for (const o of outputs) {
-    if (!('error' in o)) continue;
-    const message = (o.error as Error).message;
-    const missing = /command not found/.test(message);
-    problems.push({ problem: missing ? `${o.tool} is not found on PATH` : `${o.tool} --version failed: ${message}`, fix: INSTALL[o.tool] ?? POSTGRES_CLIENT });
-  }
+/** Every tool the plan runs must be on PATH; the loader's version must suit the dump's. */
+async function toolProblems(plan: PreflightPlan, facts: PreflightFacts): Promise<Problem[]> {
+  // Found on PATH as execvp would find it; only the loader is run (--version), for its version.
+  const missing = toolsOf(plan).filter((tool) => resolveCommand(tool, process.env.PATH) === undefined);
+  const problems: Problem[] = missing.map((tool) => ({ problem: `${tool} is not found on PATH`, fix: INSTALL[tool] ?? POSTGRES_CLIENT }));
   const db = plan.database;
   const recorded = plan.snapshot.record.database;
-  const loader = db?.dump.format === 'plain' ? 'psql' : 'pg_restore';
-  const version = outputs.find((o) => o.tool === loader && 'stdout' in o) as { stdout: string } | undefined;
-  if (db && recorded && target && version) {
-    try {
-      checkRestoreVersions({ dumpServer: recorded.serverVersion, pgDump: recorded.pgDumpVersion, targetServer: target.version, tool: { name: loader, version: toolVersion(version.stdout) } });
-    } catch (e) {
-      if (!isBackplanError(e)) throw e;
-      problems.push({ problem: e.message, fix: e.details.hint ?? 'use matching PostgreSQL versions' });
-    }
+  const target = facts.server;
+  if (!db || !recorded || !target) return problems;
+  const loader = loaderOf(db.dump);
+  if (missing.includes(loader)) return problems;
+  const version = await (facts.loaderVersion ?? askVersion(loader));
+  if ('error' in version) {
+    problems.push({ problem: `${loader} --version failed: ${(version.error as Error).message}`, fix: POSTGRES_CLIENT });
+    return problems;
+  }
+  try {
+    checkRestoreVersions({ dumpServer: recorded.serverVersion, pgDump: recorded.pgDumpVersion, targetServer: target.version, tool: { name: loader, version: toolVersion(version.stdout) } });
+  } catch (e) {
+    if (!isBackplanError(e)) throw e;
+    problems.push({ problem: e.message, fix: e.details.hint ?? 'use matching PostgreSQL versions' });
   }
   return problems;
 }

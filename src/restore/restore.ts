@@ -23,7 +23,8 @@ import { adminSecrets, asAdmin } from './admin.js';
 import type { AdminRole } from './admin.js';
 import { dbRestoreCommands, dumpArtefact, inspectTarget, restoreEnv, runDbCommand } from './database.js';
 import type { DbRestoreCommands, DumpArtefact, TargetServer } from './database.js';
-import { checkIdentity, preflight } from './preflight.js';
+import { askVersion, checkIdentity, loaderOf, preflight } from './preflight.js';
+import type { LoaderVersion } from './preflight.js';
 import { isStreamedArtefact } from '../record/streamed.js';
 import { artefactSource, checkInPlace, sourceName } from './source.js';
 import type { ArtefactSource } from './source.js';
@@ -125,7 +126,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
   const name = req.database ?? snapshot.record.database?.name ?? req.connection.name;
   const connection = { ...req.connection, name };
   const include = req.include?.length ? req.include : undefined;
-  const { database, server } = (!include || req.withDatabase ? await planDatabase(req, snapshot, connection) : undefined) ?? {};
+  const { database, server, loaderVersion } = (!include || req.withDatabase ? await planDatabase(req, snapshot, connection) : undefined) ?? {};
   const existing = await existingEntries(targetDir);
   const repository = repositoryRestore(chain, repositoryDir, req.identity, req.remote);
   if (repository && include) repository.include = include;
@@ -140,7 +141,7 @@ export async function prepareRestore(req: RestoreRequest): Promise<RestorePlan> 
     hasPassword: adminSecrets(req.secrets, req.admin).pgPassword !== undefined,
     notes: [],
   };
-  plan.notes = await preflight(plan, { existing, force: req.force, server });
+  plan.notes = await preflight(plan, { existing, force: req.force, server, loaderVersion });
   return plan;
 }
 
@@ -159,7 +160,7 @@ function within(path: string, root: string): boolean {
 }
 
 /** The database's commands, and what the server says, asked as the role that will run them. */
-async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, connection: DatabaseConnection): Promise<{ database: DatabaseRestore; server: TargetServer } | undefined> {
+async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, connection: DatabaseConnection): Promise<{ database: DatabaseRestore; server: TargetServer; loaderVersion: Promise<LoaderVersion> } | undefined> {
   const dump = dumpArtefact(snapshot.record);
   if (!dump || !snapshot.record.database) return undefined;
   const plainOnly = [req.noOwner && '--no-owner', req.noPrivileges && '--no-privileges'].filter(Boolean).join(' and ');
@@ -172,6 +173,8 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
   const runAs = asAdmin(connection, req.admin);
   const runSecrets = adminSecrets(req.secrets, req.admin);
   const record = snapshot.record.database;
+  // Asked while the server answers: Debian's pg_wrapper (perl) takes tens of ms to start the client.
+  const version = askVersion(loaderOf(dump));
   const server = await inspectTarget(runAs, runSecrets, connection.name, owner, rolesToAsk(record, owner));
   const rolesFile = snapshot.record.artefacts.find((a) => /^database\.roles\.sql(\.age)?$/.test(a.path))?.path;
   const roles = await planRoles(record, snapshot.dir, { noOwner: req.noOwner, noPrivileges: req.noPrivileges, createRoles: req.createRoles, owner, rolesFile, identity: req.identity }, server.roles, { connection: runAs, secrets: runSecrets });
@@ -190,7 +193,7 @@ async function planDatabase(req: RestoreRequest, snapshot: CompleteSnapshot, con
   });
   const admin = req.admin && { user: req.admin.user, source: req.admin.source };
   const database = { name: connection.name, owner, connection: runAs, ...(admin ? { admin } : {}), exists: server.exists, serverVersion: server.version, dump, commands, roles, createRoles: req.createRoles };
-  return { database, server };
+  return { database, server, loaderVersion: version };
 }
 
 /** The names in the target folder; none when it does not exist yet. */
@@ -256,11 +259,13 @@ export async function checkRestoreSources(plan: RestorePlan, local: Destination,
 }
 
 /**
- * Runs the plan. Under --create-roles the missing roles come first (one transaction); then the
- * database is dropped and created, so that one still failing (a session opened since the
- * preflight) leaves the files alone; then files and load side by side, the first failure
- * stopping the other and dropping the database, and the roles, this restore created.
- * `secrets` are those of the role the database commands run as (admin.ts: adminSecrets).
+ * Runs the plan. Under --create-roles the missing roles come first (one transaction). An
+ * existing database (--force) is then dropped and created before any file is written, so that
+ * a drop still failing (a session opened since the preflight) leaves the files alone; a new one
+ * is created beside the files, as a user running createdb and tar side by side would. Files and
+ * load run side by side, the first failure stopping the other and dropping the database, and
+ * the roles, this restore created. `secrets` are those of the role the database commands run
+ * as (admin.ts: adminSecrets).
  */
 export async function executeRestore(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
   const db = plan.database;
@@ -269,10 +274,21 @@ export async function executeRestore(plan: RestorePlan, secrets: Secrets, log: L
     log(`creating the roles ${created.roles.join(', ')} on ${db.connection.host}:${db.connection.port} from database.roles.sql, without passwords (--create-roles)`);
     await createRoles(db.connection, secrets, created.statements);
   }
+  let databaseCreated = false;
+  // The outer signal: once started, createdb finishes, so that databaseCreated tells the truth.
+  const create = async (db: DatabaseRestore) => {
+    await createDatabase(db, secrets, log, signal);
+    databaseCreated = true;
+  };
+  const createFirst = db?.commands.drop !== undefined;
+  const load = db && (async (stop: AbortSignal) => {
+    if (!createFirst) await create(db);
+    await loadDatabase(db, secrets, log, stop);
+  });
   try {
-    if (db) await createDatabase(db, secrets, log, signal);
-    await restoreAll(plan, secrets, log, signal).catch(async (e: unknown) => {
-      if (db) await dropPartial(db, secrets, log);
+    if (db && createFirst) await create(db);
+    await restoreAll(plan, load, log, signal).catch(async (e: unknown) => {
+      if (db && databaseCreated) await dropPartial(db, secrets, log);
       throw e;
     });
   } catch (e) {
@@ -289,7 +305,8 @@ async function dropCreatedRoles(db: DatabaseRestore, roles: string[], secrets: S
   log(dropped ? `dropped the roles this restore created (${roles.join(', ')})` : `could not drop the roles this restore created (${roles.join(', ')}): drop them by hand`);
 }
 
-async function restoreAll(plan: RestorePlan, secrets: Secrets, log: Log, signal?: AbortSignal): Promise<void> {
+/** Files and `load` (the database's part) side by side; the first failure stops the other. */
+async function restoreAll(plan: RestorePlan, load: ((stop: AbortSignal) => Promise<void>) | undefined, log: Log, signal?: AbortSignal): Promise<void> {
   for (const path of plan.replaces) {
     log(`removing ${path} (--force)`);
     await removeTree(path, signal);
@@ -305,7 +322,7 @@ async function restoreAll(plan: RestorePlan, secrets: Secrets, log: Log, signal?
       stop.abort();
     });
   try {
-    await Promise.all([guard(restoreFiles(plan, log, stop.signal)), plan.database && guard(loadDatabase(plan.database, secrets, log, stop.signal))]);
+    await Promise.all([guard(restoreFiles(plan, log, stop.signal)), load && guard(load(stop.signal))]);
   } finally {
     signal?.removeEventListener('abort', onAbort);
   }
