@@ -118,7 +118,6 @@ export async function extractArchive(path: ArtefactSource, root: string, signal?
   }
 }
 
-
 /** A refusal stays one; anything else while reading means the archive is damaged. */
 function unreadable(path: string, e: unknown): unknown {
   if (isBackplanError(e) && e.code !== 'COMMAND_FAILED' && e.code !== 'STEP_FAILED') return e;

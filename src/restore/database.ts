@@ -114,12 +114,11 @@ export function dbRestoreCommands(o: DbRestoreOptions): DbRestoreCommands {
 
 /** Runs one planned command with the connection and password in the environment only. */
 export async function runDbCommand(command: DbCommand, env: NodeJS.ProcessEnv, signal?: AbortSignal): Promise<void> {
+  // pg_restore -d and psql print nothing worth keeping on stdout (psql echoes set_config rows).
   const output = command.output ?? discard();
   if (command.input) await pipelineFrom(command.input, command.stages, { env, signal, output });
   else await pipeline(command.stages, { env, signal, output });
 }
-
-/** pg_restore -d and psql print nothing worth keeping on stdout (psql echoes set_config rows). */
 
 /** libpq environment for the restore tools: the target connection, the password only if known. */
 export function restoreEnv(connection: DatabaseConnection, name: string, secrets: Secrets): NodeJS.ProcessEnv {

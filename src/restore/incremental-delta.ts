@@ -118,4 +118,3 @@ async function applyIndex(source: (artefact: string) => ArtefactSource, containe
   }
   await pipelineOver(artefact, [...unzstd(artefact), sqliteArgv([idx])], { output: discard() });
 }
-

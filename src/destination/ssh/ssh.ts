@@ -185,9 +185,9 @@ export class SshDestination implements Destination {
 
   /**
    * Copies the chain but for its large artefacts into a scratch folder beside staging (rsync,
-   * hard links and holes kept); restore verifies and reads that copy as a local destination's, and streams
-   * the large ones from here. Folder artefacts (an rsync repository/, a directory dump) are still
-   * copied: rsync and pg_restore read them as folders.
+   * hard links and holes kept); restore verifies and reads that copy as a local destination's,
+   * and streams the large ones from here. Folder artefacts (an rsync repository/, a directory
+   * dump) are still copied: restore's tar and pg_restore read them as folders.
    */
   async fetch(chain: CompleteSnapshot[], opts: { signal?: AbortSignal; log: (line: string) => void }): Promise<LocalSnapshots> {
     return copyChain(this.staging, chain, async (entry, into, leaveOut) => {
