@@ -2,7 +2,8 @@ import { basename } from 'node:path';
 import { renderPipeline } from '../execute/render.js';
 import { libpqEnv } from '../steps/plan-input.js';
 import type { DbCommand } from './database.js';
-import { folderCopyStages, repositoryArchives, serverName } from './restore.js';
+import { folderCopyStages, repositoryArchives } from './repository.js';
+import { serverName } from './restore.js';
 import { sourceName } from './source.js';
 import type { RestorePlan } from './restore.js';
 

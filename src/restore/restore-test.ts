@@ -18,7 +18,8 @@ import { LARGE_OBJECTS, qualifiedKey } from '../db/row-counts.js';
 import { adminSecrets, asAdmin } from './admin.js';
 import type { AdminRole } from './admin.js';
 import { countRows, restoreEnv, runDbCommand } from './database.js';
-import { checkRestoreSources, executeRestore, INCREMENTAL, prepareRestore } from './restore.js';
+import { INCREMENTAL } from './repository.js';
+import { checkRestoreSources, executeRestore, prepareRestore } from './restore.js';
 import type { Log } from './restore.js';
 
 export interface RestoreTestResult {
