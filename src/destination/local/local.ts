@@ -18,7 +18,7 @@ import { readFileStream } from '../../util/read-file.js';
 import { PARTIAL_PREFIX, SNAPSHOT_JSON } from '../../record/layout.js';
 import type { ArtefactRecord, SnapshotRecord } from '../../record/snapshot-record.js';
 import { FIND_FORMAT, findRecords } from '../shared/folder-listing.js';
-import { sumsCheckSink } from '../shared/sums-check.js';
+import { CHECKERS, sumsCheckSink } from '../shared/sums-check.js';
 import { isSnapshotFolder, LATEST_LINK, oldestFirst, PIN_FILE, snapshotEntry, VERIFICATION_FILE } from '../shared/listing.js';
 import type { ArtefactHasher, ArtefactSink, CompleteSnapshot, Destination, FileStat, FolderEntry, LocalSnapshots, RsyncTarget, SnapshotEntry, SnapshotPaths, SpaceContext, VerifyReport } from '../types.js';
 
@@ -238,14 +238,12 @@ async function flushArtefacts(partialDir: string, record: SnapshotRecord, signal
 }
 
 /**
- * sha256sum's own check of a SHA256SUMS list (exit 1: some file failed, which the report names).
- * A long list is dealt round-robin to one sha256sum per core (`split -n r/K/N`): on many small
- * files one sha256sum is bound by its own open/read/close calls, not by the disk (200k files of
- * 200 B in RAM: 3.7 s alone, 1.6 s as two).
+ * sha256sum's own check of a SHA256SUMS list (exit 1: some file failed, which the report names),
+ * a long list dealt round-robin to one sha256sum per core (see CHECKERS).
  */
 async function checkList(dir: string, listPath: string, report: VerifyReport): Promise<void> {
   const sink = () => sumsCheckSink(listPath, report);
-  const parts = (await stat(join(dir, listPath))).size < SPLIT_LIST_BYTES ? 1 : Math.min(availableParallelism(), MAX_CHECKERS);
+  const parts = (await stat(join(dir, listPath))).size < CHECKERS.splitFrom ? 1 : Math.min(availableParallelism(), CHECKERS.most);
   if (parts === 1) {
     await run(['sha256sum', '--check', '--', listPath], { cwd: dir, stdout: sink(), okExitCodes: [0, 1] });
     return;
@@ -257,11 +255,6 @@ async function checkList(dir: string, listPath: string, report: VerifyReport): P
   const failed = (await Promise.allSettled(checks)).find((c) => c.status === 'rejected');
   if (failed) throw failed.reason;
 }
-
-/** About a thousand files: below it, one sha256sum finishes before another could start. */
-const SPLIT_LIST_BYTES = 100_000;
-/** On a many-core host, a verify leaves the other cores to what else runs there. */
-const MAX_CHECKERS = 4;
 
 /** A listed file's text; an unreadable one reads as invalid JSON, so its snapshot is not complete. */
 async function readListed(path: string): Promise<string | undefined> {

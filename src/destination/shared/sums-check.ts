@@ -9,6 +9,18 @@ import { displayName } from '../../util/names.js';
 import type { VerifyReport } from '../types.js';
 
 /**
+ * How a long list is checked: dealt round-robin (`split -n r/K/N`) to one sha256sum per core.
+ * On many small files one sha256sum is bound by its own open/read/close calls, not by the disk
+ * (200k files of 200 B in RAM: 3.7 s alone, 1.6 s as two).
+ */
+export const CHECKERS = {
+  /** List bytes (about a thousand files) below which one sha256sum ends before another could start. */
+  splitFrom: 100_000,
+  /** On a many-core host, a verify leaves the other cores to what else runs there. */
+  most: 4,
+};
+
+/**
  * A Writable taking sha256sum --check's stdout (`NAME: OK`, `NAME: FAILED`, `NAME: FAILED open
  * or read`; a name with `\` or a newline escaped and the line prefixed with `\`), adding each
  * file to `report`. Names are read as latin1, one char per byte (util/names.ts).

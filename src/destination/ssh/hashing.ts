@@ -5,7 +5,7 @@
 import { Writable } from 'node:stream';
 import { hashingFileSink } from '../../execute/hashing-sink.js';
 import type { ArtefactRecord } from '../../record/snapshot-record.js';
-import { sumsCheckSink } from '../shared/sums-check.js';
+import { CHECKERS, sumsCheckSink } from '../shared/sums-check.js';
 import type { ArtefactHasher, VerifyReport } from '../types.js';
 import { remoteRun } from './transport.js';
 import type { RemotePath } from './transport.js';
@@ -74,5 +74,6 @@ export function remoteHasher(ssh: string[], snapshot: RemotePath): ArtefactHashe
 }
 
 function checkRemoteList(ssh: string[], snapshot: RemotePath, listPath: string, report: VerifyReport): Promise<void> {
-  return remoteRun(ssh, snapshot, 'check', [snapshot.path, listPath], { stdout: sumsCheckSink(listPath, report) }).then(() => undefined);
+  const args = [snapshot.path, listPath, String(CHECKERS.most), String(CHECKERS.splitFrom)];
+  return remoteRun(ssh, snapshot, 'check', args, { stdout: sumsCheckSink(listPath, report) }).then(() => undefined);
 }
