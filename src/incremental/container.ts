@@ -11,12 +11,11 @@
  * read in one SQLite read transaction (a consistent snapshot in WAL mode). Copying the whole
  * index every night would cost more than the new objects themselves.
  */
-import { createHash } from 'node:crypto';
 import { readdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline as pipeStreams } from 'node:stream/promises';
 import { encryptStage, sealedName } from '../execute/age.js';
 import type { ArtefactWriter } from '../execute/write-artefact.js';
+import { sha256File } from '../record/checksums.js';
 import type { ArtefactRecord, SnapshotEncryption } from '../record/snapshot-record.js';
 import { ZSTD } from './archive.js';
 import type { ContainerRecord, IndexRecord, PackPiece, PackState } from './record.js';
@@ -109,9 +108,7 @@ async function packState(path: string, length: number): Promise<PackState> {
 }
 
 async function hashRange(path: string, start: number, end: number): Promise<string> {
-  const hash = createHash('sha256');
-  if (end > start) await pipeStreams(readFileStream(path, { start, end: end - 1 }), hash);
-  return hash.digest('hex');
+  return (await sha256File(path, { start, end })).sha256;
 }
 
 /** Bytes [offset, offset + length) of a pack through zstd into its artefact. */

@@ -1,22 +1,35 @@
 import { createHash } from 'node:crypto';
-import { lstat, readdir } from 'node:fs/promises';
+import { lstat, open, readdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import { pipeline as pipeStreams } from 'node:stream/promises';
 import { pipeline, run } from '../execute/subprocess.js';
 import { lineSink } from '../util/lines.js';
-import { readFileStream } from '../util/read-file.js';
 import type { ArtefactRecord } from './snapshot-record.js';
 
-export async function sha256File(path: string | Buffer): Promise<{ sha256: string; bytes: number }> {
-  const hash = createHash('sha256');
-  let bytes = 0;
-  await pipeStreams(readFileStream(path), async function* (source: AsyncIterable<Buffer>) {
-    for await (const chunk of source) {
-      hash.update(chunk);
-      bytes += chunk.length;
+/** How much of a file one read brings in. */
+const READ_BYTES = 1024 * 1024;
+
+/**
+ * The sha256 and size of a file, or of bytes [start, end) of it. Read into one reused buffer:
+ * a stream's fresh chunk per read costs a page fault per 4 KiB touched, which on a VM was most
+ * of the time (a 42 MB dump in RAM: 250–330 ms as a stream, 55 ms this way).
+ */
+export async function sha256File(path: string | Buffer, range: { start: number; end: number } = { start: 0, end: Infinity }): Promise<{ sha256: string; bytes: number }> {
+  const file = await open(path, 'r');
+  try {
+    const hash = createHash('sha256');
+    const buffer = Buffer.allocUnsafeSlow(READ_BYTES);
+    let bytes = 0;
+    for (let at = range.start; at < range.end; ) {
+      const { bytesRead } = await file.read(buffer, 0, Math.min(READ_BYTES, range.end - at), at);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+      bytes += bytesRead;
+      at += bytesRead;
     }
-  });
-  return { sha256: hash.digest('hex'), bytes };
+    return { sha256: hash.digest('hex'), bytes };
+  } finally {
+    await file.close();
+  }
 }
 
 /** Every regular file under `root`, its path in bytes (a name need not be UTF-8), depth first, streaming. */
