@@ -565,6 +565,18 @@ describe('subprocess', function () {
       expect(results[0]!.stdoutBytes).to.equal(3 * MiB);
     });
 
+    it("reads a last stage whose bytes go nowhere else (output 'ignore'): every byte seen once, counted as its stdout", async function () {
+      const { seen, onChunk } = watcher();
+      const results = await pipeline([['tar', 'cf', '-', '-C', tmp, 'big dir'], ['cat']], { output: 'ignore', tap: { after: 1, onChunk } });
+      const tarred = execFileSync('tar', ['cf', '-', '-C', tmp, 'big dir'], { maxBuffer: 64 * MiB });
+      expect(seen.bytes).to.equal(tarred.length).and.to.be.above(24 * MiB);
+      expect(seen.sha256()).to.equal(createHash('sha256').update(tarred).digest('hex'));
+      expect(results[1]!.stdoutBytes).to.equal(seen.bytes);
+      const { seen: alone, onChunk: onAlone } = watcher();
+      expect((await pipeline([['head', '-c', '3M', '/dev/zero']], { output: 'ignore', tap: { after: 0, onChunk: onAlone } }))[0]!.stdoutBytes).to.equal(3 * MiB);
+      expect(alone.bytes).to.equal(3 * MiB);
+    });
+
     it('loses no bytes between stages', async function () {
       for (let i = 0; i < 30; i++) {
         const { seen, onChunk } = watcher();
@@ -629,10 +641,10 @@ describe('subprocess', function () {
       const onChunk = () => {
         if (++chunks === 3) throw new Error('not a tar header at offset 1024');
       };
-      for (const after of [0, 1]) {
+      for (const [after, output] of [[0, slowDiscard()], [1, slowDiscard()], [1, 'ignore']] as const) {
         chunks = 0;
         const started = Date.now();
-        const e = await rejection(pipeline([['head', '-c', '1000M', '/dev/zero'], ['cat']], { output: slowDiscard(), tap: { after, onChunk } }));
+        const e = await rejection(pipeline([['head', '-c', '1000M', '/dev/zero'], ['cat']], { output, tap: { after, onChunk } }));
         expect(Date.now() - started).to.be.below(3000);
         expect(e.code).to.equal('COMMAND_FAILED');
         expect(e.message).to.equal('watching the stream of head | cat failed: not a tar header at offset 1024');
@@ -649,6 +661,10 @@ describe('subprocess', function () {
       expect(seen.bytes).to.equal(500 * MiB);
       expect(sink.bytes).to.equal(500 * MiB);
       expect(growth).to.be.below(100 * MiB);
+      const { seen: read, onChunk: onRead } = watcher();
+      const readGrowth = await rssGrowth(() => pipeline([['head', '-c', '500M', '/dev/zero']], { output: 'ignore', tap: { after: 0, onChunk: onRead } }));
+      expect(read.bytes).to.equal(500 * MiB);
+      expect(readGrowth).to.be.below(100 * MiB);
     });
 
     it('refuses a tap on no stage, or on a last stage writing to a path', async function () {

@@ -8,6 +8,7 @@
 import { open } from 'node:fs/promises';
 import type { Writable } from 'node:stream';
 import { BackplanError } from '../errors.js';
+import { discard } from '../util/discard.js';
 import { failure, pipelineName, readBackFailure, writeFailure } from './blame.js';
 import { hashGrowingFile } from './growing-file.js';
 import type { GrowingFileHash } from './growing-file.js';
@@ -49,9 +50,10 @@ export interface PipelineOptions
   /**
    * Where the last stage's stdout goes. A Writable is treated as RunOptions.stdout is; a path
    * is created with mode 0o600, handed to the last stage as its stdout (the bytes never pass
-   * through JS) and fsynced before the pipeline resolves.
+   * through JS) and fsynced before the pipeline resolves; 'ignore' with a tap on the last stage:
+   * the tap is all that reads it.
    */
-  output: Writable | string;
+  output: Writable | string | 'ignore';
   /**
    * With a path output whose writer only appends (a compressor, age, tar; not pg_dump, which
    * seeks back in a file): the file is hashed as it grows, into the last result's stdoutSha256.
@@ -89,8 +91,8 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<Comman
 export async function pipeline(stages: string[][], opts: PipelineOptions): Promise<CommandResult[]> {
   const execOpts = { ...opts, display: opts.displayStages ?? stages };
   checkTap(opts.tap, stages.length, opts.output);
-  if (opts.hashOutput && typeof opts.output !== 'string') throw new TypeError('hashOutput needs a path output');
-  if (typeof opts.output !== 'string') return (await execute(stages, execOpts, opts.output)).results;
+  if (opts.hashOutput && (typeof opts.output !== 'string' || opts.output === 'ignore')) throw new TypeError('hashOutput needs a path output');
+  if (typeof opts.output !== 'string' || opts.output === 'ignore') return (await execute(stages, execOpts, opts.output)).results;
 
   const path = opts.output;
   const file = await open(path, 'w', 0o600).catch((e: unknown) => {
@@ -136,7 +138,11 @@ async function execute(
   }
   const { tap } = opts;
   const last = stages.length - 1;
-  const fifo = tap && tap.after < last ? await openTapFifo() : undefined;
+  // A tap on the last stage with nowhere else to go reads its FIFO into one reused buffer too.
+  const tapsLast = tap?.after === last && output === 'ignore';
+  const fifo = tap && (tap.after < last || tapsLast) ? await openTapFifo() : undefined;
+  // Without a FIFO, the tap reads the stage's stdout socket and the bytes are dropped after it.
+  if (tapsLast && !fifo) output = discard();
   let procs: Proc[];
   try {
     procs = spawnAll(stages, opts, output, fifo?.writeFd);
@@ -164,7 +170,7 @@ async function execute(
     });
   });
   if (opts.stdin !== undefined && opts.stdin !== 'ignore') feedStdin(opts.stdin, procs[0]!.child, ioFailed('input'));
-  const tapped = tap && tap.after < last ? joinTapped(procs, tap, fifo, ioFailed('tap')) : undefined;
+  const tapped = tap && tap.after < last ? joinTapped(procs, tap, fifo, ioFailed('tap')) : tapsLast && fifo ? fifo.drain(tap.onChunk, ioFailed('tap')) : undefined;
   const drained = drainStdout(procs[last]!.child.stdout, output, ioFailed('output'), tap?.after === last ? tap.onChunk : undefined);
 
   await Promise.all(procs.map((p) => p.closed));
@@ -175,7 +181,7 @@ async function execute(
   const settleError = await settleOutput(output, ok);
   if (settleError !== undefined) io ??= { what: 'output', error: settleError };
 
-  const results = procs.map((p, i) => p.result(i === last ? bytes : i === tap?.after ? tappedBytes! : 0));
+  const results = procs.map((p, i) => p.result(i === tap?.after && tapped ? tappedBytes! : i === last ? bytes : 0));
   const error = failure(procs, results, stop.reason(), io, opts);
   if (error) throw error;
   return { results, stdout: text };

@@ -142,6 +142,45 @@ export class TapFifo {
   }
 
   /**
+   * Reads the FIFO to its end, showing every chunk to onChunk (valid only during the call) and
+   * keeping none: a tap on a pipeline's last stage whose bytes go nowhere else (restore's
+   * listing pass). Resolves with the bytes read, never rejects; a failure closes the read end,
+   * so that the writing stage sees its reader gone.
+   */
+  drain(onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
+    let bytes = 0;
+    const roomy = this.bytes > DEFAULT_PIPE_BYTES;
+    return new Promise((resolve) => {
+      let settled = false;
+      const settle = (e?: unknown) => {
+        if (settled) return;
+        settled = true;
+        if (e !== undefined) {
+          if (isJoinFailure(e)) onError(e);
+          source.destroy();
+        }
+        resolve(bytes);
+      };
+      const take = (n: number, buffer: Uint8Array): boolean => {
+        bytes += n;
+        try {
+          onChunk(Buffer.from(buffer.buffer, buffer.byteOffset, n));
+        } catch (e) {
+          settle(new TapError(e));
+          return false;
+        }
+        if (!roomy || n >= DEFAULT_PIPE_BYTES) return true;
+        // A short read: let more arrive before the next (see the file's comment).
+        setTimeout(() => !settled && source.resume(), GATHER_MS);
+        return false;
+      };
+      const source = this.reader(take);
+      source.on('error', settle);
+      source.on('end', () => settle());
+    });
+  }
+
+  /**
    * Relays the FIFO to `to`'s stdin, showing every chunk to onChunk (valid only during the call:
    * the buffer is read over next). Resolves with the bytes passed, never rejects. As with a
    * kernel pipe: a chunk not yet taken by `to` holds the reading back; the end of the stream
@@ -188,20 +227,25 @@ export class TapFifo {
         // Written through at once (the usual case) and nothing to wait for: read on.
         return !gather && stdin.writableLength === 0;
       };
-      // onread is a documented option of new net.Socket() (nodejs/node#54194); our @types/node
-      // lists it under connect() only.
-      const options: SocketConstructorOpts & { onread: OnReadOpts } = {
-        fd: this.readFd,
-        readable: true,
-        writable: false,
-        onread: { buffer: Buffer.allocUnsafeSlow(READ_BUFFER), callback: relay },
-      };
-      const source = new Socket(options);
-      this.source = source;
+      const source = this.reader(relay);
       source.on('error', settle);
       source.on('end', () => stdin.end());
       // Written out and ended, failed, or closed under us (the stage was stopped): settled.
       finished(stdin, (e) => settle(e ?? undefined));
     });
+  }
+
+  /** The read end as a socket reading into one reused buffer, each read handed to `callback`. */
+  private reader(callback: (n: number, buffer: Uint8Array) => boolean): Socket {
+    // onread is a documented option of new net.Socket() (nodejs/node#54194); our @types/node
+    // lists it under connect() only.
+    const options: SocketConstructorOpts & { onread: OnReadOpts } = {
+      fd: this.readFd,
+      readable: true,
+      writable: false,
+      onread: { buffer: Buffer.allocUnsafeSlow(READ_BUFFER), callback },
+    };
+    this.source = new Socket(options);
+    return this.source;
   }
 }

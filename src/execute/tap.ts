@@ -27,7 +27,7 @@ export function checkTap(tap: PipelineTap | undefined, stages: number, output: W
   if (tap === undefined) return;
   if (!Number.isInteger(tap.after) || tap.after < 0 || tap.after >= stages) throw new RangeError(`no stage ${tap.after} to tap`);
   // A path output is written by the last stage itself; its bytes never reach JS.
-  if (tap.after === stages - 1 && typeof output === 'string') throw new TypeError('a tap on the last stage needs a Writable output');
+  if (tap.after === stages - 1 && typeof output === 'string' && output !== 'ignore') throw new TypeError("a tap on the last stage needs a Writable output or 'ignore'");
 }
 
 /** What a tap threw, told apart from the errors of the streams around it. */

@@ -86,9 +86,11 @@ export function tarKinds(onKind: (kind: TarEntryKind, size: number) => void): Ta
   return new HeaderWalker({ onKind });
 }
 
-/** A tarReader at a stream's end: what is written to `sink` is read for headers. */
+/** A tarReader at a stream's end: what is written to `sink`, or pushed, is read for headers. */
 export interface TarSink {
   sink: Writable;
+  /** For a pipeline tap (the chunk valid only during the call); throws what the reader raised. */
+  push(chunk: Buffer): void;
   /** The first error onEntry or the reader raised (a refusal, bytes that are not tar): the one to report, not the broken pipe it leaves upstream. */
   stopped(): unknown;
   /** Checks that the archive ended whole; call once the stream has. */
@@ -98,18 +100,25 @@ export interface TarSink {
 export function tarSink(onEntry: (entry: TarEntry) => void): TarSink {
   const reader = tarReader(onEntry);
   let stopped: unknown;
+  const push = (chunk: Buffer) => {
+    try {
+      reader.push(chunk);
+    } catch (e) {
+      stopped ??= e;
+      throw e;
+    }
+  };
   const sink = new Writable({
     write(chunk: Buffer, _encoding, done) {
       try {
-        reader.push(chunk);
+        push(chunk);
         done();
       } catch (e) {
-        stopped ??= e;
         done(e as Error);
       }
     },
   });
-  return { sink, stopped: () => stopped, end: () => reader.end() };
+  return { sink, push, stopped: () => stopped, end: () => reader.end() };
 }
 
 class HeaderWalker implements TarReader {

@@ -62,7 +62,11 @@ export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEn
     // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
     const stages = sourceStages(source, identity);
     if (typeof source === 'string' && stages.length === 0) await streamPipeline(readFileStream(source), tar.sink, { signal });
-    else await pipelineOver(source, stages.length > 0 ? stages : [['cat']], { output: tar.sink, signal });
+    else {
+      // Read by a tap rather than through a Writable: one reused buffer, no fresh memory per read.
+      const readers = stages.length > 0 ? stages : [['cat']];
+      await pipelineOver(source, readers, { output: 'ignore', tap: { after: readers.length - 1, onChunk: tar.push }, signal });
+    }
     tar.end();
   } catch (e) {
     throw unreadable(name, tar.stopped() ?? undecryptable(name, e));
