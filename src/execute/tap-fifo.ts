@@ -20,12 +20,13 @@ import { closeSync, constants, openSync } from 'node:fs';
 import { lstat, mkdtemp, readdir, rm } from 'node:fs/promises';
 import { Socket } from 'node:net';
 import { finished } from 'node:stream';
-import type { Readable } from 'node:stream';
+import type { Readable, Writable } from 'node:stream';
 import type { OnReadOpts, SocketConstructorOpts } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { Proc } from './lifetime.js';
+import { discard } from '../util/discard.js';
 import { perlPath } from './own-group.js';
 import { isJoinFailure, TapError } from './tap.js';
 
@@ -142,42 +143,12 @@ export class TapFifo {
   }
 
   /**
-   * Reads the FIFO to its end, showing every chunk to onChunk (valid only during the call) and
-   * keeping none: a tap on a pipeline's last stage whose bytes go nowhere else (restore's
-   * listing pass). Resolves with the bytes read, never rejects; a failure closes the read end,
-   * so that the writing stage sees its reader gone.
+   * Reads the FIFO to its end, showing every chunk to onChunk and keeping none: a tap on a
+   * pipeline's last stage whose bytes go nowhere else (restore's listing pass). As join does,
+   * into a Writable that drops them.
    */
   drain(onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
-    let bytes = 0;
-    const roomy = this.bytes > DEFAULT_PIPE_BYTES;
-    return new Promise((resolve) => {
-      let settled = false;
-      const settle = (e?: unknown) => {
-        if (settled) return;
-        settled = true;
-        if (e !== undefined) {
-          if (isJoinFailure(e)) onError(e);
-          source.destroy();
-        }
-        resolve(bytes);
-      };
-      const take = (n: number, buffer: Uint8Array): boolean => {
-        bytes += n;
-        try {
-          onChunk(Buffer.from(buffer.buffer, buffer.byteOffset, n));
-        } catch (e) {
-          settle(new TapError(e));
-          return false;
-        }
-        if (!roomy || n >= DEFAULT_PIPE_BYTES) return true;
-        // A short read: let more arrive before the next (see the file's comment).
-        setTimeout(() => !settled && source.resume(), GATHER_MS);
-        return false;
-      };
-      const source = this.reader(take);
-      source.on('error', settle);
-      source.on('end', () => settle());
-    });
+    return this.relay(discard(), onChunk, onError);
   }
 
   /**
@@ -188,7 +159,10 @@ export class TapFifo {
    * reader gone; `to` gone is its own exit status's business, not an IO failure.
    */
   join(to: Proc, onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
-    const stdin = to.child.stdin!;
+    return this.relay(to.child.stdin!, onChunk, onError);
+  }
+
+  private relay(stdin: Writable, onChunk: (chunk: Buffer) => void, onError: (e: unknown) => void): Promise<number> {
     let bytes = 0;
     // Waiting cannot stall the writer only where the FIFO holds more than it writes meanwhile.
     const roomy = this.bytes > DEFAULT_PIPE_BYTES;
@@ -204,7 +178,7 @@ export class TapFifo {
         }
         resolve(bytes);
       };
-      const relay = (n: number, buffer: Uint8Array): boolean => {
+      const pass = (n: number, buffer: Uint8Array): boolean => {
         const chunk = Buffer.from(buffer.buffer, buffer.byteOffset, n);
         bytes += n;
         try {
@@ -227,7 +201,7 @@ export class TapFifo {
         // Written through at once (the usual case) and nothing to wait for: read on.
         return !gather && stdin.writableLength === 0;
       };
-      const source = this.reader(relay);
+      const source = this.reader(pass);
       source.on('error', settle);
       source.on('end', () => stdin.end());
       // Written out and ended, failed, or closed under us (the stage was stopped): settled.
