@@ -717,8 +717,8 @@ describe('subprocess', function () {
 
     it('falls back to a new session (node\'s detached) without perl, or for a command not on PATH', function () {
       const env = { PATH: '/usr/bin:/bin' };
-      expect(ownGroupSpawn(['tar', '-x'], env, null)).to.deep.equal({ command: 'tar', args: ['-x'], detached: true });
-      expect(ownGroupSpawn(['backplan-no-such-tool'], env, '/usr/bin/perl')).to.deep.equal({ command: 'backplan-no-such-tool', args: [], detached: true });
+      expect(ownGroupSpawn(['tar', '-x'], env, null)).to.deep.equal({ command: 'tar', args: ['-x'], detached: true, env });
+      expect(ownGroupSpawn(['backplan-no-such-tool'], env, '/usr/bin/perl')).to.deep.equal({ command: 'backplan-no-such-tool', args: [], detached: true, env });
       const launched = ownGroupSpawn(['tar', '-x'], env, '/usr/bin/perl');
       expect(launched.detached).to.equal(false);
       expect(launched.args.slice(2)).to.deep.equal(['/usr/bin/tar', 'tar', '-x']);

@@ -56,7 +56,7 @@ export class Proc {
     // abort, which stops the children in order.
     const { cwd, env } = opts;
     const how = ownGroupSpawn(argv, env);
-    this.child = spawn(how.command, how.args, { cwd, env, stdio, shell: false, detached: how.detached });
+    this.child = spawn(how.command, how.args, { cwd, env: how.env, stdio, shell: false, detached: how.detached });
     this.tail = new StderrTail(onLine);
     this.child.stderr!.on('data', (chunk: Buffer) => this.tail.push(chunk));
     this.child.on('error', (e) => (this.spawnError = e));

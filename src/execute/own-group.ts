@@ -6,8 +6,8 @@
  * share its session. So a stage is started through perl's setpgid(2) instead, which keeps the
  * session; where perl is missing, through setsid as before.
  */
-import { accessSync, constants, statSync } from 'node:fs';
-import { delimiter, join } from 'node:path';
+import { unwrapPgWrapper } from './pg-wrapper.js';
+import { resolveCommand } from './which.js';
 
 /**
  * setpgid(0, 0), then exec. Ignoring SIGTTIN and SIGTTOU (ignored signals survive exec) keeps
@@ -23,18 +23,23 @@ export interface GroupSpawn {
   args: string[];
   /** Node's setsid, for the fallback. */
   detached: boolean;
+  env: NodeJS.ProcessEnv;
 }
 
 /**
  * The spawn that runs `argv` in a new process group of this session (through `perl`, by default
  * the one on PATH). A command that cannot be found is spawned as it is, detached, so that node
- * reports ENOENT for it as before.
+ * reports ENOENT for it as before. Debian's pg_wrapper is skipped where its choice is plain
+ * (pg-wrapper.ts); the binary then gets its full path as argv[0], as pg_wrapper gives it, which
+ * pg_dumpall needs to find pg_dump beside itself.
  */
 export function ownGroupSpawn(argv: string[], env: NodeJS.ProcessEnv, perl = perlPath()): GroupSpawn {
   const [name, ...rest] = argv as [string, ...string[]];
-  const program = perl && resolveCommand(name, env.PATH);
-  if (!perl || !program) return { command: name, args: rest, detached: true };
-  return { command: perl, args: ['-e', LAUNCHER, program, name, ...rest], detached: false };
+  const found = resolveCommand(name, env.PATH);
+  const direct = found === undefined ? undefined : unwrapPgWrapper(found, rest, env);
+  const [program, argv0, childEnv] = direct ? [direct.program, direct.program, direct.env] : [found, name, env];
+  if (!perl || !program) return { command: argv0, args: rest, detached: true, env: childEnv };
+  return { command: perl, args: ['-e', LAUNCHER, program, argv0, ...rest], detached: false, env: childEnv };
 }
 
 let perlFound: string | null | undefined;
@@ -43,23 +48,4 @@ let perlFound: string | null | undefined;
 export function perlPath(): string | null {
   perlFound ??= resolveCommand('perl', process.env.PATH) ?? null;
   return perlFound;
-}
-
-/** What execvp would run for `name`: itself if it names a path, else the first executable on PATH. */
-export function resolveCommand(name: string, path: string | undefined): string | undefined {
-  if (name.includes('/')) return name;
-  for (const dir of (path ?? '').split(delimiter)) {
-    const candidate = join(dir || '.', name);
-    if (isExecutable(candidate)) return candidate;
-  }
-  return undefined;
-}
-
-function isExecutable(path: string): boolean {
-  try {
-    accessSync(path, constants.X_OK);
-    return statSync(path).isFile();
-  } catch {
-    return false;
-  }
 }

@@ -13,7 +13,7 @@ import type { CompleteSnapshot } from '../destination/types.js';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { decryptStage, IDENTITY_HINT, isSealed, unpackStages } from '../execute/age.js';
 import { isStreamedArtefact } from '../record/streamed.js';
-import { resolveCommand } from '../execute/own-group.js';
+import { resolveCommand } from '../execute/which.js';
 import { pipeline, run } from '../execute/subprocess.js';
 import { incrementalExtra } from '../incremental/record.js';
 import { walkFiles } from '../record/checksums.js';
