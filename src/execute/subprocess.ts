@@ -91,10 +91,12 @@ export async function run(argv: string[], opts: RunOptions = {}): Promise<Comman
 export async function pipeline(stages: string[][], opts: PipelineOptions): Promise<CommandResult[]> {
   const execOpts = { ...opts, display: opts.displayStages ?? stages };
   checkTap(opts.tap, stages.length, opts.output);
-  if (opts.hashOutput && (typeof opts.output !== 'string' || opts.output === 'ignore')) throw new TypeError('hashOutput needs a path output');
-  if (typeof opts.output !== 'string' || opts.output === 'ignore') return (await execute(stages, execOpts, opts.output)).results;
-
-  const path = opts.output;
+  const { output } = opts;
+  if (typeof output !== 'string' || output === 'ignore') {
+    if (opts.hashOutput) throw new TypeError('hashOutput needs a path output');
+    return (await execute(stages, execOpts, output)).results;
+  }
+  const path = output;
   const file = await open(path, 'w', 0o600).catch((e: unknown) => {
     throw writeFailure(path, e);
   });

@@ -9,7 +9,7 @@
  */
 import { createWriteStream } from 'node:fs';
 import { discard } from '../util/discard.js';
-import { finished, pipeline as streamPipeline } from 'node:stream/promises';
+import { finished } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable } from '../execute/age.js';
 import { run } from '../execute/subprocess.js';
@@ -17,7 +17,6 @@ import { tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
 import { TAR_EXTRACT } from '../util/tar-args.js';
-import { readFileStream } from '../util/read-file.js';
 import { ArchiveGuard } from './archive-guard.js';
 import { pipelineOver, sourceName, sourceStages } from './source.js';
 import type { ArtefactSource } from './source.js';
@@ -61,12 +60,10 @@ export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEn
     // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
     // (`.age`) has age --decrypt in front of the decompressor (execute/age.ts).
     const stages = sourceStages(source, identity);
-    if (typeof source === 'string' && stages.length === 0) await streamPipeline(readFileStream(source), tar.sink, { signal });
-    else {
-      // Read by a tap rather than through a Writable: one reused buffer, no fresh memory per read.
-      const readers = stages.length > 0 ? stages : [['cat']];
-      await pipelineOver(source, readers, { output: 'ignore', tap: { after: readers.length - 1, onChunk: tar.push }, signal });
-    }
+    // Read by a tap rather than through a Writable: one reused buffer, no fresh memory per read.
+    // An uncompressed archive is read by cat: from its file, or as a streamed one's stdin.
+    const readers = stages.length > 0 ? stages : [typeof source === 'string' ? ['cat', '--', source] : ['cat']];
+    await pipelineOver(source, readers, { output: 'ignore', tap: { after: readers.length - 1, onChunk: tar.push }, signal });
     tar.end();
   } catch (e) {
     throw unreadable(name, tar.stopped() ?? undecryptable(name, e));
