@@ -39,7 +39,7 @@ export function commonUsage(spec: ScriptSpec): string {
   --repeats R    timed rounds; medians are reported (default ${d.repeats})
   --warmup W     untimed rounds first (default ${d.warmup})
   --work DIR     where profiles, backups and plain-tool outputs go (default: a temp dir)
-  --keep         keep the work dir (the databases are dropped anyway)
+  --keep         keep the work dir, and the databases on a server of yours (PG*, DATABASE_URL)
   --out DIR      where the results table goes (default bench/results)
 ${spec.usage ?? ''}`.trimEnd();
 }

@@ -62,7 +62,9 @@ export async function withHarness(job: string, o: { work?: string; keep: boolean
     await fn(h);
   } finally {
     process.removeListener('exit', onExit).removeListener('SIGINT', onSignal).removeListener('SIGTERM', onSignal);
-    for (const name of databases) await dropDatabase(server, name).catch(() => undefined);
+    // Kept with the work dir on a server of the user's, so that a kept profile can be run again.
+    if (o.keep && !server.dir) log(`kept databases: ${[...databases].join(', ')}`);
+    else for (const name of databases) await dropDatabase(server, name).catch(() => undefined);
     await server.stop();
     // rm -rf: many times faster than fs.rm on hundreds of thousands of files.
     if (removeWork) await $`rm -rf ${work}`.quiet();
