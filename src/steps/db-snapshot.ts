@@ -68,6 +68,13 @@ function settledAll(ctx: RunContext, ids: string[]): Promise<void> {
 }
 
 /**
+ * The counts run beside the dump, which keeps the cores busy already: parallel workers there
+ * cost five times the CPU for the same counts (0.36 s against 0.07 s on 1M nodes; the dump step
+ * ran about 0.25 s longer beside them). PostgreSQL before 9.6 has no such setting.
+ */
+const SERIAL_COUNTS = `SELECT set_config('max_parallel_workers_per_gather', '0', false) WHERE current_setting('server_version_num')::int >= 90600`;
+
+/**
  * Server version, row counts and the roles the dump names, read inside the exported snapshot so
  * they match the dump. The roles are asked first and published at once (state.databaseRoles):
  * db-dump waits for them, while this transaction waits for db-dump.
@@ -76,6 +83,7 @@ export async function describeDatabase(client: pg.Client, ctx: RunContext): Prom
   const roles = neededRoles(client);
   ctx.state.databaseRoles = roles;
   roles.catch(() => undefined);
+  await client.query(SERIAL_COUNTS);
   const version = (await client.query<{ server_version: string }>('SHOW server_version')).rows[0]!.server_version;
   const rowCounts = await countRowsIn(client);
   const { owner, roles: named } = await roles;
