@@ -1,18 +1,18 @@
 /**
- * Build step: bundles the CLI (dist/src/cli/main.js and what it imports, node_modules included)
- * into dist/bin/: backplan.js plus one chunk per lazily imported part. Node spent about 70 ms
- * resolving and reading the ~190 files `validate` loaded one by one; bundled, `validate` took
- * 0.14 s against node's own start at 0.07 s on a quiet host. The library (dist/src/index.js)
- * stays unbundled.
+ * Build step: bundles the CLI (dist/src/cli/program.js and what it imports, node_modules
+ * included) into dist/bin/: program.js plus one chunk per lazily imported part, started by
+ * backplan.cjs (src/cli/main.cts, as tsc wrote it). Node spent about 70 ms resolving and reading
+ * the ~190 files `validate` loaded one by one; bundled, `validate` took 0.14 s against node's
+ * own start at 0.07 s on a quiet host. The library (dist/src/index.js) stays unbundled.
  */
 import { build } from 'esbuild';
-import { rmSync } from 'node:fs';
+import { chmodSync, copyFileSync, rmSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const outdir = fileURLToPath(new URL('../bin/', import.meta.url));
 rmSync(outdir, { recursive: true, force: true });
 await build({
-  entryPoints: { backplan: fileURLToPath(new URL('../src/cli/main.js', import.meta.url)) },
+  entryPoints: { program: fileURLToPath(new URL('../src/cli/program.js', import.meta.url)) },
   outdir,
   bundle: true,
   splitting: true,
@@ -29,3 +29,6 @@ await build({
   banner: { js: "import { createRequire as backplanRequire } from 'node:module'; const require = backplanRequire(import.meta.url);" },
   logLevel: 'warning',
 });
+const launcher = `${outdir}backplan.cjs`;
+copyFileSync(fileURLToPath(new URL('../src/cli/main.cjs', import.meta.url)), launcher);
+chmodSync(launcher, 0o755);

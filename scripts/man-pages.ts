@@ -11,4 +11,4 @@ import { fileURLToPath } from 'node:url';
 
 const dir = fileURLToPath(new URL('../man/', import.meta.url));
 rmSync(dir, { recursive: true, force: true });
-execFileSync(process.execPath, [fileURLToPath(new URL('../bin/backplan.js', import.meta.url)), 'man', '--output-dir', dir], { stdio: ['ignore', 'ignore', 'inherit'] });
+execFileSync(process.execPath, [fileURLToPath(new URL('../bin/backplan.cjs', import.meta.url)), 'man', '--output-dir', dir], { stdio: ['ignore', 'ignore', 'inherit'] });

@@ -13,7 +13,7 @@ import { fileURLToPath } from 'node:url';
 import { parseWorkflowCommand } from './support/actions-runner.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
-const CLI = path.join(ROOT, 'dist/bin/backplan.js');
+const CLI = path.join(ROOT, 'dist/bin/backplan.cjs');
 const THREE = 'test/fixtures/invalid/three-mistakes.yaml';
 
 function validateGithub(...files: string[]): Promise<{ code: number; stdout: string; stderr: string }> {

@@ -71,7 +71,7 @@ describe('the package: npm pack of a clean checkout, installed with npm install 
   });
 
   it('holds the built CLI, its compiled validator, every man page and the LICENSE; no tests, benchmarks, build scripts or source maps', async () => {
-    expect(files).to.include.members(['package.json', 'README.md', 'LICENSE', 'dist/bin/backplan.js', 'dist/src/validate/manifest-validator.js', 'dist/src/index.d.ts']);
+    expect(files).to.include.members(['package.json', 'README.md', 'LICENSE', 'dist/bin/backplan.cjs', 'dist/src/validate/manifest-validator.js', 'dist/src/index.d.ts']);
     expect(files).to.include.members(manifest.man.map((m) => posix.normalize(m)));
     expect(manifest.man).to.include('./dist/man/backplan-restore.1');
     const unexpected = files.filter((f) => !/^(dist\/bin|dist\/src|dist\/man|schemas|docs|manifests|examples)\//.test(f) && !['package.json', 'README.md', 'LICENSE', 'src/errors.ts'].includes(f));

@@ -120,7 +120,7 @@ describe('one modeline, resolved from the manifest\'s folder', function () {
   it('backplan schema --write FOLDER puts the schema where the modeline looks; --write FILE writes that file', async () => {
     const dir = await mkdtemp(path.join(os.tmpdir(), 'backplan-schema-'));
     try {
-      const cli = (...args: string[]) => promisify(execFile)(process.execPath, [path.join(ROOT, 'dist/bin/backplan.js'), ...args], { cwd: dir });
+      const cli = (...args: string[]) => promisify(execFile)(process.execPath, [path.join(ROOT, 'dist/bin/backplan.cjs'), ...args], { cwd: dir });
       const folder = await cli('schema', '--write', '.');
       expect(folder.stderr).to.equal(`wrote ${SCHEMA_FILE}; manifests beside it start with:\n${MODELINE}\n`);
       expect(readFileSync(path.join(dir, SCHEMA_FILE), 'utf8')).to.equal(schemaText);

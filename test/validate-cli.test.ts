@@ -7,7 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
-const CLI = path.join(ROOT, 'dist/bin/backplan.js');
+const CLI = path.join(ROOT, 'dist/bin/backplan.cjs');
 const STACK_LINE = /^\s+at /m;
 
 interface Result {
@@ -45,6 +45,8 @@ const CALLS = (dir: string, samples: string[]): string[][] => [
   ['plan', 'manifests/no-such-manifest.yaml'],
   ['plan', 'test/fixtures/invalid/three-mistakes.yaml'],
   ['plan', 'manifests/aiida-2x-prod.yaml', '--format', 'yaml'],
+  ['--version'],
+  ['-V'],
 ];
 
 const expectNoStack = (r: Result) => {
@@ -68,6 +70,11 @@ describe('backplan CLI: validate, schema, plan', function () {
     await Promise.all(CALLS(dir, samples).map((args) => backplan(...args)));
   });
   after(() => rm(dir, { recursive: true, force: true }));
+
+  it('--version and -V print package.json\'s version alone', async () => {
+    const { version } = JSON.parse(await readFile(path.join(ROOT, 'package.json'), 'utf8')) as { version: string };
+    for (const flag of ['--version', '-V']) expect(await backplan(flag)).to.deep.equal({ code: 0, stdout: `${version}\n`, stderr: '' });
+  });
 
   it('validate manifests/*.yaml exits 0 and says every sample is valid', async () => {
     expect(samples).to.include.members(['aiida-1x-legacy.yaml', 'aiida-2x-prod.yaml', 'dss-datadir.yaml']);

@@ -5,7 +5,7 @@
  * checked by hand against the YAML: unknown keys point at the key, wrong values at the value,
  * missing keys at the mapping that lacks them.
  *
- * The real CLI (dist/bin/backplan.js, cwd = repository root) runs once over all fixtures, and
+ * The real CLI (dist/bin/backplan.cjs, cwd = repository root) runs once over all fixtures, and
  * once per fixture for one representative of each stage (YAML, variables, schema, graph);
  * a node process costs ~0.5 s of CPU, so one per fixture would blow the suite's time budget.
  * The exit code of every single fixture is checked in-process with the CLI's own mapping
@@ -21,7 +21,7 @@ import { checkFile } from '../src/commands/validate.js';
 import { mapLimited } from '../src/util/limited.js';
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url)).replace(/\/$/, '');
-const CLI = path.join(ROOT, 'dist/bin/backplan.js');
+const CLI = path.join(ROOT, 'dist/bin/backplan.cjs');
 const DIR = 'test/fixtures/invalid';
 
 /** The one variable the unset-variable fixture uses; it must not leak in from the caller. */

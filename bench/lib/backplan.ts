@@ -18,7 +18,7 @@ export interface CliResult {
   peakRssKiB: number;
 }
 
-/** `node dist/bin/backplan.js ARGS…`; a non-zero exit throws with the output's tail. */
+/** `node dist/bin/backplan.cjs ARGS…`; a non-zero exit throws with the output's tail. */
 export function backplan(args: string[], env: NodeJS.ProcessEnv = process.env): Promise<CliResult> {
   return nodeProcess([CLI, ...args], env);
 }

@@ -5,4 +5,4 @@ import { fileURLToPath } from 'node:url';
 export const BENCH_ROOT = fileURLToPath(new URL('../../../bench/', import.meta.url));
 
 /** The backplan CLI of this build. */
-export const CLI = fileURLToPath(new URL('../../bin/backplan.js', import.meta.url));
+export const CLI = fileURLToPath(new URL('../../bin/backplan.cjs', import.meta.url));

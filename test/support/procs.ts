@@ -31,7 +31,7 @@ export interface SpawnedCli {
 }
 
 /**
- * Spawns `node dist/bin/backplan.js ARGS` in `cwd` (children inherit it), marked with `mark`.
+ * Spawns `node dist/bin/backplan.cjs ARGS` in `cwd` (children inherit it), marked with `mark`.
  * Not detached: the test signals this one process, as a shell or systemd would.
  */
 export function spawnCli(args: string[], opts: { cwd: string; mark: string; env?: NodeJS.ProcessEnv }): SpawnedCli {

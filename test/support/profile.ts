@@ -11,7 +11,7 @@ import type { TestDatabase } from './pg.js';
 import { createDatabase, dropDatabase } from '../../src/demo/cluster.js';
 
 export const repoRoot = fileURLToPath(new URL('../../../', import.meta.url));
-export const cliPath = join(repoRoot, 'dist/bin/backplan.js');
+export const cliPath = join(repoRoot, 'dist/bin/backplan.cjs');
 
 export interface TestProfile {
   dir: string;
