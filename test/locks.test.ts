@@ -295,7 +295,7 @@ describe('locks: a real backplan run holding the lock', function () {
           expect(second.stderr).to.contain(`process ${holding.pid}`);
           const refused = await cli(['unlock', file], { env });
           expect(refused.code, refused.stderr).to.equal(1);
-          expect(refused.stderr).to.match(new RegExp(`held by process ${holding.pid} .*running \`.*backplan\\.js run .*still running`));
+          expect(refused.stderr).to.match(new RegExp(`held by process ${holding.pid} .*running \`.*backplan\\.cjs run .*still running`));
           const forced = await cli(['unlock', file, '--force'], { env });
           expect(forced.code, forced.stderr).to.equal(0);
           expect(forced.stdout).to.match(new RegExp(`removed .*\\.lock \\(--force\\), held by process ${holding.pid}`));

@@ -1,6 +1,6 @@
 /**
  * Live processes to name in a hand-written `.lock`: one that passes for a backplan run (its argv
- * names backplan's CLI, as `node …/main.js run` does) and one that does not (`sleep 60`).
+ * names backplan's CLI, as `node …/backplan.cjs run` does) and one that does not (`sleep 60`).
  */
 import { spawn } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
