@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import { execFile } from 'node:child_process';
+import { existsSync } from 'node:fs';
 import { cp, mkdir, mkdtemp, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join, posix } from 'node:path';
@@ -77,6 +78,7 @@ describe('the package: npm pack of a clean checkout, installed with npm install 
     const unexpected = files.filter((f) => !/^(dist\/bin|dist\/src|dist\/man|schemas|docs|manifests|examples)\//.test(f) && !['package.json', 'README.md', 'LICENSE', 'src/errors.ts'].includes(f));
     expect(unexpected, 'files outside what the package is for').to.deep.equal([]);
     expect(files.filter((f) => f.endsWith('.map')), 'source maps, whose sources are not shipped').to.deep.equal([]);
+    expect(files.filter((f) => f.endsWith('.cache')), "V8's code cache, which belongs to the node that made it").to.deep.equal([]);
     expect(manifest.license).to.equal('MIT');
     expect((await run('tar', ['-xzOf', tarball, 'package/LICENSE'])).stdout).to.match(/^MIT License\n/);
   });
@@ -109,9 +111,12 @@ describe('the package: npm pack of a clean checkout, installed with npm install 
       expect(warnings(install.stderr), 'npm install warnings').to.deep.equal([]);
 
       const backplan = join(prefix, 'bin', 'backplan');
+      const codeCache = join(prefix, 'lib', 'node_modules', 'backplan', 'dist', 'bin', 'program.cjs.cache');
+      expect(existsSync(codeCache), 'a code cache before the first run').to.equal(false);
       const help = await run(backplan, ['--help']);
       expect(help.code, help.stderr).to.equal(0);
       expect(help.stdout).to.match(/^Usage: backplan \[options\] \[command\]/);
+      expect(existsSync(codeCache), 'the code cache the first run writes').to.equal(true);
       expect((await run(backplan, ['--version'])).stdout.trim()).to.equal(manifest.version);
       const validate = await run(backplan, ['validate', join(prefix, 'lib', 'node_modules', 'backplan', 'manifests')]);
       expect(validate.code, `the shipped manifests validate with the compiled validator: ${validate.stdout}${validate.stderr}`).to.equal(0);

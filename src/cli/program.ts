@@ -378,14 +378,22 @@ function report(e: unknown): number {
   return EXIT.failed;
 }
 
-process.once('exit', reportUnsettledExit);
-try {
-  await program().parseAsync(process.argv);
-} catch (e) {
-  process.exitCode = report(e);
+/**
+ * Parses argv, runs the command and ends the process with its exit code. A function, not
+ * top-level await: the executable loads this module bundled as CommonJS (see main.cts).
+ */
+async function main(): Promise<void> {
+  process.once('exit', reportUnsettledExit);
+  try {
+    await program().parseAsync(process.argv);
+  } catch (e) {
+    process.exitCode = report(e);
+  }
+  process.off('exit', reportUnsettledExit);
+  // Ended explicitly: a natural end closes node's signal handles first, and a Ctrl-C landing in
+  // that teardown would kill the process by signal, without an exit code. (stdout and stderr are
+  // synchronous on Linux, so nothing written is lost.)
+  process.exit(process.exitCode ?? EXIT.ok);
 }
-process.off('exit', reportUnsettledExit);
-// Ended explicitly: a natural end closes node's signal handles first, and a Ctrl-C landing in
-// that teardown would kill the process by signal, without an exit code. (stdout and stderr are
-// synchronous on Linux, so nothing written is lost.)
-process.exit(process.exitCode ?? EXIT.ok);
+
+void main();
