@@ -5,7 +5,8 @@ import { chmod, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ownGroupSpawn } from '../src/execute/own-group.js';
-import { newestVersion, PG_WRAPPER, unwrapPgWrapper } from '../src/execute/pg-wrapper.js';
+import { clientForVersion, newestVersion, PG_WRAPPER, unwrapPgWrapper } from '../src/execute/pg-wrapper.js';
+import { askVersion } from '../src/restore/preflight.js';
 import { run } from '../src/execute/subprocess.js';
 import { resolveCommand } from '../src/execute/which.js';
 import { testServer } from './support/pg.js';
@@ -83,5 +84,33 @@ describe('newestVersion (PgCommon get_newest_version)', function () {
     expect(newestVersion('psql', root)).to.equal('16');
     expect(newestVersion('pg_restore', root)).to.equal(undefined);
     expect(newestVersion('pg_dump', join(root, 'missing'))).to.equal(undefined);
+  });
+});
+
+describe('asking a PostgreSQL client its version', function () {
+  const saved = { PGHOST: process.env.PGHOST, PGCLUSTER: process.env.PGCLUSTER };
+
+  before(function () {
+    if (!existsSync(PG_WRAPPER)) this.skip();
+    // A shell that picks clusters by PGCLUSTER and no host: pg_wrapper follows PGCLUSTER for a
+    // child without PGHOST, and ignores it for the children backplan runs, which have PGHOST.
+    delete process.env.PGHOST;
+    process.env.PGCLUSTER = '99/main';
+  });
+
+  after(function () {
+    for (const [key, value] of Object.entries(saved)) {
+      if (value === undefined) delete process.env[key];
+      else process.env[key] = value;
+    }
+  });
+
+  it('asks the binary the dump and the restore run, not the one PGCLUSTER names', async function () {
+    expect(() => execFileSync('pg_restore', ['--version'], { stdio: 'pipe' }), 'pg_wrapper without PGHOST').to.throw(/Invalid version 99/);
+    for (const command of ['pg_dump', 'pg_restore', 'psql']) expect(clientForVersion(command).program, command).to.equal(debiansChoice(command));
+    for (const loader of ['pg_restore', 'psql']) {
+      const answer = await askVersion(loader);
+      expect(answer, loader).to.have.property('stdout').that.matches(new RegExp(`^${loader} \\(PostgreSQL\\) ${newestVersion(loader)}\\.`));
+    }
   });
 });

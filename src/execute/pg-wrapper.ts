@@ -11,7 +11,7 @@
  */
 import { readdirSync, realpathSync } from 'node:fs';
 import { basename, join } from 'node:path';
-import { isExecutable } from './which.js';
+import { isExecutable, resolveCommand } from './which.js';
 
 export const PG_WRAPPER = '/usr/share/postgresql-common/pg_wrapper';
 const BIN_ROOT = '/usr/lib/postgresql';
@@ -33,6 +33,17 @@ export function unwrapPgWrapper(program: string, args: string[], env: NodeJS.Pro
   const version = newestVersion(command, binRoot);
   if (version === undefined || (command === 'psql' && Number(version) < 13)) return undefined;
   return { program: join(binRoot, version, 'bin', command), env: { ...env, PGSYSCONFDIR: env.PGSYSCONFDIR ?? SYSCONF_DIR } };
+}
+
+/**
+ * What to run to ask `command --version` of the binary backplan's children run. They all run with
+ * PGHOST set, so pg_wrapper takes the newest version for them; asked without PGHOST, it would
+ * answer for PGCLUSTER's or the default cluster's version instead, which can be another one.
+ */
+export function clientForVersion(command: string, env: NodeJS.ProcessEnv = process.env): Unwrapped {
+  const withHost = { ...env, PGHOST: env.PGHOST ?? '' };
+  const found = resolveCommand(command, env.PATH);
+  return (found === undefined ? undefined : unwrapPgWrapper(found, [], withHost)) ?? { program: found ?? command, env: withHost };
 }
 
 /** pg_wrapper's `--cluster` option, before any `--`. */

@@ -12,6 +12,7 @@ import { discard } from '../util/discard.js';
 import type { CompleteSnapshot } from '../destination/types.js';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { decryptStage, IDENTITY_HINT, isSealed, unpackStages } from '../execute/age.js';
+import { clientForVersion } from '../execute/pg-wrapper.js';
 import { isStreamedArtefact } from '../record/streamed.js';
 import { resolveCommand } from '../execute/which.js';
 import { pipeline, run } from '../execute/subprocess.js';
@@ -68,9 +69,13 @@ export function loaderOf(dump: DumpArtefact): 'psql' | 'pg_restore' {
   return dump.format === 'plain' ? 'psql' : 'pg_restore';
 }
 
-/** `tool --version`, never rejecting (a missing tool is the PATH check's to report). */
+/**
+ * `tool --version` of the binary the restore will run (execute/pg-wrapper.ts), never rejecting (a
+ * missing tool is the PATH check's to report).
+ */
 export function askVersion(tool: string): Promise<LoaderVersion> {
-  return run([tool, '--version']).then(
+  const client = clientForVersion(tool);
+  return run([client.program, '--version'], { env: client.env }).then(
     (r) => ({ stdout: r.stdout ?? '' }),
     (error: unknown) => ({ error }),
   );
