@@ -11,7 +11,7 @@ import { renderCommand } from '../src/execute/render.js';
 import { ownGroupSpawn } from '../src/execute/own-group.js';
 import { CommandError } from '../src/execute/result.js';
 import { pipeline, run } from '../src/execute/subprocess.js';
-import { openTapFifo, sweepStaleTapFolders } from '../src/execute/tap-fifo.js';
+import { makeTapFifo, openTapFifo, prepareTapFifo, sweepStaleTapFolders } from '../src/execute/tap-fifo.js';
 import { hasStrace } from './support/tools.js';
 import { waitUntil } from './support/wait.js';
 
@@ -513,10 +513,24 @@ describe('subprocess', function () {
 
     if (via === 'FIFO') {
       it('makes a FIFO of the default size without perl', async function () {
-        const fifo = (await openTapFifo(null))!;
+        const fifo = (await makeTapFifo(null))!;
         expect(fifo.bytes).to.equal(64 * 1024);
         expect(pipeSize(fifo.writeFd)).to.equal(64 * 1024);
         fifo.dispose();
+      });
+    }
+
+    if (via === 'socket') {
+      it('hands out a FIFO prepared earlier once, then makes each one as it is asked for', async function () {
+        // Prepared while mkfifo worked; taken once mkfifo fails.
+        process.env.PATH = savedPath;
+        await prepareTapFifo();
+        process.env.PATH = `${join(tmp, 'no-mkfifo')}:${savedPath}`;
+        const fifo = await openTapFifo();
+        expect(fifo, 'the prepared FIFO').not.to.equal(undefined);
+        expect(fstatSync(fifo!.writeFd).isFIFO()).to.equal(true);
+        fifo!.dispose();
+        expect(await openTapFifo(), 'a second one, made now').to.equal(undefined);
       });
     }
 

@@ -4,6 +4,7 @@ import { BackplanError } from '../errors.js';
 import { eventSink } from '../execute/events.js';
 import type { EventSink, RunEvent } from '../execute/events.js';
 import { executeDag } from '../execute/executor.js';
+import { prepareTapFifo } from '../execute/tap-fifo.js';
 import type { PlannedStep, Plan } from '../plan/types.js';
 import type { StepRecord } from '../record/snapshot-record.js';
 import { STEP_RUNNERS } from '../steps/registry.js';
@@ -44,6 +45,8 @@ export async function runFile(file: string, opts: RunOptions = {}): Promise<RunS
   const signal = opts.signal ?? new AbortController().signal;
   const emit = eventSink(opts.onEvent ?? (() => undefined));
   const source = await readValidManifest(file, opts.env);
+  // tar and incremental copies read tar's stream through a FIFO; it is made while the run plans.
+  if (source.manifest.repository?.strategy !== 'rsync') void prepareTapFifo();
   const destination = openDestination(source.manifest.destination, opts.env);
   const lock = await lockBeforePlanning(destination, source.manifest.name, opts, signal, emit);
   try {

@@ -54,12 +54,32 @@ let swept: Promise<void> | undefined;
 const MAKE_FIFO =
   'use Fcntl; my ($path, $bytes) = @ARGV; system("mkfifo", "-m", "600", "--", $path) == 0 or exit 1; sysopen(my $r, $path, O_RDONLY | O_NONBLOCK) or exit 1; fcntl($r, 1031, $bytes + 0); my $size = fcntl($r, 1032, 0); print(($size || 0) + 0, "\n"); close STDOUT; <STDIN>; exit 0';
 
+let spare: Promise<TapFifo | undefined> | undefined;
+
+/**
+ * Starts making a FIFO for the next openTapFifo to take. Making one starts perl and mkfifo:
+ * 40-70 ms in a run, on the path of the step that taps, where the two cores are busy starting
+ * the dump beside it; made while a run reads its manifest and plans, that wait overlaps theirs.
+ * Settles once it is made (or could not be).
+ */
+export function prepareTapFifo(): Promise<unknown> {
+  spare ??= makeTapFifo();
+  return spare;
+}
+
 /**
  * A FIFO, already opened at both ends (and unlinked): `writeFd` is for the tapped stage's stdout,
- * the read end stays ours. Undefined where one cannot be made (no mkfifo): the caller then joins
- * the pair through the stage's stdout socket instead. Without perl, it has the default size.
+ * the read end stays ours; the one prepareTapFifo made, if any. Undefined where one cannot be
+ * made (no mkfifo): the caller then joins the pair through the stage's stdout socket instead.
+ * Without perl, it has the default size.
  */
-export async function openTapFifo(perl = perlPath()): Promise<TapFifo | undefined> {
+export async function openTapFifo(): Promise<TapFifo | undefined> {
+  const prepared = spare;
+  spare = undefined;
+  return (await prepared) ?? makeTapFifo();
+}
+
+export async function makeTapFifo(perl = perlPath()): Promise<TapFifo | undefined> {
   void (swept ??= sweepStaleTapFolders());
   const dir = await mkdtemp(join(tmpdir(), FOLDER_PREFIX)).catch(() => undefined);
   if (dir === undefined) return undefined;
