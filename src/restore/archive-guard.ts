@@ -46,13 +46,8 @@ export class ArchiveGuard {
     if (entry.kind === 'other') this.refuse(entry, `is a ${SPECIAL[entry.typeflag ?? ''] ?? `special entry (type ${JSON.stringify(entry.typeflag)})`}, which a repository never holds`);
     const key = this.key(entry, entry.path, 'has');
     if (key === '' && entry.kind !== 'directory') this.refuse(entry, 'would replace the target folder itself');
-    // Repositories rarely hold symlinks: then no prefix needs looking up.
-    for (let slash = this.symlinks.size > 0 ? key.indexOf('/') : -1; slash !== -1; slash = key.indexOf('/', slash + 1)) {
-      const prefix = key.slice(0, slash);
-      if (this.symlinks.has(prefix)) this.refuse(entry, `would be written through the symlink ${displayName(prefix)}`);
-    }
-    // Whether extraction would follow or replace the earlier symlink depends on the entry type.
-    if (this.symlinks.has(key)) this.refuse(entry, 'comes a second time, over a symlink');
+    // Repositories rarely hold symlinks: then nothing needs looking up.
+    if (this.symlinks.size > 0) this.checkSymlinks(entry, key);
     if (entry.kind === 'symlink') {
       const target = entry.linkpath ?? '';
       if (target === '') this.refuse(entry, 'is a symlink without a target');
@@ -63,6 +58,16 @@ export class ArchiveGuard {
       if (target === '') this.refuse(entry, 'is a hard link without a target');
       this.hardlinks.push({ path: key, linkpath: target, source: this.source });
     }
+  }
+
+  /** Refuses an entry under one of the archive's symlinks so far, or over one. */
+  private checkSymlinks(entry: ArchiveEntry, key: string): void {
+    for (let slash = key.indexOf('/'); slash !== -1; slash = key.indexOf('/', slash + 1)) {
+      const prefix = key.slice(0, slash);
+      if (this.symlinks.has(prefix)) this.refuse(entry, `would be written through the symlink ${displayName(prefix)}`);
+    }
+    // Whether extraction would follow or replace the earlier symlink depends on the entry type.
+    if (this.symlinks.has(key)) this.refuse(entry, 'comes a second time, over a symlink');
   }
 
   /** Once every entry is in: every hard link must resolve inside the root. */

@@ -13,8 +13,8 @@ import { finished } from 'node:stream/promises';
 import { BackplanError, isBackplanError } from '../errors.js';
 import { undecryptable } from '../execute/age.js';
 import { run } from '../execute/subprocess.js';
-import { tarSink } from '../record/tar-headers.js';
-import type { TarEntry } from '../record/tar-headers.js';
+import { tarPathReader, tarSink } from '../record/tar-headers.js';
+import type { TarPathEntry } from '../record/tar-headers.js';
 import { nameBytes } from '../util/names.js';
 import { TAR_EXTRACT } from '../util/tar-args.js';
 import { ArchiveGuard } from './archive-guard.js';
@@ -53,8 +53,8 @@ export async function scanArchives(paths: ArtefactSource[], signal?: AbortSignal
  * Every entry of an archive, in order, from its headers (the data is skipped, never buffered).
  * A streamed archive (source.ts) is hashed in the same pass: this listing is its checksum check.
  */
-export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEntry) => void, signal?: AbortSignal, identity?: string): Promise<void> {
-  const tar = tarSink(onEntry);
+export async function readArchive(source: ArtefactSource, onEntry: (entry: TarPathEntry) => void, signal?: AbortSignal, identity?: string): Promise<void> {
+  const tar = tarSink(tarPathReader(onEntry));
   const name = sourceName(source);
   try {
     // Decompression runs as a tool (as compression did), never inside node; an encrypted archive
@@ -75,7 +75,7 @@ export async function readArchive(source: ArtefactSource, onEntry: (entry: TarEn
  * extractArchive's `select`; returns how many. A hard link whose target is not selected
  * (`linkTargetMissing`) brings that file along: tar could not make the link otherwise.
  */
-export async function selectMembers(path: ArtefactSource, wanted: (entry: TarEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal, identity?: string): Promise<number> {
+export async function selectMembers(path: ArtefactSource, wanted: (entry: TarPathEntry) => boolean, linkTargetMissing: (target: string) => boolean, listFile: string, signal?: AbortSignal, identity?: string): Promise<number> {
   const list = createWriteStream(listFile, { mode: 0o600 });
   const linked = new Set<string>();
   let count = 0;

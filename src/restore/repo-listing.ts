@@ -12,7 +12,7 @@ import { readRest } from '../execute/stdio.js';
 import { pipeline } from '../execute/subprocess.js';
 import type { CompleteSnapshot, Destination, FolderEntry } from '../destination/types.js';
 import { incrementalExtra } from '../incremental/record.js';
-import { tarSink } from '../record/tar-headers.js';
+import { tarReader, tarSink } from '../record/tar-headers.js';
 import type { TarEntry } from '../record/tar-headers.js';
 
 export interface RepoEntry {
@@ -95,13 +95,13 @@ function packEntries(chain: CompleteSnapshot[], seen: Set<string>, onEntry: OnRe
 /** The archive's entries from its headers, streamed from where it lies; the root folder itself left out. */
 async function walkArchive(reader: Destination, snapshot: CompleteSnapshot, artefact: string, onEntry: OnRepoEntry, signal?: AbortSignal, identity?: string): Promise<void> {
   const archive = `${snapshot.id}/${artefact}`;
-  const tar = tarSink((e) => {
+  const tar = tarSink(tarReader((e) => {
     const path = repoPath(e.path);
     if (path === '') return;
     const entry: RepoEntry = { path, kind: e.kind, size: e.size, mode: e.mode, mtime: e.mtime };
     if (e.linkpath !== undefined) entry.linkpath = e.kind === 'hardlink' ? repoPath(e.linkpath) : e.linkpath;
     onEntry(entry, { snapshot, archive, member: e.path });
-  });
+  }));
   const stages = unpackStages(artefact, identity, { fromStdin: true });
   try {
     if (stages.length > 0) {
