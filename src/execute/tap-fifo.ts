@@ -79,6 +79,7 @@ export async function openTapFifo(): Promise<TapFifo | undefined> {
   return (await prepared) ?? makeTapFifo();
 }
 
+/** A FIFO made now, as openTapFifo describes; `perl` null makes it without perl. */
 export async function makeTapFifo(perl = perlPath()): Promise<TapFifo | undefined> {
   void (swept ??= sweepStaleTapFolders());
   const dir = await mkdtemp(join(tmpdir(), FOLDER_PREFIX)).catch(() => undefined);

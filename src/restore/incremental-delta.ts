@@ -23,23 +23,38 @@ import type { ArtefactSource } from './source.js';
 
 const ARCHIVES = new Set(['repository.tar.zst', 'repository-delta.tar.zst'].flatMap((a) => [a, `${a}${AGE_SUFFIX}`]));
 
+export interface ApplyOptions {
+  identity?: string;
+  /** restore --include's paths. */
+  only?: PathFilter;
+  /** Where an artefact is read from (source.ts); by default the file in snapshotDir. */
+  open?: (artefact: string) => ArtefactSource;
+  /**
+   * The caller listed the archive with the rest of its chain (restore's checkRestoreSources,
+   * the stricter check: an entry may lean on an earlier archive's symlink); it is not listed again.
+   */
+  listed?: boolean;
+}
+
 /**
  * Applies one snapshot of the incremental strategy onto `targetRepo`: a full lays the base
  * (apply it to an empty folder), an incremental brings the result of its parent up to itself.
  * With `only` (restore --include), the archive's selected members, and a pack or packs.idx
  * only when its own path is selected. `open` says where an artefact is read from (source.ts:
- * streamed from a remote destination); by default the file in `snapshotDir`.
+ * streamed from a remote destination); by default the file in `snapshotDir`. The archive is
+ * listed first (archive.ts scanArchives) unless `listed` says the caller has.
  */
-export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, identity?: string, only?: PathFilter, open?: (artefact: string) => ArtefactSource): Promise<void> {
+export async function applyRepositoryDelta(snapshotDir: string, record: SnapshotRecord, targetRepo: string, opts: ApplyOptions = {}): Promise<void> {
+  const { identity, only, open, listed } = opts;
   const extra = checkedExtra(record);
   const source = open ?? ((artefact: string) => join(snapshotDir, artefact));
   // Artefacts named `….age` are decrypted in front of zstd (execute/age.ts).
   const unzstd = (artefact: ArtefactSource) => sourceStages(artefact, identity);
   await mkdir(targetRepo, { recursive: true });
   const archive = source(extra.archive);
-  // A streamed archive is not listed again here: restore listed the chain's (hashing them), and
-  // extraction re-hashes it; a third download would buy nothing.
-  if (typeof archive === 'string') await scanArchives([archive], undefined, identity);
+  // Nor is a streamed archive: restore listed the chain's (hashing them), and extraction re-hashes
+  // it; a third download would buy nothing.
+  if (!listed && typeof archive === 'string') await scanArchives([archive], undefined, identity);
   if (only) await extractSelected(archive, targetRepo, only, undefined, identity);
   else await extractArchive(archive, targetRepo, undefined, identity);
   if (!extra.container) return;

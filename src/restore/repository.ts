@@ -48,7 +48,10 @@ export function repositoryArchives(repo: RepositoryRestore): ArtefactSource[] {
   return repo.snapshots.flatMap((s) => s.record.artefacts.filter((a) => /^repository(-delta)?\.tar\.zst(\.age)?$/.test(a.path)).map((a) => artefactSource(s, a.path, repo.remote)));
 }
 
-/** Copies, extracts or applies the repository into `repo.target` (an existing folder). */
+/**
+ * Copies, extracts or applies the repository into `repo.target` (an existing folder), once
+ * restore.ts checkRestoreSources has checked and listed its archives.
+ */
 export async function restoreRepository(repo: RepositoryRestore, log: (line: string) => void, signal: AbortSignal): Promise<void> {
   const only = repo.include && includeFilter(repo.include);
   const selected = repo.include ? ` (only ${repo.include.join(', ')})` : '';
@@ -57,7 +60,8 @@ export async function restoreRepository(repo: RepositoryRestore, log: (line: str
     const remote = repo.remote;
     for (const s of repo.snapshots) {
       log(`applying the repository of ${s.id} (${s.record.kind}) onto ${repo.target}${selected}`);
-      await apply(s.dir, s.record, repo.target, repo.identity, only, remote && ((artefact) => artefactSource(s, artefact, remote)));
+      // Listed with the rest of the chain by restore.ts checkRestoreSources, as a tar snapshot's archive is.
+      await apply(s.dir, s.record, repo.target, { identity: repo.identity, only, open: remote && ((artefact) => artefactSource(s, artefact, remote)), listed: true });
     }
     return;
   }
