@@ -236,6 +236,24 @@ describe('backplan restore of a hostile or damaged snapshot', function () {
       }
     }));
 
+  it('refuses a crafted delta of an incremental chain before touching anything', () =>
+    withDatabase('safety', async (db) => {
+      p = await makeProfile(db, { nodes: 30, extra: 'repository: { strategy: incremental }' });
+      expect((await cli(['run', p.manifest])).code).to.equal(0);
+      expect((await cli(['run', p.manifest])).code).to.equal(0);
+      const snapshotDir = join(p.destination, (await readdir(p.destination)).find((n) => n.endsWith('-incr'))!);
+      const sentinel = join(p.dir, 'sentinel');
+      await mkdir(sentinel);
+      const target = join(p.dir, 'restored');
+      const hostile = craftTar([{ path: 'evil', type: 'SymbolicLink', linkpath: '../../sentinel' }, { path: 'evil/through.txt', body: 'x' }]);
+      await replaceArtefact(snapshotDir, 'repository-delta.tar.zst', execFileSync('zstd', ['-q', '-c'], { input: hostile }));
+      const result = await cli(['restore', p.manifest, 'latest', '--to', target, '--database', `never_${randomBytes(3).toString('hex')}`]);
+      expect(result.code, result.stderr).to.equal(1);
+      expect(result.stderr).to.match(/repository-delta\.tar\.zst: entry "evil\/through\.txt" would be written through the symlink evil/).and.contain('refusing to restore');
+      expect(await readdir(sentinel)).to.deep.equal([]);
+      expect(await readdir(p.dir)).not.to.include('restored');
+    }));
+
   it('refuses a snapshot whose artefact was damaged, naming it', () =>
     withDatabase('safety', async (db) => {
       p = await makeProfile(db, { nodes: 30, extra: 'repository: { strategy: tar }' });
