@@ -6,7 +6,7 @@
  * share its session. So a stage is started through perl's setpgid(2) instead, which keeps the
  * session; where perl is missing, through setsid as before.
  */
-import { unwrapPgWrapper } from './pg-wrapper.js';
+import { execTarget } from './pg-wrapper.js';
 import { resolveCommand } from './which.js';
 
 /**
@@ -30,14 +30,11 @@ export interface GroupSpawn {
  * The spawn that runs `argv` in a new process group of this session (through `perl`, by default
  * the one on PATH). A command that cannot be found is spawned as it is, detached, so that node
  * reports ENOENT for it as before. Debian's pg_wrapper is skipped where its choice is plain
- * (pg-wrapper.ts); the binary then gets its full path as argv[0], as pg_wrapper gives it, which
- * pg_dumpall needs to find pg_dump beside itself.
+ * (pg-wrapper.ts execTarget).
  */
 export function ownGroupSpawn(argv: string[], env: NodeJS.ProcessEnv, perl = perlPath()): GroupSpawn {
   const [name, ...rest] = argv as [string, ...string[]];
-  const found = resolveCommand(name, env.PATH);
-  const direct = found === undefined ? undefined : unwrapPgWrapper(found, rest, env);
-  const [program, argv0, childEnv] = direct ? [direct.program, direct.program, direct.env] : [found, name, env];
+  const { program, argv0, env: childEnv } = execTarget(name, rest, env);
   if (!perl || !program) return { command: argv0, args: rest, detached: true, env: childEnv };
   return { command: perl, args: ['-e', LAUNCHER, program, argv0, ...rest], detached: false, env: childEnv };
 }

@@ -35,15 +35,33 @@ export function unwrapPgWrapper(program: string, args: string[], env: NodeJS.Pro
   return { program: join(binRoot, version, 'bin', command), env: { ...env, PGSYSCONFDIR: env.PGSYSCONFDIR ?? SYSCONF_DIR } };
 }
 
+/** What a spawn of a command execs, with the argv[0] and environment it gets. */
+export interface ExecTarget {
+  /** Undefined: nothing of that name on PATH. */
+  program: string | undefined;
+  argv0: string;
+  env: NodeJS.ProcessEnv;
+}
+
+/**
+ * `name` as found on env.PATH, or, where that is pg_wrapper and its choice is plain, the binary
+ * it would exec, with its full path as argv[0] as pg_wrapper gives it (pg_dumpall finds pg_dump
+ * beside itself by it).
+ */
+export function execTarget(name: string, args: string[], env: NodeJS.ProcessEnv): ExecTarget {
+  const found = resolveCommand(name, env.PATH);
+  const direct = found === undefined ? undefined : unwrapPgWrapper(found, args, env);
+  return direct ? { program: direct.program, argv0: direct.program, env: direct.env } : { program: found, argv0: name, env };
+}
+
 /**
  * What to run to ask `command --version` of the binary backplan's children run. They all run with
  * PGHOST set, so pg_wrapper takes the newest version for them; asked without PGHOST, it would
  * answer for PGCLUSTER's or the default cluster's version instead, which can be another one.
  */
 export function clientForVersion(command: string, env: NodeJS.ProcessEnv = process.env): Unwrapped {
-  const withHost = { ...env, PGHOST: env.PGHOST ?? '' };
-  const found = resolveCommand(command, env.PATH);
-  return (found === undefined ? undefined : unwrapPgWrapper(found, [], withHost)) ?? { program: found ?? command, env: withHost };
+  const target = execTarget(command, [], { ...env, PGHOST: env.PGHOST ?? '' });
+  return { program: target.program ?? command, env: target.env };
 }
 
 /** pg_wrapper's `--cluster` option, before any `--`. */
